@@ -1,0 +1,1 @@
+"""Channels: where customer messages come from and replies go to (WeChat, web, console, sim)."""

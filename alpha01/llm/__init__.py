@@ -1,0 +1,1 @@
+"""Model backends (local llama.cpp, Zhipu cloud, fakes) and the router between them."""

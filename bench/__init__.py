@@ -1,0 +1,1 @@
+"""Benchmarks for alpha01. Run with `scripts/bench` (see bench/__main__.py)."""
