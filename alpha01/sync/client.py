@@ -1,0 +1,283 @@
+"""Talking to the sync server: every call has an explicit deadline, errors become SyncError.
+
+`SyncClient` does one request per method. `HeartbeatLoop` posts the device's status from its
+own daemon thread, backing off exponentially while the server is unreachable; the caller never
+waits on the network. `parse_binding_code` finds the short code a customer copied from a store
+QR landing page into a friend request or first message.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from ..errors import Alpha01Error
+
+log = logging.getLogger("alpha01.sync")
+
+# connect / read / write / pool, seconds. A heartbeat must never hang the loop.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class SyncError(Alpha01Error):
+    """The sync server could not be reached, or refused the request (message says which)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    device_id: str
+    device_secret: str
+    store_id: int
+    store_name: str
+
+
+@dataclass(frozen=True)
+class MintedQR:
+    token: str
+    jti: str
+    url: str
+    channel: str
+    expires_at: int | None
+
+
+@dataclass(frozen=True)
+class Binding:
+    code: str
+    store_id: int
+    store_name: str
+    channel: str
+    device_id: str | None
+    at: float
+
+
+@dataclass
+class DeviceStatus:
+    """What a heartbeat reports. `wechat_qr` is PNG/JPEG bytes, sent only when it changes."""
+
+    channel_ok: bool = False
+    channel_detail: str = ""
+    open_chats: int = 0
+    friends_today: int = 0
+    version: str = ""
+    wechat_name: str = ""
+    web_chat_url: str = ""
+    wechat_qr: bytes | None = field(default=None, repr=False)
+
+    def to_json(self, include_image: bool) -> dict[str, Any]:
+        data = asdict(self)
+        image = data.pop("wechat_qr")
+        if include_image and image is not None:
+            data["wechat_qr"] = base64.b64encode(image).decode("ascii")
+        return data
+
+
+# "店码 ABC234", "店码:abc234", "绑定码：ABC234"; the alphabet has no 0/O/1/I/L.
+_BINDING = re.compile(r"(?:店码|绑定码|邀请码)\s*[:：#]?\s*([2-9A-HJ-KM-NP-Za-hj-km-np-z]{6})(?![0-9A-Za-z])")
+
+
+def parse_binding_code(text: str) -> str | None:
+    """The binding code in a friend-request or first-message text, upper-cased, or None."""
+    if not text:
+        return None
+    match = _BINDING.search(text)
+    return match.group(1).upper() if match else None
+
+
+class SyncClient:
+    """One device's view of the sync server.
+
+    `transport` is for tests (e.g. `httpx.MockTransport`); normally the default is used.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        device_id: str = "",
+        device_secret: str = "",
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        if not server.startswith(("https://", "http://")):
+            raise SyncError(f"sync server must be an http(s) URL, got {server!r}")
+        self.server = server.rstrip("/")
+        self.device_id = device_id
+        self.device_secret = device_secret
+        self._http = httpx.Client(
+            base_url=self.server,
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "alpha01-sync"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _auth(self) -> dict[str, str]:
+        if not (self.device_id and self.device_secret):
+            raise SyncError("this PC is not enrolled: run `alpha01 sync enroll` first")
+        return {"Authorization": f"Bearer {self.device_id}.{self.device_secret}"}
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise SyncError(f"sync server {self.server} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise SyncError(f"cannot reach sync server {self.server}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text[:200]
+            if response.status_code == 429:
+                detail = f"too many requests, retry after {response.headers.get('Retry-After', '?')} s"
+            raise SyncError(f"sync server refused ({response.status_code}): {detail}",
+                            status=response.status_code)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise SyncError("sync server sent a malformed answer") from exc
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/health")
+
+    def enroll(self, code: str, name: str = "", version: str = "") -> Enrollment:
+        """Spend an enrollment code. The returned secret is shown by the server only this once."""
+        data = self._request("POST", "/api/v1/enroll",
+                             json={"code": code, "name": name[:100], "version": version[:40]})
+        enrollment = Enrollment(data["device_id"], data["device_secret"],
+                                int(data["store_id"]), data["store_name"])
+        self.device_id, self.device_secret = enrollment.device_id, enrollment.device_secret
+        return enrollment
+
+    def heartbeat(self, status: DeviceStatus, include_image: bool = False) -> dict[str, Any]:
+        return self._request("POST", "/api/v1/heartbeat", headers=self._auth(),
+                             json=status.to_json(include_image))
+
+    def me(self) -> dict[str, Any]:
+        return self._request("GET", "/api/v1/me", headers=self._auth())
+
+    def mint(self, channel: str = "default", expires_in_days: float | None = None) -> MintedQR:
+        """A store QR code for this device's store. The URL is what the QR code encodes."""
+        body: dict[str, Any] = {"channel": channel}
+        if expires_in_days is not None:
+            body["expires_in_days"] = expires_in_days
+        data = self._request("POST", "/api/v1/qr", headers=self._auth(), json=body)
+        return MintedQR(data["token"], data["jti"], data["url"], data["channel"],
+                        data.get("expires_at"))
+
+    def revoke(self, jti: str) -> None:
+        self._request("POST", f"/api/v1/qr/{jti}/revoke", headers=self._auth())
+
+    def resolve_binding(self, code: str) -> Binding | None:
+        """Which store/channel a binding code came from; None if the server does not know it."""
+        try:
+            data = self._request("GET", f"/api/v1/bindings/{code}", headers=self._auth())
+        except SyncError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return Binding(code, int(data["store_id"]), data["store_name"], data["channel"],
+                       data.get("device_id"), float(data["at"]))
+
+
+class HeartbeatLoop:
+    """Posts `status()` every `interval_s` from a daemon thread; never blocks the caller.
+
+    While the server is unreachable the wait doubles (with jitter) up to `max_backoff_s`, and
+    drops back to `interval_s` after the first success. The WeChat QR image is sent on the first
+    successful beat and whenever its bytes change. `stop()` returns within the HTTP timeout.
+    """
+
+    def __init__(
+        self,
+        client: SyncClient,
+        status: Callable[[], DeviceStatus],
+        interval_s: float = 30.0,
+        max_backoff_s: float = 300.0,
+        on_result: Callable[[bool, str], None] | None = None,
+    ):
+        self.client = client
+        self.status = status
+        self.interval_s = max(0.05, interval_s)
+        self.max_backoff_s = max(self.interval_s, max_backoff_s)
+        self.on_result = on_result
+        self.failures = 0
+        self.sent = 0
+        self.last_error = ""
+        self._sent_image: bytes | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> HeartbeatLoop:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sync-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def next_delay(self) -> float:
+        if self.failures == 0:
+            return self.interval_s
+        base = min(self.max_backoff_s, self.interval_s * 2 ** min(self.failures, 16))
+        return base * random.uniform(0.8, 1.0)
+
+    def beat_once(self) -> bool:
+        """One heartbeat; True if the server took it. Never raises."""
+        try:
+            status = self.status()
+            send_image = status.wechat_qr is not None and status.wechat_qr != self._sent_image
+            self.client.heartbeat(status, include_image=send_image)
+        except Exception as exc:  # the loop must survive anything a status source does
+            self.failures += 1
+            self.last_error = str(exc)
+            log.info("heartbeat failed (%d in a row): %s", self.failures, exc)
+            ok = False
+        else:
+            if send_image:
+                self._sent_image = status.wechat_qr
+            self.failures = 0
+            self.last_error = ""
+            self.sent += 1
+            ok = True
+        if self.on_result is not None:
+            try:
+                self.on_result(ok, self.last_error)
+            except Exception:
+                log.exception("heartbeat on_result callback failed")
+        return ok
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.beat_once()
+            self._stop.wait(self.next_delay())

@@ -1,0 +1,145 @@
+"""The server's SQLite database: connection setup and its append-only named migrations.
+
+Migrations use sqlite-utils' `Migrations` (a named set recorded in `_sqlite_migrations`). A
+migration is never edited once released; a schema change is a new function appended below.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("sync_server")
+
+# Seconds a connection waits for another writer before giving up with "database is locked".
+BUSY_TIMEOUT_MS = 5000
+
+
+@MIGRATIONS(name="0001_initial")
+def _m0001_initial(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE stores (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            fallback_contact TEXT NOT NULL DEFAULT '',
+            daily_cap INTEGER NOT NULL DEFAULT 100,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE admins (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        );
+        CREATE TABLE signing_keys (
+            kid TEXT PRIMARY KEY,
+            secret TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            retired_at REAL
+        );
+        CREATE TABLE enrollment_codes (
+            code_hash TEXT PRIMARY KEY,
+            store_id INTEGER NOT NULL REFERENCES stores(id),
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL,
+            device_id TEXT
+        );
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            store_id INTEGER NOT NULL REFERENCES stores(id),
+            name TEXT NOT NULL DEFAULT '',
+            secret_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            revoked_at REAL,
+            last_seen REAL,
+            version TEXT NOT NULL DEFAULT '',
+            channel_ok INTEGER NOT NULL DEFAULT 0,
+            channel_detail TEXT NOT NULL DEFAULT '',
+            open_chats INTEGER NOT NULL DEFAULT 0,
+            friends_today INTEGER NOT NULL DEFAULT 0,
+            friends_day INTEGER NOT NULL DEFAULT 0,
+            wechat_name TEXT NOT NULL DEFAULT '',
+            qr_image BLOB,
+            qr_mime TEXT,
+            qr_sha TEXT,
+            web_chat_url TEXT NOT NULL DEFAULT '',
+            daily_cap INTEGER,
+            routed_today INTEGER NOT NULL DEFAULT 0,
+            routed_day INTEGER NOT NULL DEFAULT 0,
+            last_routed_seq INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX devices_store ON devices(store_id);
+        CREATE INDEX devices_qr_sha ON devices(qr_sha);
+        CREATE TABLE qr_tokens (
+            jti TEXT PRIMARY KEY,
+            store_id INTEGER NOT NULL REFERENCES stores(id),
+            channel TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            revoked_at REAL,
+            created_by TEXT NOT NULL
+        );
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            store_id INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            device_id TEXT,
+            outcome TEXT NOT NULL,
+            binding_code TEXT
+        );
+        CREATE INDEX scans_store_at ON scans(store_id, at);
+        CREATE INDEX scans_binding ON scans(binding_code);
+        """
+    )
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    # Not executescript(): it commits first, which would break the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A raw autocommit connection tuned for the server (WAL, short fsyncs, busy timeout).
+
+    Autocommit means every multi-statement change opens its own `BEGIN IMMEDIATE`, so the
+    write lock is taken before anything is read that the change depends on.
+    """
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(path: str | Path) -> None:
+    """Create the database if needed and apply every pending migration."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        db = sqlite_utils.Database(conn)
+        MIGRATIONS.apply(db)
+    finally:
+        conn.close()
+
+
+def applied(path: str | Path) -> list[str]:
+    conn = connect(path)
+    try:
+        return [m.name for m in MIGRATIONS.applied(sqlite_utils.Database(conn))]
+    finally:
+        conn.close()

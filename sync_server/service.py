@@ -1,0 +1,537 @@
+"""What the server does, independent of HTTP: stores, devices, enrollment, QR tokens, scans.
+
+The API and the command line both call this. Each thread gets its own SQLite connection.
+Changes that read before they write run under `BEGIN IMMEDIATE`, which takes SQLite's write lock
+first: the device choice and the claim of its daily slot are one atomic step even when several
+server processes share the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import db as dbmod
+from .security import (
+    BadToken,
+    TokenKeys,
+    hash_secret,
+    new_binding_code,
+    new_enrollment_code,
+    new_jti,
+    new_key_secret,
+    new_secret,
+    normalize_enrollment_code,
+    secret_matches,
+)
+
+MAX_QR_IMAGE_BYTES = 150_000
+_IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+class ServiceError(Exception):
+    """A request the service refuses; `status` is the HTTP status the API answers with."""
+
+    status = 400
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class EnrollmentRejected(ServiceError):
+    """Unknown, used or expired code: one message for all three."""
+
+    status = 403
+
+
+@dataclass
+class ServerConfig:
+    # A device is online when its last heartbeat is at most this old (3 missed beats of 30 s).
+    online_window_s: float = 90.0
+    # Day boundaries for the daily new-friend caps, in hours east of UTC (China: +8).
+    tz_offset_h: float = 8.0
+    scan_ip_per_min: float = 120.0
+    scan_token_per_min: float = 1200.0
+    enroll_ip_per_min: float = 10.0
+    max_body_bytes: int = 256 * 1024
+    enrollment_minutes: float = 10.0
+    # The public base URL printed in QR codes, e.g. https://qr.example.com; empty = request's.
+    public_url: str = ""
+
+
+@dataclass
+class ScanResult:
+    kind: str  # "device" | "redirect" | "fallback"
+    store_name: str
+    channel: str
+    fallback_contact: str = ""
+    device_id: str | None = None
+    wechat_name: str = ""
+    qr_sha: str | None = None
+    binding_code: str | None = None
+    redirect_url: str | None = None
+
+
+def decode_qr_image(data: str) -> tuple[bytes, str]:
+    """A base64 PNG or JPEG (optionally a data: URL) → bytes and MIME type, or ServiceError."""
+    if data.startswith("data:"):
+        data = data.partition(",")[2]
+    if len(data) > MAX_QR_IMAGE_BYTES * 4 // 3 + 8:
+        raise ServiceError("wechat_qr image too large")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ServiceError("wechat_qr must be base64 PNG or JPEG") from exc
+    for magic, mime in _IMAGE_MAGIC.items():
+        if raw.startswith(magic):
+            return raw, mime
+    raise ServiceError("wechat_qr must be base64 PNG or JPEG")
+
+
+class SyncService:
+    def __init__(
+        self,
+        db_path: str | Path,
+        config: ServerConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.db_path = Path(db_path)
+        self.config = config or ServerConfig()
+        self.clock = clock
+        self._local = threading.local()
+        self._keys: TokenKeys | None = None
+        self._keys_loaded = 0.0
+        self._keys_lock = threading.Lock()
+        dbmod.migrate(self.db_path)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @property
+    def conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = dbmod.connect(self.db_path)
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def day(self, at: float | None = None) -> int:
+        at = self.clock() if at is None else at
+        return int((at + self.config.tz_offset_h * 3600) // 86400)
+
+    # -- admin and keys ----------------------------------------------------------------------
+
+    def is_initialized(self) -> bool:
+        row = self.conn.execute(
+            "SELECT (SELECT count(*) FROM admins WHERE revoked_at IS NULL),"
+            " (SELECT count(*) FROM signing_keys WHERE retired_at IS NULL)"
+        ).fetchone()
+        return row[0] > 0 and row[1] > 0
+
+    def init_admin(self, rotate: bool = False) -> str:
+        """Create the admin token (returned once, stored hashed) and a first signing key."""
+        token = new_secret("adm")
+        now = self.clock()
+        with self._write() as c:
+            live = c.execute("SELECT count(*) FROM admins WHERE revoked_at IS NULL").fetchone()[0]
+            if live and not rotate:
+                raise ServiceError("already initialized; use --rotate-admin to replace the token")
+            c.execute("UPDATE admins SET revoked_at = ? WHERE revoked_at IS NULL", (now,))
+            c.execute(
+                "INSERT INTO admins (token_hash, created_at) VALUES (?, ?)",
+                (hash_secret(token), now),
+            )
+            if not c.execute("SELECT 1 FROM signing_keys WHERE retired_at IS NULL").fetchone():
+                self._insert_key(c, now)
+        return token
+
+    def admin_ok(self, token: str) -> bool:
+        rows = self.conn.execute("SELECT token_hash FROM admins WHERE revoked_at IS NULL").fetchall()
+        ok = False
+        for row in rows or [(None,)]:
+            ok |= secret_matches(token, row[0])
+        return ok
+
+    def _insert_key(self, c, now: float) -> str:
+        last = c.execute("SELECT kid FROM signing_keys").fetchall()
+        n = max((int(r[0][1:]) for r in last), default=0) + 1
+        kid = f"k{n}"
+        c.execute(
+            "INSERT INTO signing_keys (kid, secret, created_at) VALUES (?, ?, ?)",
+            (kid, new_key_secret(), now),
+        )
+        return kid
+
+    def rotate_key(self) -> str:
+        """Add a new signing key; it signs from now on, the old ones keep verifying."""
+        with self._write() as c:
+            kid = self._insert_key(c, self.clock())
+        self._keys = None
+        return kid
+
+    def retire_key(self, kid: str) -> None:
+        """Stop accepting tokens signed with `kid` (they all become bad tokens)."""
+        with self._write() as c:
+            live = c.execute(
+                "SELECT kid FROM signing_keys WHERE retired_at IS NULL"
+            ).fetchall()
+            if kid not in {r[0] for r in live}:
+                raise NotFound(f"no active key {kid}")
+            if len(live) == 1:
+                raise ServiceError("cannot retire the only key; rotate first")
+            c.execute("UPDATE signing_keys SET retired_at = ? WHERE kid = ?", (self.clock(), kid))
+        self._keys = None
+
+    def list_keys(self) -> list[dict]:
+        return [dict(r) for r in self.conn.execute(
+            "SELECT kid, created_at, retired_at FROM signing_keys ORDER BY created_at")]
+
+    def keys(self, want: str | None = None) -> TokenKeys:
+        """The cached key set; reloaded every 60 s, or (at most every 5 s) for an unseen kid."""
+        now = time.monotonic()
+        keys = self._keys
+        stale = keys is None or now - self._keys_loaded > 60
+        if not stale and want is not None and want not in keys and now - self._keys_loaded > 5:
+            stale = want[:1] == "k" and len(want) < 8
+        if stale:
+            with self._keys_lock:
+                rows = self.conn.execute(
+                    "SELECT kid, secret FROM signing_keys WHERE retired_at IS NULL"
+                ).fetchall()
+                keys = self._keys = TokenKeys({r[0]: r[1] for r in rows})
+                self._keys_loaded = now
+        return keys
+
+    # -- stores ------------------------------------------------------------------------------
+
+    def add_store(self, name: str, fallback_contact: str = "", daily_cap: int = 100) -> dict:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ServiceError("store name must be 1-100 characters")
+        if daily_cap < 0:
+            raise ServiceError("daily cap must not be negative")
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO stores (name, fallback_contact, daily_cap, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (name, fallback_contact.strip(), daily_cap, self.clock()),
+            )
+        return self.get_store(cur.lastrowid)
+
+    def get_store(self, store_id: int) -> dict:
+        row = self.conn.execute("SELECT * FROM stores WHERE id = ?", (store_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no store {store_id}")
+        return dict(row)
+
+    def list_stores(self) -> list[dict]:
+        since = self.clock() - self.config.online_window_s
+        rows = self.conn.execute(
+            "SELECT s.*, count(d.id) AS devices,"
+            " coalesce(sum(d.last_seen >= ?), 0) AS online"
+            " FROM stores s LEFT JOIN devices d ON d.store_id = s.id AND d.revoked_at IS NULL"
+            " GROUP BY s.id ORDER BY s.id",
+            (since,),
+        )
+        return [dict(r) for r in rows]
+
+    # -- enrollment and devices --------------------------------------------------------------
+
+    def create_enrollment_code(self, store_id: int, minutes: float | None = None) -> tuple[str, float]:
+        self.get_store(store_id)
+        minutes = self.config.enrollment_minutes if minutes is None else minutes
+        if not 0 < minutes <= 24 * 60:
+            raise ServiceError("an enrollment code lives between 1 minute and 1 day")
+        code = new_enrollment_code()
+        now = self.clock()
+        expires = now + minutes * 60
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO enrollment_codes (code_hash, store_id, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (hash_secret(normalize_enrollment_code(code)), store_id, now, expires),
+            )
+        return code, expires
+
+    def enroll(self, code: str, name: str = "", version: str = "") -> dict:
+        """Spend a single-use code; returns the new device id and its secret (shown once)."""
+        code_hash = hash_secret(normalize_enrollment_code(code))
+        device_id = "dev_" + new_jti()
+        secret = new_secret("dsk")
+        now = self.clock()
+        with self._write() as c:
+            row = c.execute(
+                "SELECT code_hash, store_id FROM enrollment_codes"
+                " WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
+                (code_hash, now),
+            ).fetchone()
+            if row is None or not secret_matches(normalize_enrollment_code(code), row[0]):
+                raise EnrollmentRejected("enrollment code unknown, used or expired")
+            c.execute(
+                "UPDATE enrollment_codes SET used_at = ?, device_id = ? WHERE code_hash = ?",
+                (now, device_id, code_hash),
+            )
+            c.execute(
+                "INSERT INTO devices (id, store_id, name, secret_hash, created_at, version)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (device_id, row[1], name[:100], hash_secret(secret), now, version[:40]),
+            )
+            store = c.execute("SELECT id, name FROM stores WHERE id = ?", (row[1],)).fetchone()
+        return {
+            "device_id": device_id,
+            "device_secret": secret,
+            "store_id": store[0],
+            "store_name": store[1],
+        }
+
+    def authenticate_device(self, device_id: str, secret: str) -> dict | None:
+        row = self.conn.execute(
+            "SELECT id, store_id, secret_hash FROM devices WHERE id = ? AND revoked_at IS NULL",
+            (device_id,),
+        ).fetchone()
+        if not secret_matches(secret, row[2] if row else None):
+            return None
+        return {"id": row[0], "store_id": row[1]}
+
+    def heartbeat(self, device_id: str, status: dict) -> dict:
+        """Store a device's status. `wechat_qr` None keeps the old image, "" clears it."""
+        now = self.clock()
+        sets = {
+            "last_seen": now,
+            "channel_ok": int(bool(status.get("channel_ok"))),
+            "channel_detail": str(status.get("channel_detail", ""))[:200],
+            "open_chats": int(status.get("open_chats", 0)),
+            "friends_today": int(status.get("friends_today", 0)),
+            "friends_day": self.day(now),
+            "version": str(status.get("version", ""))[:40],
+            "wechat_name": str(status.get("wechat_name", ""))[:64],
+            "web_chat_url": str(status.get("web_chat_url", "") or ""),
+        }
+        url = sets["web_chat_url"]
+        if url and (len(url) > 500 or not url.startswith(("https://", "http://"))
+                    or any(ch in url for ch in "\"'<> \r\n")):
+            raise ServiceError("web_chat_url must be an http(s) URL")
+        image = status.get("wechat_qr")
+        if image is not None:
+            if image == "":
+                sets.update(qr_image=None, qr_mime=None, qr_sha=None)
+            else:
+                raw, mime = decode_qr_image(image)
+                sets.update(qr_image=raw, qr_mime=mime, qr_sha=hashlib.sha256(raw).hexdigest())
+        assignments = ", ".join(f"{k} = :{k}" for k in sets)
+        with self._write() as c:
+            c.execute(f"UPDATE devices SET {assignments} WHERE id = :id", {**sets, "id": device_id})
+            row = c.execute(
+                "SELECT store_id, qr_sha IS NOT NULL FROM devices WHERE id = ?", (device_id,)
+            ).fetchone()
+        return {"ok": True, "server_time": now, "store_id": row[0], "has_qr_image": bool(row[1])}
+
+    def list_devices(self, store_id: int | None = None) -> list[dict]:
+        now = self.clock()
+        today = self.day(now)
+        sql = (
+            "SELECT d.id, d.store_id, s.name AS store_name, d.name, d.created_at, d.last_seen,"
+            " d.version, d.channel_ok, d.channel_detail, d.open_chats, d.wechat_name,"
+            " d.web_chat_url, d.qr_sha IS NOT NULL AS has_qr_image,"
+            " CASE WHEN d.friends_day = :today THEN d.friends_today ELSE 0 END AS friends_today,"
+            " CASE WHEN d.routed_day = :today THEN d.routed_today ELSE 0 END AS routed_today,"
+            " coalesce(d.daily_cap, s.daily_cap) AS daily_cap"
+            " FROM devices d JOIN stores s ON s.id = d.store_id WHERE d.revoked_at IS NULL"
+        )
+        params: dict[str, Any] = {"today": today}
+        if store_id is not None:
+            sql += " AND d.store_id = :store"
+            params["store"] = store_id
+        rows = [dict(r) for r in self.conn.execute(sql + " ORDER BY d.store_id, d.id", params)]
+        for r in rows:
+            seen = r["last_seen"]
+            r["online"] = seen is not None and now - seen <= self.config.online_window_s
+            r["channel_ok"] = bool(r["channel_ok"])
+            r["has_qr_image"] = bool(r["has_qr_image"])
+        return rows
+
+    def set_device_cap(self, device_id: str, cap: int | None) -> None:
+        with self._write() as c:
+            if c.execute("UPDATE devices SET daily_cap = ? WHERE id = ?", (cap, device_id)).rowcount == 0:
+                raise NotFound(f"no device {device_id}")
+
+    # -- QR tokens ---------------------------------------------------------------------------
+
+    def mint(
+        self, store_id: int, channel: str, expires_in_s: float | None, created_by: str
+    ) -> dict:
+        self.get_store(store_id)
+        channel = channel.strip() or "default"
+        if len(channel) > 40:
+            raise ServiceError("channel label must be at most 40 characters")
+        if expires_in_s is not None and expires_in_s <= 0:
+            raise ServiceError("expiry must be in the future")
+        now = self.clock()
+        expires = now + expires_in_s if expires_in_s is not None else None
+        keys = self.keys()
+        jti = new_jti()
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO qr_tokens (jti, store_id, channel, kid, created_at, expires_at,"
+                " created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (jti, store_id, channel, keys.newest, now, expires, created_by),
+            )
+        token = keys.sign(store_id, jti, expires)
+        return {"token": token, "jti": jti, "store_id": store_id, "channel": channel,
+                "expires_at": int(expires) if expires is not None else None}
+
+    def token_info(self, jti: str) -> dict:
+        row = self.conn.execute("SELECT * FROM qr_tokens WHERE jti = ?", (jti,)).fetchone()
+        if row is None:
+            raise NotFound(f"no QR token {jti}")
+        return dict(row)
+
+    def jti_of(self, token_or_jti: str) -> str:
+        """Accept a whole token (verified) or a bare token id."""
+        if "." in token_or_jti:
+            try:
+                return self.keys().verify(token_or_jti, now=0).jti
+            except BadToken as exc:
+                raise NotFound("not a token this server signed") from exc
+        return token_or_jti
+
+    def revoke(self, jti: str, store_id: int | None = None) -> None:
+        """Revoke a token; with `store_id`, only a token of that store (a device's own)."""
+        with self._write() as c:
+            row = c.execute("SELECT store_id FROM qr_tokens WHERE jti = ?", (jti,)).fetchone()
+            if row is None or (store_id is not None and row[0] != store_id):
+                raise NotFound(f"no QR token {jti}")
+            c.execute(
+                "UPDATE qr_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE jti = ?",
+                (self.clock(), jti),
+            )
+
+    def list_tokens(self, store_id: int | None = None) -> list[dict]:
+        sql = "SELECT jti, store_id, channel, kid, created_at, expires_at, revoked_at FROM qr_tokens"
+        params: tuple = ()
+        if store_id is not None:
+            sql += " WHERE store_id = ?"
+            params = (store_id,)
+        return [dict(r) for r in self.conn.execute(sql + " ORDER BY created_at", params)]
+
+    # -- scans -------------------------------------------------------------------------------
+
+    def scan(self, token: str) -> ScanResult:
+        """Verify a scanned token and route it: BadToken, or where the customer goes.
+
+        The device choice and the claim of one of its daily slots happen under the write lock,
+        so a device with one slot left is given to exactly one scan.
+        """
+        kid = token.partition(".")[0] if isinstance(token, str) else ""
+        now = self.clock()
+        claims = self.keys(want=kid).verify(token, now)
+        today = self.day(now)
+        with self._write() as c:
+            row = c.execute(
+                "SELECT t.store_id, t.channel, t.expires_at, t.revoked_at, s.name,"
+                " s.fallback_contact, s.daily_cap"
+                " FROM qr_tokens t JOIN stores s ON s.id = t.store_id WHERE t.jti = ?",
+                (claims.jti,),
+            ).fetchone()
+            if (
+                row is None
+                or row[0] != claims.store_id
+                or row[3] is not None
+                or (row[2] is not None and row[2] <= now)
+            ):
+                raise BadToken("unknown, revoked or cross-store token")
+            store_id, channel, store_name, fallback, store_cap = row[0], row[1], row[4], row[5], row[6]
+            device = c.execute(
+                "SELECT id, wechat_name, qr_sha, web_chat_url FROM devices"
+                " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
+                " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
+                "     < coalesce(daily_cap, :cap)"
+                " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
+                "     < coalesce(daily_cap, :cap)"
+                " ORDER BY open_chats, last_routed_seq, id LIMIT 1",
+                {"store": store_id, "since": now - self.config.online_window_s,
+                 "today": today, "cap": store_cap},
+            ).fetchone()
+            if device is None:
+                c.execute(
+                    "INSERT INTO scans (at, store_id, channel, jti, outcome)"
+                    " VALUES (?, ?, ?, ?, 'fallback')",
+                    (now, store_id, channel, claims.jti),
+                )
+                return ScanResult("fallback", store_name, channel, fallback_contact=fallback)
+            c.execute(
+                "UPDATE devices SET"
+                " routed_today = CASE WHEN routed_day = :today THEN routed_today + 1 ELSE 1 END,"
+                " routed_day = :today,"
+                " last_routed_seq = (SELECT max(last_routed_seq) FROM devices"
+                "                    WHERE store_id = :store) + 1"
+                " WHERE id = :id",
+                {"today": today, "store": store_id, "id": device[0]},
+            )
+            code = new_binding_code()
+            kind = "redirect" if device[3] else "device"
+            c.execute(
+                "INSERT INTO scans (at, store_id, channel, jti, device_id, outcome, binding_code)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, store_id, channel, claims.jti, device[0], kind, code),
+            )
+        redirect = None
+        if device[3]:
+            sep = "&" if "?" in device[3] else "?"
+            redirect = f"{device[3]}{sep}bind={code}"
+        return ScanResult(
+            kind, store_name, channel, fallback_contact=fallback, device_id=device[0],
+            wechat_name=device[1], qr_sha=device[2], binding_code=code, redirect_url=redirect,
+        )
+
+    def image(self, sha: str) -> tuple[bytes, str] | None:
+        row = self.conn.execute(
+            "SELECT qr_image, qr_mime FROM devices WHERE qr_sha = ? AND revoked_at IS NULL LIMIT 1",
+            (sha,),
+        ).fetchone()
+        return (bytes(row[0]), row[1]) if row and row[0] is not None else None
+
+    def resolve_binding(self, store_id: int, code: str) -> dict | None:
+        """Which scan (channel, device, time) a binding code came from, within one store."""
+        row = self.conn.execute(
+            "SELECT sc.store_id, s.name AS store_name, sc.channel, sc.device_id, sc.at"
+            " FROM scans sc JOIN stores s ON s.id = sc.store_id"
+            " WHERE sc.binding_code = ? AND sc.store_id = ? ORDER BY sc.id DESC LIMIT 1",
+            (code.strip().upper(), store_id),
+        ).fetchone()
+        return dict(row) if row else None
+
+    def scan_stats(self, store_id: int | None = None) -> list[dict]:
+        sql = ("SELECT store_id, channel, device_id, outcome, count(*) AS scans FROM scans"
+               + (" WHERE store_id = ?" if store_id is not None else "")
+               + " GROUP BY store_id, channel, device_id, outcome ORDER BY store_id, channel")
+        return [dict(r) for r in self.conn.execute(sql, (store_id,) if store_id is not None else ())]

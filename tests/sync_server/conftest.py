@@ -1,0 +1,57 @@
+"""Fixtures: a service on a temp database with a settable clock, the API in-process, and a
+real uvicorn server on a free loopback port for the tests that need real HTTP."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the checkout may not be pip-installed
+    sys.path.insert(0, str(ROOT))
+
+from sync_helpers import Clock, LiveServer  # noqa: E402
+
+from sync_server.service import ServerConfig, SyncService  # noqa: E402
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(tmp_path, clock) -> SyncService:
+    # Rate limits out of the way here; test_api.py pins them down with its own app.
+    unlimited = ServerConfig(scan_ip_per_min=1e9, scan_token_per_min=1e9, enroll_ip_per_min=1e9)
+    svc = SyncService(tmp_path / "sync.db", unlimited, clock=clock)
+    svc.admin_token = svc.init_admin()
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def api(service):
+    from fastapi.testclient import TestClient
+
+    from sync_server.api import create_app
+
+    with TestClient(create_app(service), raise_server_exceptions=False) as client:
+        client.admin = {"Authorization": f"Bearer {service.admin_token}"}
+        yield client
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    started: list[LiveServer] = []
+
+    def start(db: Path, *extra: str) -> LiveServer:
+        server = LiveServer(db, *extra)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
