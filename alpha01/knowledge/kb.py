@@ -1,0 +1,453 @@
+"""The knowledge base the rest of the app talks to: ingest, search, FAQ direct answers.
+
+    kb = open_kb(paths, settings.knowledge)
+    report = kb.add([Path("店铺资料")])          # per-file ok / skipped / error lines
+    faq = kb.faq_match("几点关门")                # a Passage to return verbatim, or None
+    passages = kb.search("榴莲能开吗", k=4)        # hybrid by default
+
+Thread-safety: searches may run on the engine thread while an ingest runs on another. Writes
+are serialised by a lock; parsing and embedding happen outside it, and each file's rows are
+committed in one LanceDB commit, so a search sees each file either before or after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import KnowledgeSettings
+from ..domain import Passage
+from ..errors import InputError, KnowledgeError
+from ..paths import Paths
+from .chunking import assign_ids, chunk_blocks, stable_id
+from .embed import Embedder
+from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
+from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams
+from .store import TEXT_COLUMNS, KBStore, sql_str
+
+Progress = Callable[[str, int, int], None]  # (file name, done, total)
+CANDIDATES = 30  # rows fetched from each of the vector and full-text lists before fusion
+
+
+@dataclass
+class FileResult:
+    path: str
+    source: str
+    status: str  # ok | skipped | error
+    detail: str = ""
+    chunks: int = 0
+
+    def line(self) -> str:
+        if self.status == "ok":
+            return f"ok       {self.path}: {self.detail or f'{self.chunks} chunks'}"
+        if self.status == "skipped":
+            return f"skipped  {self.path}: {self.detail}"
+        return f"error    {self.path}: {self.detail}"
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "ok"]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "skipped"]
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "error"]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def lines(self) -> list[str]:
+        return [r.line() for r in self.results]
+
+    def summary(self) -> str:
+        return (f"{len(self.ok)} added, {len(self.skipped)} unchanged or skipped, "
+                f"{len(self.errors)} failed ({self.seconds:.1f} s)")
+
+
+def open_kb(paths: Paths, settings: KnowledgeSettings, embedder: Embedder | None = None,
+            check_embedder: bool = True) -> KnowledgeBase:
+    """Open (or lazily create) the knowledge base under `paths.kb`.
+
+    Raises:
+        KnowledgeError: the stored index was built by another embedder (run
+            `alpha01 kb reindex`), or it cannot be read.
+        BackendNotFound: `settings.embedder` names no registered embedder.
+    """
+    if embedder is None:
+        from .. import registry
+
+        embedder = registry.create("embedders", settings.embedder)
+    return KnowledgeBase(paths.kb, settings, embedder, check_embedder=check_embedder)
+
+
+class KnowledgeBase:
+    def __init__(self, root: Path, settings: KnowledgeSettings, embedder: Embedder,
+                 check_embedder: bool = True) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = KBStore(root, embedder.name, embedder.dim, check_embedder=check_embedder)
+        self._write_lock = threading.Lock()
+        self._faq_cache: tuple[int, list[dict], np.ndarray] | None = None
+        self.chunk_chars = 360
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    def add(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IngestReport:
+        """Ingest files and folders (recursively). A file whose content is unchanged is
+        skipped; a changed file's rows are replaced in one commit. A file that cannot be read
+        gets an error line and the others still ingest."""
+        started = time.perf_counter()
+        report = IngestReport()
+        files = self._expand([Path(p) for p in paths], report)
+        known = {f["source"]: f for f in self.store.files()}
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        changed = False
+        for done, (path, explicit) in enumerate(files):
+            if progress:
+                progress(path.name, done, len(files))
+            result = self._add_one(path, explicit, known, max_bytes)
+            report.results.append(result)
+            changed |= result.status == "ok"
+        if progress:
+            progress("", len(files), len(files))
+        if changed:
+            with self._write_lock:
+                self.store.optimize()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _expand(self, paths: list[Path], report: IngestReport) -> list[tuple[Path, bool]]:
+        out: list[tuple[Path, bool]] = []
+        for path in paths:
+            if path.is_dir():
+                for root, dirs, names in os.walk(path):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    for name in sorted(names):
+                        if name.startswith((".", "~$")):  # hidden and Office lock files
+                            continue
+                        out.append((Path(root) / name, False))
+            else:
+                out.append((path, True))
+        return out
+
+    def _add_one(self, path: Path, explicit: bool, known: dict[str, dict],
+                 max_bytes: int) -> FileResult:
+        source = path.name
+        result = FileResult(str(path), source, "error")
+        if path.suffix.lower() not in SUPPORTED and not explicit:
+            result.status, result.detail = "skipped", f"not a supported type ({path.suffix})"
+            return result
+        try:
+            data = load_bytes(path, max_bytes)
+            sha = hashlib.sha256(data).hexdigest()
+            old = known.get(source)
+            if old and old["sha256"] == sha:
+                result.status, result.detail = "skipped", "unchanged"
+                return result
+            parsed = parse_bytes(path.suffix, data)
+            rows = self._rows(source, sha, parsed)
+        except InputError as exc:
+            result.detail = str(exc)
+            return result
+        except KnowledgeError as exc:
+            result.detail = str(exc)
+            return result
+        with self._write_lock:
+            self.store.replace_source(source, rows)
+            self.store.record_file({
+                "source": source, "path": str(path.resolve()), "sha256": sha,
+                "size": len(data), "kind": _kind_of(parsed), "chunks": len(rows),
+                "added_at": time.time(),
+            })
+            self._faq_cache = None
+        known[source] = {"sha256": sha}
+        result.status, result.chunks = "ok", len(rows)
+        note = f"{len(rows)} {_kind_of(parsed, plural=True)}"
+        result.detail = f"{note} (replaced the previous version)" if old else note
+        return result
+
+    def _rows(self, source: str, sha: str, parsed: Parsed) -> list[dict]:
+        rows: list[dict] = []
+        chunks = chunk_blocks(parsed.blocks, self.chunk_chars)
+        ids = assign_ids(source, "chunk", [c.text for c in chunks])
+        for cid, c in zip(ids, chunks, strict=True):
+            rows.append(_row(cid, source, "chunk", c.text, c.text, c.position, c.locator, sha,
+                             {"headings": c.headings}))
+        records = parsed.records
+        rec_ids = assign_ids(source, "record", [f"{r.kind}\x00{r.key}" for r in records])
+        base = len(rows)
+        for i, (rid, r) in enumerate(zip(rec_ids, records, strict=True)):
+            rows.append(self._record_row(rid, source, r, base + i, sha))
+        self._embed_rows(rows)
+        return rows
+
+    def _record_row(self, rid: str, source: str, r: Record, position: int, sha: str) -> dict:
+        if r.kind == "faq":
+            row = _row(rid, source, "faq", r.text, f"{r.question}\n{r.answer}", position,
+                       r.locator, sha, {"fields": r.fields} if r.fields else {})
+            row["question"], row["answer"] = r.question, r.answer
+        else:
+            row = _row(rid, source, "product", r.text, r.text, position, r.locator, sha,
+                       {"fields": r.fields, "name": r.key})
+        return row
+
+    def _embed_rows(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        texts = [r["search_text"] for r in rows]
+        faq_idx = [i for i, r in enumerate(rows) if r["kind"] == "faq"]
+        questions = [rows[i]["question"] for i in faq_idx]
+        vectors = self.embedder.embed(texts + questions)
+        for i, r in enumerate(rows):
+            r["vector"] = vectors[i].tolist()
+        for j, i in enumerate(faq_idx):
+            rows[i]["qvector"] = vectors[len(rows) + j].tolist()
+
+    # -- direct writes (inbox, catalog sync) ------------------------------------------------
+
+    def add_faq(self, question: str, answer: str, source: str = "inbox") -> Passage:
+        """Add (or update, by question) one FAQ entry; searchable as soon as this returns."""
+        question, answer = question.strip(), answer.strip()
+        if not question or not answer:
+            raise InputError("an FAQ entry needs both a question and an answer")
+        rid = stable_id(source, "record", f"faq\x00{question}", 0)
+        record = Record("faq", question, f"问：{question}\n答：{answer}", "inbox",
+                        question=question, answer=answer)
+        with self._write_lock:
+            position = self.store.count()
+            row = self._record_row(rid, source, record, position, "")
+            self._embed_rows([row])
+            self.store.upsert_rows([row])
+            self._touch_manifest(source)
+            self._faq_cache = None
+        return Passage(row["text"], source, 1.0, "faq", question, answer, {"id": rid})
+
+    def upsert_products(self, rows: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+        """Insert or update product records (keyed by product name within `source`).
+
+        Returns the price changes: `{"name", "old_price", "new_price"}` for every product
+        whose price column changed, with `old_price` None for a product not seen before.
+        Products missing from `rows` are kept (use `remove([source])` to drop a catalog).
+        """
+        from .sheets import NAME_HEADERS, PRICE_HEADERS, _find_column, product_text
+
+        if not rows:
+            return []
+        records: list[Record] = []
+        for n, raw in enumerate(rows, 1):
+            fields = {str(k): "" if v is None else str(v) for k, v in raw.items()}
+            header = list(fields)
+            name_col = _find_column(header, NAME_HEADERS)
+            key = fields[header[name_col]] if name_col is not None else ""
+            if not key:
+                raise InputError(f"product row {n} has no name column (商品/名称/name)")
+            records.append(Record("product", key, product_text(fields), f"sync row {n}",
+                                  fields=fields))
+        with self._write_lock:
+            existing = {r["id"]: json.loads(r["meta"] or "{}") for r in self.store.rows(
+                f"source = {sql_str(source)} AND kind = 'product'", ["id", "meta"])}
+            out_rows, changes = [], []
+            for n, rec in enumerate(records):
+                rid = stable_id(source, "record", f"product\x00{rec.key}", 0)
+                header = list(rec.fields)
+                price_col = _find_column(header, PRICE_HEADERS)
+                new_price = rec.fields[header[price_col]] if price_col is not None else None
+                old_meta = existing.get(rid)
+                old_price = None
+                if old_meta is not None:
+                    old_fields = old_meta.get("fields", {})
+                    oc = _find_column(list(old_fields), PRICE_HEADERS)
+                    old_price = old_fields[list(old_fields)[oc]] if oc is not None else None
+                if old_meta is None or old_price != new_price:
+                    changes.append({"name": rec.key, "old_price": old_price,
+                                    "new_price": new_price})
+                out_rows.append(self._record_row(rid, source, rec, n, ""))
+            self._embed_rows(out_rows)
+            self.store.upsert_rows(out_rows)
+            self._touch_manifest(source)
+        return changes
+
+    def _touch_manifest(self, source: str) -> None:
+        count = len(self.store.rows(f"source = {sql_str(source)}", ["id"]))
+        self.store.record_file({"source": source, "path": "", "sha256": "", "size": 0,
+                                "kind": "direct", "chunks": count, "added_at": time.time()})
+
+    # -- remove, list, reindex --------------------------------------------------------------
+
+    def remove(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Drop files' rows by file name (a path is reduced to its name).
+        Returns (removed, not_found)."""
+        known = {f["source"] for f in self.store.files()}
+        wanted = [Path(n).name if n not in known else n for n in names]
+        removed = [n for n in wanted if n in known]
+        missing = [n for n in wanted if n not in known]
+        with self._write_lock:
+            self.store.delete_sources(removed)
+            self._faq_cache = None
+        return removed, missing
+
+    def files(self) -> list[dict[str, Any]]:
+        """The manifest: one dict per file (source, path, sha256, size, kind, chunks, added_at)."""
+        return self.store.files()
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Re-embed every stored row with the current embedder (after a change of embedder)
+        and rebuild the indexes. Returns the number of rows."""
+        with self._write_lock:
+            rows = self.store.rows(columns=TEXT_COLUMNS)
+            batch = 256
+            for start in range(0, len(rows), batch):
+                if progress:
+                    progress("", start, len(rows))
+                self._embed_rows(rows[start : start + batch])
+            self.store.rebuild(rows, self.embedder.dim, self.embedder.name)
+            self._faq_cache = None
+            if progress:
+                progress("", len(rows), len(rows))
+        return len(rows)
+
+    def close(self) -> None:
+        self.store = self.store  # LanceDB holds no open handles that need closing
+        self._faq_cache = None
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 4, mode: str = "hybrid") -> list[Passage]:
+        """The best `k` passages for `query`, best first, scores in 0..1.
+
+        mode: "vector" (embedding similarity), "fts" (n-gram full text, BM25 order) or
+        "hybrid" (both, fused by reciprocal rank)."""
+        if mode not in MODES:
+            raise InputError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        query = normalise_query(query)
+        table = self.store.chunks()
+        if not query or table is None or k <= 0:
+            return []
+        depth = max(CANDIDATES, k)
+        vector_rows: list[dict] = []
+        fts_rows: list[dict] = []
+        try:
+            if mode in ("vector", "hybrid"):
+                qv = self.embedder.embed([query])[0]
+                if np.any(qv):
+                    vector_rows = (table.search(qv, vector_column_name="vector")
+                                   .distance_type("cosine").select(TEXT_COLUMNS + ["_distance"])
+                                   .limit(depth).to_arrow().to_pylist())
+            if mode in ("fts", "hybrid"):
+                text = fts_query(query)
+                if text:
+                    fts_rows = (table.search(text, query_type="fts", fts_columns="search_text")
+                                .select(TEXT_COLUMNS + ["_score"]).limit(depth).to_arrow().to_pylist())
+        except KnowledgeError:
+            raise
+        except Exception as exc:
+            raise KnowledgeError(f"knowledge base search failed: {exc}") from exc
+        hits = fuse(vector_rows, fts_rows, mode, query_bigrams(query),
+                    getattr(self.embedder, "sim_low", 0.2),
+                    getattr(self.embedder, "sim_high", 0.8))
+        return [_passage(h.row, h.score, h.extra) for h in hits[:k]]
+
+    def faq_match(self, query: str) -> Passage | None:
+        """The FAQ entry whose question matches `query` closely enough to send its answer
+        verbatim (score ≥ settings.faq_threshold), else None."""
+        best = self.faq_candidates(query, 1)
+        if best and best[0].score >= self.settings.faq_threshold:
+            return best[0]
+        return None
+
+    def faq_candidates(self, query: str, k: int = 3) -> list[Passage]:
+        """FAQ entries ranked by question similarity, with their match scores (0..1)."""
+        query = normalise_query(query)
+        if not query:
+            return []
+        rows, matrix = self._faq_index()
+        if not rows:
+            return []
+        qv = self.embedder.embed([query])[0]
+        cosines = matrix @ qv
+        qgrams = bigrams(query)
+        scored = []
+        for row, cos in zip(rows, cosines, strict=True):
+            score, parts = faq_score(float(cos), qgrams, row["question"], self.embedder)
+            scored.append((score, row, parts))
+        scored.sort(key=lambda t: -t[0])
+        return [_passage(row, score, parts) for score, row, parts in scored[:k]]
+
+    def _faq_index(self) -> tuple[list[dict], np.ndarray]:
+        version = self.store.version()
+        cache = self._faq_cache
+        if cache is not None and cache[0] == version:
+            return cache[1], cache[2]
+        rows = self.store.rows("kind = 'faq'", TEXT_COLUMNS + ["qvector"])
+        matrix = np.array([r.pop("qvector") for r in rows], dtype=np.float32).reshape(
+            len(rows), self.embedder.dim)
+        self._faq_cache = (version, rows, matrix)
+        return rows, matrix
+
+
+def faq_score(cosine: float, qgrams: set[str], question: str,
+              embedder: Embedder) -> tuple[float, dict[str, float]]:
+    """How surely a customer's message asks an FAQ's question, 0..1.
+
+    The embedding similarity (calibrated per embedder) carries paraphrases; the character-
+    bigram overlap (Dice) keeps a short but topically different message from matching on
+    style alone."""
+    low = getattr(embedder, "faq_low", 0.3)
+    high = getattr(embedder, "faq_high", 0.9)
+    semantic = float(np.clip((cosine - low) / (high - low), 0.0, 1.0))
+    qb = bigrams(question)
+    dice = 2 * len(qgrams & qb) / (len(qgrams) + len(qb)) if qgrams and qb else 0.0
+    score = 0.75 * semantic + 0.25 * min(1.0, dice * 1.5)
+    return score, {"cosine": round(cosine, 4), "dice": round(dice, 4)}
+
+
+def _row(rid: str, source: str, kind: str, text: str, search_text: str, position: int,
+         locator: str, sha: str, meta: dict) -> dict:
+    return {"id": rid, "source": source, "kind": kind, "text": text,
+            "search_text": search_text, "question": None, "answer": None,
+            "position": int(position), "locator": locator, "file_sha": sha,
+            "meta": json.dumps(meta, ensure_ascii=False), "vector": None, "qvector": None}
+
+
+def _passage(row: dict, score: float, extra: dict) -> Passage:
+    meta = json.loads(row.get("meta") or "{}")
+    meta.update(extra)
+    meta.update(id=row["id"], locator=row.get("locator"), position=row.get("position"))
+    return Passage(text=row["text"], source=row["source"], score=float(score),
+                   kind=row["kind"], question=row.get("question"), answer=row.get("answer"),
+                   meta=meta)
+
+
+def _kind_of(parsed: Parsed, plural: bool = False) -> str:
+    kinds = {r.kind for r in parsed.records}
+    if parsed.blocks and not kinds:
+        return "chunks" if plural else "document"
+    if len(kinds) == 1 and not parsed.blocks:
+        kind = kinds.pop()
+        return {"faq": "FAQ entries", "product": "products"}[kind] if plural else kind
+    return "rows" if plural else "mixed"

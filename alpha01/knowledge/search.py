@@ -1,0 +1,138 @@
+"""Query handling, the three search modes and their fusion.
+
+Scores are normalised to 0..1 and mean the same thing in every mode, so one threshold works:
+
+- vector: cosine similarity mapped through the embedder's calibration (`sim_low` → 0,
+  `sim_high` → 1);
+- full text: the share of the query's character bigrams found in the passage (BM25 orders the
+  candidates, coverage says how much of the question they actually touch);
+- hybrid: candidates from both lists ranked by reciprocal-rank fusion; the RRF value,
+  normalised by its maximum, is multiplied by the passage's best absolute relevance, so an
+  unrelated question gets low scores instead of a confident-looking top hit.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+MODES = ("vector", "fts", "hybrid")
+RRF_K = 20
+
+# Chinese function characters and chat fillers that carry no topic. Dropped from the full-text
+# query only (the embedder sees the question as typed).
+_FILLERS = set("的了吗呢啊呀吧么嘛哦哈呗啦喔噢哇嗯诶欸哎是在我你您们这那个有没不")
+_WORD = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def normalise_query(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def query_terms(text: str) -> list[str]:
+    """Words and CJK runs of a query, with filler characters removed."""
+    out = []
+    for word in _WORD.findall(normalise_query(text)):
+        if word[0].isascii():
+            out.append(word)
+            continue
+        run = "".join(" " if ch in _FILLERS else ch for ch in word).split()
+        out.extend(run)
+    return out
+
+
+def fts_query(text: str) -> str:
+    return " ".join(query_terms(text))
+
+
+def bigrams(text: str) -> set[str]:
+    grams: set[str] = set()
+    for word in _WORD.findall(normalise_query(text)):
+        if word[0].isascii():
+            grams.add(word)
+        elif len(word) == 1:
+            grams.add(word)
+        else:
+            grams.update(word[i : i + 2] for i in range(len(word) - 1))
+    return grams
+
+
+def query_bigrams(text: str) -> set[str]:
+    grams: set[str] = set()
+    for term in query_terms(text):
+        grams |= bigrams(term)
+    return grams
+
+
+def coverage(query_grams: set[str], text: str) -> float:
+    """Share of the query's terms found in `text`: half for its characters (and ASCII words),
+    half for its character bigrams, so a colloquial paraphrase still gets partial credit."""
+    if not query_grams:
+        return 0.0
+    have = bigrams(text)
+    chars = {g for g in query_grams if len(g) == 1 or g.isascii()}
+    pairs = query_grams - chars
+    singles = {c for g in pairs for c in g} | chars
+    text_chars = set(normalise_query(text))
+    char_cov = sum(1 for c in singles if c in text_chars or c in have) / len(singles)
+    if not pairs:
+        return char_cov
+    pair_cov = len(pairs & have) / len(pairs)
+    return 0.5 * char_cov + 0.5 * pair_cov
+
+
+@dataclass
+class Hit:
+    row: dict[str, Any]
+    vector_rank: int | None = None
+    fts_rank: int | None = None
+    cosine: float | None = None
+    bm25: float | None = None
+    relevance: float = 0.0
+    score: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def calibrate(cosine: float, low: float, high: float) -> float:
+    return float(np.clip((cosine - low) / max(high - low, 1e-6), 0.0, 1.0))
+
+
+def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: set[str],
+         sim_low: float, sim_high: float, rrf_k: int = RRF_K) -> list[Hit]:
+    """Merge the two candidate lists into scored hits, best first."""
+    hits: dict[str, Hit] = {}
+    for rank, row in enumerate(vector_rows, 1):
+        hit = hits.setdefault(row["id"], Hit(row))
+        hit.vector_rank = rank
+        hit.cosine = 1.0 - float(row.get("_distance", 1.0))
+    for rank, row in enumerate(fts_rows, 1):
+        hit = hits.setdefault(row["id"], Hit(row))
+        hit.fts_rank = rank
+        hit.bm25 = float(row.get("_score", 0.0))
+    for hit in hits.values():
+        rel_v = calibrate(hit.cosine, sim_low, sim_high) if hit.cosine is not None else 0.0
+        rel_f = coverage(query_grams, hit.row.get("search_text") or hit.row["text"])
+        hit.extra = {"vector_relevance": round(rel_v, 4), "fts_relevance": round(rel_f, 4)}
+        if mode == "vector":
+            hit.relevance = hit.score = rel_v
+        elif mode == "fts":
+            hit.relevance = hit.score = rel_f
+        else:
+            rrf = sum(1.0 / (rrf_k + r) for r in (hit.vector_rank, hit.fts_rank) if r)
+            rrf_norm = rrf / (2.0 / (rrf_k + 1))
+            hit.relevance = max(rel_v, rel_f)
+            hit.extra["rrf"] = round(rrf_norm, 4)
+            hit.score = rrf_norm * hit.relevance
+    ordered = list(hits.values())
+    if mode == "vector":
+        ordered.sort(key=lambda h: h.vector_rank or 1e9)
+    elif mode == "fts":
+        ordered.sort(key=lambda h: h.fts_rank or 1e9)
+    else:
+        ordered.sort(key=lambda h: -h.score)
+    return ordered

@@ -1,0 +1,271 @@
+"""LanceDB storage for the knowledge base. Everything lives under `paths.kb`:
+
+- `kb.json`: schema version, the embedder identity and dimension, the current chunk table;
+- table `chunks_<n>`: one row per chunk, FAQ entry or product, with its vector(s) and an
+  n-gram full-text index (works for Chinese without a word segmenter);
+- table `files`: the manifest, one row per ingested file with its content hash.
+
+A file's rows are replaced with one `merge_insert` commit (insert new ids, update kept ids,
+delete the file's other ids), so a concurrent search sees the old or the new version of the
+file, never a mix and never neither. `reindex` writes a fresh `chunks_<n+1>`, indexes it, then
+points `kb.json` at it: searches keep using the old table until the switch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import KnowledgeError
+
+SCHEMA_VERSION = 1
+MANIFEST = "files"
+# Shown, embedded and indexed columns of a chunk row; "vector" and "qvector" come on top.
+TEXT_COLUMNS = ["id", "source", "kind", "text", "search_text", "question", "answer", "position",
+                "locator", "file_sha", "meta"]
+FTS_COLUMN = "search_text"
+
+
+def chunk_schema(dim: int):
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("kind", pa.string()),
+        ("text", pa.string()),
+        ("search_text", pa.string()),
+        ("question", pa.string()),
+        ("answer", pa.string()),
+        ("position", pa.int32()),
+        ("locator", pa.string()),
+        ("file_sha", pa.string()),
+        ("meta", pa.string()),
+        ("vector", pa.list_(pa.float32(), dim)),
+        # The FAQ question alone, for direct-answer matching; null for other rows.
+        ("qvector", pa.list_(pa.float32(), dim)),
+    ])
+
+
+def manifest_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        ("source", pa.string()),
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("size", pa.int64()),
+        ("kind", pa.string()),
+        ("chunks", pa.int32()),
+        ("added_at", pa.float64()),
+    ])
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _fts_config():
+    from lancedb.index import FTS
+
+    # Character 1- and 2-grams: single characters keep recall for one-character words
+    # (桃, 橙, 退), bigrams carry most of the precision for Chinese. No stemming or stop words:
+    # they are English-only notions here.
+    return FTS(base_tokenizer="ngram", ngram_min_length=1, ngram_max_length=2,
+               lower_case=True, stem=False, remove_stop_words=False, ascii_folding=True,
+               max_token_length=40)
+
+
+class KBStore:
+    """The LanceDB side: tables, commits, raw queries. Knows nothing of files or embeddings."""
+
+    def __init__(self, root: Path, embedder_name: str, dim: int, check_embedder: bool = True):
+        self.root = root
+        self.embedder_name = embedder_name
+        self.dim = dim
+        self._db = None
+        self._chunks = None
+        self._manifest = None
+        self._lock = threading.RLock()
+        self.meta = self._read_meta()
+        if self.meta and check_embedder:
+            built = self.meta.get("embedder")
+            if built != embedder_name:
+                raise KnowledgeError(
+                    f"the knowledge base was built with embedder {built!r} but the settings "
+                    f"ask for {embedder_name!r}; run `alpha01 kb reindex` to rebuild it"
+                )
+        if self.meta and self.meta.get("schema", 0) > SCHEMA_VERSION:
+            raise KnowledgeError("the knowledge base was written by a newer alpha01; upgrade")
+
+    # -- metadata -------------------------------------------------------------------------
+
+    @property
+    def meta_path(self) -> Path:
+        return self.root / "kb.json"
+
+    def _read_meta(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise KnowledgeError(f"{self.meta_path} is unreadable: {exc}") from exc
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, self.meta_path)
+        self.meta = meta
+
+    @property
+    def built_with(self) -> str | None:
+        return self.meta.get("embedder")
+
+    # -- connection -----------------------------------------------------------------------
+
+    def _connect(self):
+        if self._db is None:
+            try:
+                import lancedb
+            except ImportError as exc:
+                raise KnowledgeError(
+                    "the knowledge base needs lancedb (pip install 'alpha01[kb]')") from exc
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._db = lancedb.connect(str(self.root))
+            except Exception as exc:
+                raise KnowledgeError(f"cannot open the knowledge base at {self.root}: {exc}") from exc
+        return self._db
+
+    def _table_names(self) -> set[str]:
+        db = self._connect()
+        result = db.list_tables()
+        names = getattr(result, "tables", result)
+        return set(names)
+
+    def chunks(self, create: bool = False):
+        """The current chunk table, or None when the knowledge base is still empty."""
+        if self._chunks is not None:
+            return self._chunks
+        with self._lock:
+            if self._chunks is not None:
+                return self._chunks
+            name = self.meta.get("table")
+            if name and name in self._table_names():
+                self._chunks = self._connect().open_table(name)
+            elif create:
+                self._chunks = self._create_chunk_table(1)
+                self._write_meta({"schema": SCHEMA_VERSION, "embedder": self.embedder_name,
+                                  "dim": self.dim, "table": "chunks_1",
+                                  "created": time.time()})
+            return self._chunks
+
+    def _create_chunk_table(self, generation: int, rows: list[dict] | None = None):
+        db = self._connect()
+        name = f"chunks_{generation}"
+        table = db.create_table(name, schema=chunk_schema(self.dim), mode="overwrite")
+        if rows:
+            table.add(rows)
+        table.create_index(FTS_COLUMN, config=_fts_config(), replace=True)
+        return table
+
+    def manifest(self):
+        if self._manifest is None:
+            with self._lock:
+                if self._manifest is None:
+                    db = self._connect()
+                    if MANIFEST in self._table_names():
+                        self._manifest = db.open_table(MANIFEST)
+                    else:
+                        self._manifest = db.create_table(MANIFEST, schema=manifest_schema())
+        return self._manifest
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def replace_source(self, source: str, rows: list[dict]) -> None:
+        """Make `rows` the complete set of rows of `source`, in one commit."""
+        table = self.chunks(create=True)
+        if not rows:
+            table.delete(f"source = {sql_str(source)}")
+            return
+        (table.merge_insert("id")
+         .when_matched_update_all()
+         .when_not_matched_insert_all()
+         .when_not_matched_by_source_delete(f"source = {sql_str(source)}")
+         .execute(rows))
+
+    def upsert_rows(self, rows: list[dict]) -> None:
+        """Insert or update rows by id, deleting nothing."""
+        if rows:
+            (self.chunks(create=True).merge_insert("id")
+             .when_matched_update_all().when_not_matched_insert_all().execute(rows))
+
+    def delete_sources(self, sources: list[str]) -> None:
+        if not sources:
+            return
+        where = "source IN (" + ", ".join(sql_str(s) for s in sources) + ")"
+        table = self.chunks()
+        if table is not None:
+            table.delete(where)
+        self.manifest().delete(where)
+
+    def record_file(self, entry: dict) -> None:
+        (self.manifest().merge_insert("source")
+         .when_matched_update_all().when_not_matched_insert_all().execute([entry]))
+
+    def optimize(self) -> None:
+        """Fold new rows into the indexes and compact small fragments."""
+        table = self.chunks()
+        if table is not None:
+            table.optimize()
+
+    def rebuild(self, rows: list[dict], dim: int, embedder_name: str) -> None:
+        """Write all rows into a new chunk table and switch to it (used by reindex)."""
+        with self._lock:
+            old = self.meta.get("table")
+            generation = int(old.rsplit("_", 1)[1]) + 1 if old else 1
+            self.dim = dim
+            self.embedder_name = embedder_name
+            table = self._create_chunk_table(generation, rows)
+            meta = dict(self.meta) or {"schema": SCHEMA_VERSION, "created": time.time()}
+            meta.update(embedder=embedder_name, dim=dim, table=f"chunks_{generation}",
+                        reindexed=time.time())
+            self._write_meta(meta)
+            self._chunks = table
+            if old and old != meta["table"]:
+                try:
+                    self._connect().drop_table(old)
+                except Exception:  # a reader on Windows may still hold it; harmless leftover
+                    pass
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def files(self) -> list[dict]:
+        if not self.meta and not (self.root / f"{MANIFEST}.lance").exists():
+            return []
+        rows = self.manifest().to_arrow().to_pylist()
+        return sorted(rows, key=lambda r: r["source"])
+
+    def rows(self, where: str | None = None, columns: list[str] | None = None) -> list[dict]:
+        table = self.chunks()
+        if table is None:
+            return []
+        query = table.search().limit(None) if hasattr(table, "search") else None
+        if where:
+            query = query.where(where)
+        if columns:
+            query = query.select(columns)
+        return query.to_arrow().to_pylist()
+
+    def count(self) -> int:
+        table = self.chunks()
+        return 0 if table is None else table.count_rows()
+
+    def version(self) -> int:
+        table = self.chunks()
+        return 0 if table is None else table.version
