@@ -203,7 +203,7 @@ def create_app(service: SyncService) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        if exc.status_code == 404 and request.url.path.startswith("/q/"):
+        if exc.status_code == 404 and (request.url.path + "/").startswith("/q/"):
             return HTMLResponse(bad_token_body, status_code=404, headers=pages.PAGE_HEADERS)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
