@@ -48,27 +48,32 @@ class BodyLimit:
                     return await _send_413(send)
         seen = 0
         started = False
+        refused = False
 
         async def counting_receive():
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    # Answer now; the app sees a disconnected client and its reply is dropped.
+                    refused = True
+                    if not started:
+                        await _send_413(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message):
+        async def guarded_send(message):
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_413(send)
+        await self.app(scope, counting_receive, guarded_send)
 
 
 class _AnyTextConvertor(Convertor):
@@ -85,10 +90,6 @@ class _AnyTextConvertor(Convertor):
 
 
 register_url_convertor("anytext", _AnyTextConvertor())
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def _send_413(send) -> None:
