@@ -64,7 +64,7 @@ class ChannelSettings:
 
 @dataclass
 class LLMSettings:
-    backend: str = "extractive"  # fake | extractive | llamacpp | zhipu | router
+    backend: str = "none"  # none | fake | llamacpp | zhipu | router
     policy: str = "local-first"  # local-first | cloud-first | local-only | cloud-only
     offline: bool = True  # True: never open a network connection
     model_path: str = ""

@@ -6,6 +6,7 @@ Plain dataclasses, no behaviour that touches I/O. Everything above this layer ma
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,3 +174,25 @@ class Customer:
     handed_off: bool = False
     blocked: bool = False
     opted_out: bool = False
+
+
+@dataclass(slots=True)
+class Rule:
+    id: int
+    name: str
+    match: str
+    pattern: str
+    action: str
+    reply: str | None = None
+    field: str = "text"
+    priority: int = 100
+    hours: str = "always"
+    enabled: bool = True
+    builtin: bool = False
+    hits: int = 0
+
+    def compiled(self) -> re.Pattern[str] | frozenset[str] | tuple[str, ...]:
+        if self.match == "regex":
+            return re.compile(self.pattern, re.IGNORECASE)
+        parts = tuple(p.strip().lower() for p in self.pattern.split("|") if p.strip())
+        return frozenset(parts) if self.match == "exact" else parts

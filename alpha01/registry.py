@@ -26,7 +26,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "llm": {
         "fake": "alpha01.llm.fake:FakeLLM",
-        "extractive": "alpha01.llm.extractive:ExtractiveLLM",
+        "none": "alpha01.llm.fake:NullLLM",
     },
     "embedders": {
         "hash": "alpha01.knowledge.embed:HashEmbedder",

@@ -63,3 +63,18 @@ class FakeLLM(LLMBackend):
             tokens_out=max(1, len(item) // 2),
             latency_ms=(time.monotonic() - started) * 1000,
         )
+
+
+class NullLLM(LLMBackend):
+    """No model at all: every question the shop's FAQ and rules cannot answer is handed off."""
+
+    name = "none"
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    def available(self) -> bool:
+        return False
+
+    def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
+        raise LLMUnavailable("no model configured (settings: llm.backend = \"none\")")

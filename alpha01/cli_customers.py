@@ -1,0 +1,73 @@
+"""`alpha01 customers`: list customers, pause or resume the AI for one of them."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+
+def _one(app: Any, name: str) -> Any:
+    from .storage.queries import Store
+
+    found = Store(app.db()).find_customers(name)
+    if not found:
+        raise click.ClickException(f"no customer named {name!r}")
+    if len(found) > 1:
+        where = ", ".join(f"{c.channel}:{c.chat}" for c in found)
+        raise click.ClickException(f"{len(found)} customers named {name!r} ({where})")
+    return found[0]
+
+
+@click.group()
+def customers() -> None:
+    """The shop's customers: list, pause/resume the AI."""
+
+
+@customers.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def customers_list(app: Any, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from .storage.queries import Store
+
+    store = Store(app.db())
+    rows = [asdict(c) for c in (store.customer_by_id(r[0]) for r in
+                                store.conn.execute("SELECT id FROM customers ORDER BY id"))]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    now = time.time()
+    for c in rows:
+        state = ("paused" if c["paused_until"] and c["paused_until"] > now else
+                 "handed off" if c["handed_off"] else "blocked" if c["blocked"] else "AI")
+        click.echo(f"#{c['id']:<4} {c['name']:<16} {c['channel']:<8} {state:<10} "
+                   f"{','.join(c['tags'])}")
+
+
+@customers.command("pause")
+@click.argument("name")
+@click.option("--minutes", type=float, help="How long (default: settings engine.takeover_pause_min).")
+@click.pass_obj
+def customers_pause(app: Any, name: str, minutes: float | None) -> None:
+    """Stop the AI answering NAME (you reply yourself)."""
+    from .app import build_engine
+
+    c = _one(app, name)
+    build_engine(app).pause(c.id, minutes)
+    click.echo(f"AI paused for {c.name}")
+
+
+@customers.command("resume")
+@click.argument("name")
+@click.pass_obj
+def customers_resume(app: Any, name: str) -> None:
+    """Let the AI answer NAME again."""
+    from .app import build_engine
+
+    c = _one(app, name)
+    build_engine(app).resume(c.id)
+    click.echo(f"AI resumed for {c.name}")

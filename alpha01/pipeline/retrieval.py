@@ -1,0 +1,136 @@
+"""Retrieval: find the shop's knowledge for a question; answer an FAQ verbatim when it matches.
+
+The `Retriever` protocol is what the stage needs; the LanceDB knowledge base implements it, and
+`MemoryRetriever` (character-bigram overlap over a list of passages) serves tests and shops
+without an index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Protocol
+
+from ..config import KnowledgeSettings
+from ..domain import Decision, Passage, Tier
+
+
+class Retriever(Protocol):
+    def search(self, query: str, k: int = 4) -> list[Passage]:
+        """Best passages first, scores normalised to 0..1."""
+        ...
+
+    def faq_match(self, query: str) -> Passage | None:
+        """The FAQ entry whose question matches closely enough to be returned verbatim."""
+        ...
+
+
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+# Characters too common in questions to say anything about the topic.
+_STOP = frozenset("的了吗呢吧啊呀么我你您们是在有这那个和就也都还要请问下")
+
+
+def _terms(text: str) -> set[str]:
+    """Characters and character pairs: a tokenizer-free match that works for Chinese."""
+    t = _PUNCT.sub("", text.lower())
+    chars = {c for c in t if c not in _STOP}
+    pairs = {t[i : i + 2] for i in range(len(t) - 1)}
+    return chars | {p for p in pairs if p[0] not in _STOP and p[1] not in _STOP}
+
+
+class MemoryRetriever:
+    """Passages held in memory, scored by IDF-weighted character and bigram overlap.
+
+    For tests, the demo, and shops without an index; the LanceDB knowledge base does the
+    real work. A score is the share of the question's (weighted) terms a passage covers.
+    """
+
+    def __init__(self, passages: Iterable[Passage] = (), *, faq_threshold: float = 0.8) -> None:
+        self.faq_threshold = faq_threshold
+        self._items: list[tuple[Passage, set[str], set[str]]] = []
+        self._df: dict[str, int] = {}
+        for p in passages:
+            self.add(p)
+
+    def add(self, p: Passage) -> None:
+        key = p.question if p.kind == "faq" and p.question else p.text
+        body = _terms(p.text)
+        self._items.append((p, _terms(key), body))
+        for t in body:
+            self._df[t] = self._df.get(t, 0) + 1
+
+    def _idf(self, term: str) -> float:
+        return math.log(1 + (len(self._items) + 1) / (self._df.get(term, 0) + 0.5))
+
+    def _coverage(self, q: set[str], terms: set[str]) -> float:
+        total = sum(self._idf(t) for t in q)
+        return sum(self._idf(t) for t in q & terms) / total if total else 0.0
+
+    def search(self, query: str, k: int = 4) -> list[Passage]:
+        q = _terms(query)
+        scored = [(self._coverage(q, body), p) for p, _, body in self._items]
+        scored.sort(key=lambda t: t[0], reverse=True)
+        return [Passage(p.text, p.source, score, p.kind, p.question, p.answer, p.meta)
+                for score, p in scored[:k] if score > 0]
+
+    def faq_match(self, query: str) -> Passage | None:
+        """An FAQ whose question and the query cover each other (both directions)."""
+        q = _terms(query)
+        best: tuple[float, Passage] | None = None
+        for p, key, _ in self._items:
+            if p.kind != "faq" or not q or not key:
+                continue
+            score = min(self._coverage(q, key), self._coverage(key, q))
+            if best is None or score > best[0]:
+                best = (score, p)
+        if best and best[0] >= self.faq_threshold:
+            p = best[1]
+            return Passage(p.text, p.source, best[0], p.kind, p.question, p.answer, p.meta)
+        return None
+
+
+_GREETING = re.compile(
+    r"^(?:(?:你好|您好|哈喽|嗨|hi|hello|在吗|在不在|老板|亲|请问|麻烦问一下|问一下)[\s,，.。!！?？~、]*)+",
+    re.IGNORECASE)
+
+
+def focus(question: str) -> str:
+    """The question without greetings and pure-greeting lines ("你好\n在吗\n几点开门" →
+    "几点开门"), so an FAQ still matches when the customer says hello first."""
+    lines = [_GREETING.sub("", line).strip() for line in question.splitlines()]
+    kept = [line for line in lines if line]
+    return "\n".join(kept) if kept else question.strip()
+
+
+def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings) -> Decision:
+    """The retrieval stage.
+
+    Returns RESPOND (tier faq, the FAQ answer verbatim, no model) when an FAQ matches; otherwise
+    CONTINUE with `trace["passages"]` — the relevant passages, capped in characters — and
+    `trace["relevant"]` saying whether anything relevant was found at all, so generation can
+    hand off instead of improvising.
+    """
+    question = focus(question)
+    faq = retriever.faq_match(question)
+    if faq is None and "\n" in question:  # an aggregated batch: its last line may be the ask
+        faq = retriever.faq_match(question.splitlines()[-1])
+    if faq is not None and faq.answer:
+        return Decision.respond(faq.answer, Tier.FAQ, "faq match", passages=[faq.to_json()],
+                                faq_score=round(faq.score, 4))
+    hits = retriever.search(question, k=settings.top_k)
+    relevant = [p for p in hits if p.score >= settings.relevance_threshold]
+    kept: list[Passage] = []
+    budget = settings.passage_chars
+    for p in relevant:
+        if budget <= 0:
+            break
+        text = p.text if len(p.text) <= budget else p.text[:budget]
+        kept.append(Passage(text, p.source, p.score, p.kind, p.question, p.answer, p.meta))
+        budget -= len(text)
+    d = Decision.proceed("passages found" if kept else "nothing relevant found",
+                         relevant=bool(kept), passages=[p.to_json() for p in kept],
+                         considered=[{"source": p.source, "score": round(p.score, 4)}
+                                     for p in hits])
+    d.trace["_passages"] = kept  # the objects, for generation; dropped before storing
+    return d

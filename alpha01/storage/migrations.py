@@ -1,0 +1,161 @@
+"""Append-only named migrations of the alpha01 database.
+
+Never edit or reorder a migration that has shipped: add a new one at the end. A database that
+has applied a migration this code does not know was written by a newer alpha01 and is refused.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("alpha01")
+
+
+@migrations(name="001_core")
+def m001_core(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            member TEXT NOT NULL DEFAULT '',       -- the sender inside a group chat, else ''
+            name TEXT NOT NULL,
+            remark TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',       -- JSON list
+            created_at REAL NOT NULL,
+            last_seen REAL,
+            paused_until REAL,                     -- AI paused (owner took over) until then
+            pause_reason TEXT,
+            handed_off INTEGER NOT NULL DEFAULT 0, -- an open handoff: a human owns the chat
+            blocked INTEGER NOT NULL DEFAULT 0,
+            opted_out INTEGER NOT NULL DEFAULT 0,  -- sent 退订: no broadcasts
+            UNIQUE (channel, chat, member)
+        );
+
+        -- Every inbound message, and every message the owner typed himself, exactly once.
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL,
+            customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+            direction TEXT NOT NULL DEFAULT 'in',  -- in | owner
+            chat TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'text',
+            ts REAL,                               -- the channel's time marker, if any
+            received_at REAL NOT NULL,
+            ui_id TEXT,
+            is_group INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL,                   -- received | answered | handed_off | ignored
+            reason TEXT,
+            reply_id INTEGER,                      -- the reply that answered it (batch)
+            UNIQUE (channel, dedupe_key)
+        );
+        CREATE INDEX messages_pending ON messages (state) WHERE state = 'received';
+        CREATE INDEX messages_customer ON messages (customer_id, id);
+
+        -- The outbox: every reply, keyed by the message it answers; written before any send.
+        CREATE TABLE replies (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+            run_key TEXT UNIQUE,                   -- idempotency key of proactive sends (jobs)
+            customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+            channel TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'reply',    -- reply | manual | broadcast | welcome | followup
+            tier TEXT,
+            reason TEXT,
+            model TEXT,
+            trace TEXT NOT NULL DEFAULT '{}',      -- JSON: rule, passages and scores, guard, timings
+            latency_ms REAL,
+            state TEXT NOT NULL,                   -- pending | sending | sent | failed | unknown | cancelled
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before REAL NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            sent_at REAL,
+            echoed INTEGER NOT NULL DEFAULT 0,     -- its echo came back through the channel
+            error TEXT
+        );
+        CREATE INDEX replies_due ON replies (state, not_before) WHERE state IN ('pending', 'sending');
+        CREATE INDEX replies_chat ON replies (channel, chat, id);
+
+        CREATE TABLE handoffs (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open',    -- open | claimed | resolved
+            created_at REAL NOT NULL,
+            claimed_at REAL,
+            resolved_at REAL,
+            note TEXT
+        );
+        CREATE INDEX handoffs_open ON handoffs (state) WHERE state != 'resolved';
+
+        CREATE TABLE rules (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            match TEXT NOT NULL,                   -- keyword | regex | exact
+            field TEXT NOT NULL DEFAULT 'text',    -- text | sender
+            pattern TEXT NOT NULL,
+            action TEXT NOT NULL,                  -- reply | handoff | ignore | optout
+            reply TEXT,
+            priority INTEGER NOT NULL DEFAULT 100, -- lower runs first
+            hours TEXT NOT NULL DEFAULT 'always',  -- always | open | closed
+            enabled INTEGER NOT NULL DEFAULT 1,
+            builtin INTEGER NOT NULL DEFAULT 0,
+            hits INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            customer_id INTEGER,
+            message_id INTEGER,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_kind ON events (kind, at);
+
+        CREATE TABLE channel_state (
+            channel TEXT PRIMARY KEY,
+            baseline REAL NOT NULL,                -- nothing older is ever answered
+            started_at REAL NOT NULL,
+            last_poll_at REAL,
+            healthy INTEGER NOT NULL DEFAULT 1,
+            detail TEXT
+        );
+        """
+    )
+
+
+@migrations(name="002_builtin_rules")
+def m002_builtin_rules(db: Database) -> None:
+    """The handoff and opt-out triggers every shop needs, visible and editable as rules."""
+    import time
+
+    now = time.time()
+    rows = [
+        ("转人工", "keyword", r"转人工|人工客服|找人工|真人客服|要人工|转接人工", "handoff", None, 10),
+        ("找店主", "keyword", r"找老板|叫老板|找店主|老板在吗", "handoff", None, 11),
+        ("投诉", "keyword", r"投诉|举报|差评|12315|消协", "handoff", None, 12),
+        ("退订", "exact", r"退订|TD|td|取消订阅", "optout",
+         "已为您退订活动消息，之后不再打扰。如需咨询随时发消息给我们。", 13),
+    ]
+    for name, match, pattern, action, reply, priority in rows:
+        db.execute(
+            "INSERT INTO rules (name, match, field, pattern, action, reply, priority, hours,"
+            " enabled, builtin, created_at, updated_at)"
+            " VALUES (?, ?, 'text', ?, ?, ?, ?, 'always', 1, 1, ?, ?)",
+            [name, match, pattern, action, reply, priority, now, now],
+        )
+
+
+def known_names() -> list[str]:
+    return [m.name for m in migrations._migrations]

@@ -1,0 +1,360 @@
+"""Every SQL statement of the app, behind named methods. Nothing else writes SQL.
+
+`Store` wraps the write connection (the engine's) or a reader connection (TUI, reports); the
+write methods expect to be called on the writer, inside `db.tx()` where they say so.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain import Customer, Outbound, Rule
+from .db import Database
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+@dataclass(slots=True)
+class PendingBatch:
+    customer_id: int
+    message_ids: list[int]
+    last_received_at: float
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self.conn.row_factory = sqlite3.Row
+
+    def tx(self):
+        return self.db.tx()
+
+    # -- channel state ------------------------------------------------------------------------
+
+    def baseline(self, channel: str, now: float, hint: float | None) -> float:
+        """The channel's start baseline, fixed the first time the channel ever starts."""
+        row = self.conn.execute("SELECT baseline FROM channel_state WHERE channel = ?",
+                                [channel]).fetchone()
+        if row:
+            self.conn.execute("UPDATE channel_state SET started_at = ? WHERE channel = ?",
+                              [now, channel])
+            return row["baseline"]
+        base = hint if hint is not None else now
+        self.conn.execute("INSERT INTO channel_state (channel, baseline, started_at)"
+                          " VALUES (?, ?, ?)", [channel, base, now])
+        return base
+
+    def set_channel_health(self, channel: str, healthy: bool, detail: str, now: float) -> None:
+        self.conn.execute("UPDATE channel_state SET healthy = ?, detail = ?, last_poll_at = ?"
+                          " WHERE channel = ?", [int(healthy), detail, now, channel])
+
+    # -- customers ----------------------------------------------------------------------------
+
+    def customer(self, channel: str, chat: str, member: str, name: str, now: float) -> Customer:
+        row = self.conn.execute(
+            "SELECT * FROM customers WHERE channel = ? AND chat = ? AND member = ?",
+            [channel, chat, member]).fetchone()
+        if row is None:
+            cur = self.conn.execute(
+                "INSERT INTO customers (channel, chat, member, name, created_at, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?)", [channel, chat, member, name, now, now])
+            row = self.conn.execute("SELECT * FROM customers WHERE id = ?",
+                                    [cur.lastrowid]).fetchone()
+        else:
+            self.conn.execute("UPDATE customers SET last_seen = ? WHERE id = ?", [now, row["id"]])
+        return _customer(row)
+
+    def customer_by_id(self, customer_id: int) -> Customer | None:
+        row = self.conn.execute("SELECT * FROM customers WHERE id = ?", [customer_id]).fetchone()
+        return _customer(row) if row else None
+
+    def find_customers(self, name: str) -> list[Customer]:
+        rows = self.conn.execute(
+            "SELECT * FROM customers WHERE name = ? OR remark = ? OR chat = ? ORDER BY id",
+            [name, name, name]).fetchall()
+        return [_customer(r) for r in rows]
+
+    def pause(self, customer_id: int, until: float | None, reason: str) -> None:
+        self.conn.execute("UPDATE customers SET paused_until = ?, pause_reason = ? WHERE id = ?",
+                          [until, reason, customer_id])
+
+    def set_flags(self, customer_id: int, **flags: int) -> None:
+        allowed = {"handed_off", "blocked", "opted_out"}
+        for key, value in flags.items():
+            if key not in allowed:
+                raise ValueError(key)
+            self.conn.execute(f"UPDATE customers SET {key} = ? WHERE id = ?",
+                              [int(value), customer_id])
+
+    def set_tags(self, customer_id: int, tags: list[str]) -> None:
+        self.conn.execute("UPDATE customers SET tags = ? WHERE id = ?",
+                          [_json(sorted(set(tags))), customer_id])
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def insert_message(self, *, channel: str, key: str, customer_id: int | None, chat: str,
+                       sender: str, text: str, kind: str, ts: float | None, now: float,
+                       ui_id: str | None, is_group: bool, state: str, reason: str | None,
+                       direction: str = "in") -> int | None:
+        """Insert once; returns the new id, or None when the key was seen before."""
+        cur = self.conn.execute(
+            "INSERT INTO messages (channel, dedupe_key, customer_id, direction, chat, sender,"
+            " text, kind, ts, received_at, ui_id, is_group, state, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (channel, dedupe_key) DO NOTHING",
+            [channel, key, customer_id, direction, chat, sender, text, kind, ts, now, ui_id,
+             int(is_group), state, reason])
+        return cur.lastrowid if cur.rowcount else None
+
+    def seen(self, channel: str, key: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM messages WHERE channel = ? AND dedupe_key = ?",
+                                 [channel, key]).fetchone() is not None
+
+    def pending_batches(self) -> list[PendingBatch]:
+        rows = self.conn.execute(
+            "SELECT customer_id, group_concat(id) AS ids, max(received_at) AS last"
+            " FROM (SELECT id, customer_id, received_at FROM messages"
+            "       WHERE state = 'received' ORDER BY id)"
+            " GROUP BY customer_id").fetchall()
+        return [PendingBatch(r["customer_id"], [int(i) for i in r["ids"].split(",")], r["last"])
+                for r in rows]
+
+    def messages(self, ids: Iterable[int]) -> list[sqlite3.Row]:
+        ids = list(ids)
+        marks = ",".join("?" * len(ids))
+        return self.conn.execute(f"SELECT * FROM messages WHERE id IN ({marks}) ORDER BY id",
+                                 ids).fetchall()
+
+    def settle(self, ids: list[int], state: str, reason: str | None,
+               reply_id: int | None = None) -> None:
+        """Give messages their terminal state (only those still waiting)."""
+        marks = ",".join("?" * len(ids))
+        self.conn.execute(
+            f"UPDATE messages SET state = ?, reason = ?, reply_id = ?"
+            f" WHERE id IN ({marks}) AND state = 'received'", [state, reason, reply_id, *ids])
+
+    def history(self, customer_id: int, limit: int, before_id: int | None = None
+                ) -> list[tuple[str, str]]:
+        """The last `limit` turns with this customer, oldest first: ("user"|"assistant", text)."""
+        bound = before_id if before_id is not None else 1 << 62
+        rows = self.conn.execute(
+            "SELECT * FROM ("
+            "  SELECT received_at AS at, id AS mid, 'user' AS role, text FROM messages"
+            "   WHERE customer_id = ? AND direction = 'in' AND id < ?"
+            "  UNION ALL"
+            "  SELECT coalesce(sent_at, created_at), coalesce(message_id, 0), 'assistant', text"
+            "   FROM replies WHERE customer_id = ? AND state = 'sent'"
+            "    AND coalesce(message_id, 0) < ?"
+            " ) ORDER BY at DESC, mid DESC LIMIT ?",
+            [customer_id, bound, customer_id, bound, limit]).fetchall()
+        return [(r["role"], r["text"]) for r in reversed(rows)]
+
+    # -- replies (the outbox) -----------------------------------------------------------------
+
+    def add_reply(self, *, message_id: int | None, customer_id: int | None, channel: str,
+                  chat: str, text: str, kind: str, tier: str | None, reason: str | None,
+                  model: str | None, trace: dict[str, Any], latency_ms: float | None,
+                  now: float, not_before: float, run_key: str | None = None,
+                  state: str = "pending") -> int | None:
+        cur = self.conn.execute(
+            "INSERT INTO replies (message_id, run_key, customer_id, channel, chat, text, kind,"
+            " tier, reason, model, trace, latency_ms, state, not_before, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [message_id, run_key, customer_id, channel, chat, text, kind, tier, reason, model,
+             _json(trace), latency_ms, state, not_before, now])
+        return cur.lastrowid if cur.rowcount else None
+
+    def due_replies(self, now: float, limit: int = 100) -> list[Outbound]:
+        rows = self.conn.execute(
+            "SELECT id, channel, chat, text, message_id, kind, attempts FROM replies"
+            " WHERE state = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?",
+            [now, limit]).fetchall()
+        return [Outbound(r["id"], r["channel"], r["chat"], r["text"], r["message_id"], r["kind"],
+                         r["attempts"]) for r in rows]
+
+    def next_due_at(self) -> float | None:
+        row = self.conn.execute("SELECT min(not_before) FROM replies WHERE state = 'pending'"
+                                ).fetchone()
+        return row[0]
+
+    def in_flight(self) -> list[Outbound]:
+        rows = self.conn.execute(
+            "SELECT id, channel, chat, text, message_id, kind, attempts FROM replies"
+            " WHERE state = 'sending' ORDER BY id").fetchall()
+        return [Outbound(r["id"], r["channel"], r["chat"], r["text"], r["message_id"], r["kind"],
+                         r["attempts"]) for r in rows]
+
+    def reply_state(self, reply_id: int) -> str | None:
+        row = self.conn.execute("SELECT state FROM replies WHERE id = ?", [reply_id]).fetchone()
+        return row["state"] if row else None
+
+    def mark_reply(self, reply_id: int, state: str, *, now: float | None = None,
+                   error: str | None = None, not_before: float | None = None,
+                   attempt: bool = False) -> None:
+        sets = ["state = ?"]
+        args: list[Any] = [state]
+        if state == "sent":
+            sets.append("sent_at = ?")
+            args.append(now)
+        if error is not None:
+            sets.append("error = ?")
+            args.append(error[:500])
+        if not_before is not None:
+            sets.append("not_before = ?")
+            args.append(not_before)
+        if attempt:
+            sets.append("attempts = attempts + 1")
+        self.conn.execute(f"UPDATE replies SET {', '.join(sets)} WHERE id = ?", [*args, reply_id])
+
+    def reply_customer(self, reply_id: int) -> int | None:
+        row = self.conn.execute("SELECT customer_id FROM replies WHERE id = ?",
+                                [reply_id]).fetchone()
+        return row["customer_id"] if row else None
+
+    def cancel_pending(self, customer_id: int, reason: str) -> int:
+        cur = self.conn.execute(
+            "UPDATE replies SET state = 'cancelled', error = ? WHERE customer_id = ?"
+            " AND state = 'pending' AND kind != 'manual'", [reason, customer_id])
+        return cur.rowcount
+
+    def match_echo(self, channel: str, chat: str, text: str, since: float) -> int | None:
+        """Mark (and return) the oldest sent-or-sending reply to `chat` with this text whose
+        echo has not come back yet."""
+        row = self.conn.execute(
+            "SELECT id FROM replies WHERE channel = ? AND chat = ? AND text = ? AND echoed = 0"
+            " AND state IN ('sent', 'sending', 'unknown') AND created_at >= ?"
+            " ORDER BY id LIMIT 1", [channel, chat, text, since]).fetchone()
+        if row is None:
+            return None
+        self.conn.execute("UPDATE replies SET echoed = 1 WHERE id = ?", [row["id"]])
+        return row["id"]
+
+    def recent_sends(self, since: float) -> list[tuple[str, float]]:
+        rows = self.conn.execute("SELECT chat, sent_at FROM replies WHERE state = 'sent'"
+                                 " AND sent_at >= ?", [since]).fetchall()
+        return [(r["chat"], r["sent_at"]) for r in rows]
+
+    # -- handoffs and events ------------------------------------------------------------------
+
+    def open_handoff(self, customer_id: int, message_id: int | None, reason: str,
+                     now: float, *, owns_chat: bool = True) -> int:
+        """Open a handoff. `owns_chat`: a human now owns the chat and the AI stays silent
+        there until it is resolved; otherwise it is only a question for the owner's inbox."""
+        cur = self.conn.execute(
+            "INSERT INTO handoffs (customer_id, message_id, reason, created_at)"
+            " VALUES (?, ?, ?, ?)", [customer_id, message_id, reason, now])
+        if owns_chat:
+            self.conn.execute("UPDATE customers SET handed_off = 1 WHERE id = ?", [customer_id])
+        return cur.lastrowid
+
+    def handoffs(self, state: str | None = None) -> list[sqlite3.Row]:
+        sql = ("SELECT h.*, c.name AS customer, c.chat, c.channel FROM handoffs h"
+               " JOIN customers c ON c.id = h.customer_id")
+        if state:
+            return self.conn.execute(sql + " WHERE h.state = ? ORDER BY h.id", [state]).fetchall()
+        return self.conn.execute(sql + " ORDER BY h.id").fetchall()
+
+    def update_handoff(self, handoff_id: int, state: str, now: float,
+                       note: str | None = None) -> int | None:
+        row = self.conn.execute("SELECT customer_id FROM handoffs WHERE id = ?",
+                                [handoff_id]).fetchone()
+        if row is None:
+            return None
+        col = "claimed_at" if state == "claimed" else "resolved_at"
+        self.conn.execute(f"UPDATE handoffs SET state = ?, {col} = ?, note = coalesce(?, note)"
+                          " WHERE id = ?", [state, now, note, handoff_id])
+        if state == "resolved":
+            still_open = self.conn.execute(
+                "SELECT 1 FROM handoffs WHERE customer_id = ? AND state != 'resolved'",
+                [row["customer_id"]]).fetchone()
+            if not still_open:
+                self.conn.execute("UPDATE customers SET handed_off = 0 WHERE id = ?",
+                                  [row["customer_id"]])
+        return row["customer_id"]
+
+    def event(self, kind: str, now: float, *, customer_id: int | None = None,
+              message_id: int | None = None, **detail: Any) -> None:
+        self.conn.execute("INSERT INTO events (at, kind, customer_id, message_id, detail)"
+                          " VALUES (?, ?, ?, ?, ?)",
+                          [now, kind, customer_id, message_id, _json(detail)])
+
+    def events(self, kind: str | None = None, limit: int = 100) -> list[sqlite3.Row]:
+        if kind:
+            return self.conn.execute("SELECT * FROM events WHERE kind = ? ORDER BY id DESC"
+                                     " LIMIT ?", [kind, limit]).fetchall()
+        return self.conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?",
+                                 [limit]).fetchall()
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def rules(self) -> list[Rule]:
+        rows = self.conn.execute("SELECT * FROM rules ORDER BY priority, id").fetchall()
+        return [Rule(id=r["id"], name=r["name"], match=r["match"], pattern=r["pattern"],
+                     action=r["action"], reply=r["reply"], field=r["field"],
+                     priority=r["priority"], hours=r["hours"], enabled=bool(r["enabled"]),
+                     builtin=bool(r["builtin"]), hits=r["hits"]) for r in rows]
+
+    def rules_signature(self) -> tuple:
+        row = self.conn.execute("SELECT count(*), max(updated_at), sum(id) FROM rules").fetchone()
+        return tuple(row)
+
+    def add_rule(self, rule: Rule, now: float) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO rules (name, match, field, pattern, action, reply, priority, hours,"
+            " enabled, builtin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            [rule.name, rule.match, rule.field, rule.pattern, rule.action, rule.reply,
+             rule.priority, rule.hours, int(rule.enabled), now, now])
+        return cur.lastrowid
+
+    def remove_rule(self, rule_id: int) -> bool:
+        return self.conn.execute("DELETE FROM rules WHERE id = ?", [rule_id]).rowcount > 0
+
+    def set_rule_enabled(self, rule_id: int, enabled: bool, now: float) -> bool:
+        return self.conn.execute("UPDATE rules SET enabled = ?, updated_at = ? WHERE id = ?",
+                                 [int(enabled), now, rule_id]).rowcount > 0
+
+    def rule_hit(self, rule_id: int) -> None:
+        self.conn.execute("UPDATE rules SET hits = hits + 1 WHERE id = ?", [rule_id])
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def counts(self, since: float = 0.0) -> dict[str, Any]:
+        c = self.conn
+        states = dict(c.execute("SELECT state, count(*) FROM messages WHERE direction = 'in'"
+                                " AND received_at >= ? GROUP BY state", [since]).fetchall())
+        tiers = dict(c.execute("SELECT coalesce(tier, kind), count(*) FROM replies"
+                               " WHERE created_at >= ? GROUP BY 1", [since]).fetchall())
+        outbox = dict(c.execute("SELECT state, count(*) FROM replies WHERE created_at >= ?"
+                                " GROUP BY state", [since]).fetchall())
+        lat = [r[0] for r in c.execute("SELECT latency_ms FROM replies WHERE created_at >= ?"
+                                       " AND latency_ms IS NOT NULL ORDER BY latency_ms",
+                                       [since]).fetchall()]
+        return {
+            "messages": sum(states.values()),
+            "by_state": states,
+            "by_tier": tiers,
+            "outbox": outbox,
+            "open_handoffs": c.execute("SELECT count(*) FROM handoffs WHERE state != 'resolved'"
+                                       ).fetchone()[0],
+            "customers": c.execute("SELECT count(*) FROM customers").fetchone()[0],
+            "median_latency_ms": lat[len(lat) // 2] if lat else None,
+        }
+
+    def reply_for_message(self, message_id: int) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM replies WHERE message_id = ?",
+                                 [message_id]).fetchone()
+
+
+def _customer(row: sqlite3.Row) -> Customer:
+    return Customer(id=row["id"], channel=row["channel"], chat=row["chat"], name=row["name"],
+                    tags=json.loads(row["tags"] or "[]"), paused_until=row["paused_until"],
+                    handed_off=bool(row["handed_off"]), blocked=bool(row["blocked"]),
+                    opted_out=bool(row["opted_out"]))
