@@ -115,6 +115,9 @@ class SyncService:
         self._keys: TokenKeys | None = None
         self._keys_loaded = 0.0
         self._keys_lock = threading.Lock()
+        # Test seam: called between choosing a device and claiming its slot, to widen the
+        # window a race would need (tests prove the claim is still atomic).
+        self.on_device_chosen: Callable[[], None] | None = None
         dbmod.migrate(self.db_path)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -488,6 +491,8 @@ class SyncService:
                     (now, store_id, channel, claims.jti),
                 )
                 return ScanResult("fallback", store_name, channel, fallback_contact=fallback)
+            if self.on_device_chosen is not None:
+                self.on_device_chosen()
             c.execute(
                 "UPDATE devices SET"
                 " routed_today = CASE WHEN routed_day = :today THEN routed_today + 1 ELSE 1 END,"
