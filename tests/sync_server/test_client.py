@@ -1,0 +1,114 @@
+"""The alpha01 side: binding codes, the heartbeat loop's backoff, deadlines, no server imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from alpha01.sync import DeviceStatus, HeartbeatLoop, SyncClient, SyncError, parse_binding_code
+from alpha01.sync.client import DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize("text, code", [
+    ("店码 ABC234", "ABC234"),
+    ("你好，我是通过海报来的 店码:abc234 想问问", "ABC234"),
+    ("绑定码：XY7K9P", "XY7K9P"),
+    ("店码ABC2345", None),  # seven characters is not a code
+    ("店码 ABCO12", None),  # O, 1 are never in a code
+    ("我想买 ABC234", None),  # no marker, no guess
+    ("", None),
+])
+def test_parse_binding_code(text, code):
+    assert parse_binding_code(text) == code
+
+
+def test_every_request_has_a_deadline():
+    client = SyncClient("http://127.0.0.1:9")
+    assert client._http.timeout == DEFAULT_TIMEOUT
+    assert DEFAULT_TIMEOUT.read and DEFAULT_TIMEOUT.connect and DEFAULT_TIMEOUT.pool
+    client.close()
+
+
+def test_errors_become_sync_errors():
+    def refuse(request):
+        return httpx.Response(403, json={"detail": "enrollment code unknown, used or expired"})
+
+    client = SyncClient("http://sync.test", transport=httpx.MockTransport(refuse))
+    with pytest.raises(SyncError, match="403") as info:
+        client.enroll("AAAA-AAAA")
+    assert info.value.status == 403
+    with pytest.raises(SyncError, match="not enrolled"):
+        client.heartbeat(DeviceStatus())
+
+    def down(request):
+        raise httpx.ConnectError("refused")
+
+    client = SyncClient("http://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(down))
+    with pytest.raises(SyncError, match="cannot reach"):
+        client.heartbeat(DeviceStatus())
+    with pytest.raises(SyncError):
+        SyncClient("ftp://sync.test")
+
+
+def test_heartbeat_backs_off_while_offline_and_recovers():
+    online = threading.Event()
+    seen: list[dict] = []
+
+    def handler(request):
+        if not online.is_set():
+            raise httpx.ConnectError("offline")
+        seen.append(__import__("json").loads(request.content))
+        return httpx.Response(200, json={"ok": True})
+
+    client = SyncClient("http://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(handler))
+    loop = HeartbeatLoop(client, lambda: DeviceStatus(wechat_qr=b"\x89PNG img"),
+                         interval_s=1.0, max_backoff_s=8.0)
+    assert loop.next_delay() == 1.0
+    delays = []
+    for _ in range(5):
+        assert loop.beat_once() is False
+        delays.append(loop.next_delay())
+    for got, expected in zip(delays, [2.0, 4.0, 8.0, 8.0, 8.0], strict=True):
+        assert 0.8 * expected <= got <= expected  # doubling, capped, with jitter
+    online.set()
+    assert loop.beat_once() is True and loop.next_delay() == 1.0
+    assert "wechat_qr" in seen[0]
+    assert loop.beat_once() is True
+    assert "wechat_qr" not in seen[1]  # unchanged image is not sent again
+
+
+def test_heartbeat_loop_never_blocks_its_caller():
+    release = threading.Event()
+
+    def slow(request):
+        release.wait(5)
+        return httpx.Response(200, json={"ok": True})
+
+    client = SyncClient("http://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(slow))
+    loop = HeartbeatLoop(client, DeviceStatus, interval_s=0.05)
+    started = time.perf_counter()
+    loop.start()
+    assert time.perf_counter() - started < 0.1 and loop.running
+    release.set()
+    loop.stop(timeout=5)
+    assert not loop.running and loop.sent >= 1
+
+
+def test_a_failing_status_source_does_not_kill_the_loop():
+    client = SyncClient("http://sync.test", "dev_x", "dsk_y",
+                        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={})))
+    loop = HeartbeatLoop(client, lambda: 1 / 0, interval_s=1)
+    assert loop.beat_once() is False and "division" in loop.last_error
+
+
+def test_the_client_does_not_import_the_server_stack():
+    code = ("import sys, alpha01.sync, alpha01.sync.commands; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('fastapi', 'uvicorn', 'starlette', 'sync_server')]; print(bad); assert not bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30,
+                   cwd=__import__("sync_helpers").ROOT)
