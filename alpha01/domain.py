@@ -92,6 +92,7 @@ class Outbound:
     reply_to: int | None = None
     kind: str = "reply"
     attempts: int = 0
+    member: str = ""  # in a group chat: the customer to @-mention / quote
 
 
 @dataclass(slots=True)

@@ -202,6 +202,8 @@ class Engine:
                 return False
             if msg.is_self:
                 return self._intake_self(msg, key, baseline, now)
+            if msg.kind == "friend":
+                return self._intake_friend(msg, key, now)
             verdict = intake.presort(msg, baseline=baseline, now=now,
                                      stale_after_s=self.settings.engine.stale_after_s,
                                      max_chars=self.settings.engine.max_message_chars)
@@ -237,6 +239,36 @@ class Engine:
             direction="self" if echo_of or old else "owner")
         if reason == "owner-typed":
             self._take_over(customer.id, now, reason="owner typed in the chat", message_id=mid)
+        return True
+
+    def _intake_friend(self, msg: Inbound, key: str, now: float) -> bool:
+        """A new friend the channel has accepted: record them, tag them, queue the welcome.
+
+        The channel has already accepted the request (within its daily cap) and set the remark
+        in WeChat; `msg.extra` carries `remark` and `tags` (e.g. the store and channel a
+        binding code named). The welcome goes through the outbox and pacing like any reply.
+        """
+        customer = self.store.customer(msg.channel, msg.chat, "", msg.sender, now)
+        mid = self.store.insert_message(
+            channel=msg.channel, key=key, customer_id=customer.id, chat=msg.chat,
+            sender=msg.sender, text=msg.text, kind="friend", ts=msg.ts, now=now,
+            ui_id=msg.ui_id, is_group=False, state=MessageState.IGNORED, reason="new-friend")
+        if msg.extra.get("remark"):
+            self.store.set_remark(customer.id, str(msg.extra["remark"]))
+        tags = [str(t) for t in msg.extra.get("tags", [])]
+        if tags:
+            self.store.set_tags(customer.id, customer.tags + tags)
+        welcome = self.settings.shop.welcome
+        rid = None
+        if welcome and msg.extra.get("welcome", True):
+            rid = self.store.add_reply(
+                message_id=mid, customer_id=customer.id, channel=msg.channel, chat=msg.chat,
+                text=welcome, kind="welcome", tier=str(Tier.RULE), reason="new friend",
+                model=None, trace={"friend": dict(msg.extra)}, latency_ms=None, now=now,
+                not_before=self.pacer.plan(welcome, now) if self._paced(msg.channel) else now)
+        self.store.event("new-friend", now, customer_id=customer.id, message_id=mid,
+                         remark=msg.extra.get("remark"), tags=tags, welcome_reply=rid)
+        self._emit("friend", {"customer_id": customer.id, "name": msg.sender, "tags": tags})
         return True
 
     def _take_over(self, customer_id: int, now: float, *, reason: str,

@@ -60,6 +60,13 @@ class MemoryRetriever:
         for t in body:
             self._df[t] = self._df.get(t, 0) + 1
 
+    def add_faq(self, question: str, answer: str, source: str = "inbox") -> Passage:
+        """A merchant-written FAQ (e.g. from the unanswered inbox), answerable at once."""
+        p = Passage(text=f"{question}\n{answer}", source=source, score=0.0, kind="faq",
+                    question=question, answer=answer)
+        self.add(p)
+        return p
+
     def _idf(self, term: str) -> float:
         return math.log(1 + (len(self._items) + 1) / (self._df.get(term, 0) + 0.5))
 

@@ -93,6 +93,9 @@ class Store:
             self.conn.execute(f"UPDATE customers SET {key} = ? WHERE id = ?",
                               [int(value), customer_id])
 
+    def set_remark(self, customer_id: int, remark: str) -> None:
+        self.conn.execute("UPDATE customers SET remark = ? WHERE id = ?", [remark, customer_id])
+
     def set_tags(self, customer_id: int, tags: list[str]) -> None:
         self.conn.execute("UPDATE customers SET tags = ? WHERE id = ?",
                           [_json(sorted(set(tags))), customer_id])
@@ -174,11 +177,12 @@ class Store:
 
     def due_replies(self, now: float, limit: int = 100) -> list[Outbound]:
         rows = self.conn.execute(
-            "SELECT id, channel, chat, text, message_id, kind, attempts FROM replies"
-            " WHERE state = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?",
-            [now, limit]).fetchall()
-        return [Outbound(r["id"], r["channel"], r["chat"], r["text"], r["message_id"], r["kind"],
-                         r["attempts"]) for r in rows]
+            "SELECT r.id, r.channel, r.chat, r.text, r.message_id, r.kind, r.attempts,"
+            " coalesce(c.member, '') AS member FROM replies r"
+            " LEFT JOIN customers c ON c.id = r.customer_id"
+            " WHERE r.state = 'pending' AND r.not_before <= ? ORDER BY r.not_before, r.id"
+            " LIMIT ?", [now, limit]).fetchall()
+        return [_outbound(r) for r in rows]
 
     def next_due_at(self) -> float | None:
         row = self.conn.execute("SELECT min(not_before) FROM replies WHERE state = 'pending'"
@@ -187,10 +191,11 @@ class Store:
 
     def in_flight(self) -> list[Outbound]:
         rows = self.conn.execute(
-            "SELECT id, channel, chat, text, message_id, kind, attempts FROM replies"
-            " WHERE state = 'sending' ORDER BY id").fetchall()
-        return [Outbound(r["id"], r["channel"], r["chat"], r["text"], r["message_id"], r["kind"],
-                         r["attempts"]) for r in rows]
+            "SELECT r.id, r.channel, r.chat, r.text, r.message_id, r.kind, r.attempts,"
+            " coalesce(c.member, '') AS member FROM replies r"
+            " LEFT JOIN customers c ON c.id = r.customer_id"
+            " WHERE r.state = 'sending' ORDER BY r.id").fetchall()
+        return [_outbound(r) for r in rows]
 
     def reply_state(self, reply_id: int) -> str | None:
         row = self.conn.execute("SELECT state FROM replies WHERE id = ?", [reply_id]).fetchone()
@@ -358,3 +363,8 @@ def _customer(row: sqlite3.Row) -> Customer:
                     tags=json.loads(row["tags"] or "[]"), paused_until=row["paused_until"],
                     handed_off=bool(row["handed_off"]), blocked=bool(row["blocked"]),
                     opted_out=bool(row["opted_out"]))
+
+
+def _outbound(r: sqlite3.Row) -> Outbound:
+    return Outbound(r["id"], r["channel"], r["chat"], r["text"], r["message_id"], r["kind"],
+                    r["attempts"], r["member"])

@@ -261,3 +261,24 @@ def test_unavailable_channel_error_is_recorded(make_rig):
     [state] = rig.rows("SELECT healthy, detail FROM channel_state")
     assert state == {"healthy": 0, "detail": "logged out"}
     assert isinstance(ChannelUnavailable("x"), Exception)
+
+
+def test_a_new_friend_is_tagged_and_welcomed_once(make_rig):
+    rig = make_rig()
+    msg = rig.channel.inject("新朋友", "我是来买水果的 bind:S1-ABCD", kind="friend")
+    msg.extra.update({"remark": "S1-0001 新朋友", "tags": ["store:S1", "channel:门店海报"]})
+    rig.settle()
+    rig.channel.redeliver()
+    rig.settle()
+    assert rig.channel.sent_to("新朋友") == ["您好，欢迎光临！有什么可以帮您？"]
+    [c] = rig.rows("SELECT remark, tags FROM customers")
+    assert c["remark"] == "S1-0001 新朋友" and "store:S1" in c["tags"]
+
+
+def test_group_replies_carry_the_member_to_mention(make_rig):
+    rig = make_rig()
+    rig.channel.inject("水果团购群", "你们几点开门？", sender="王姐", is_group=True,
+                       mentioned=True)
+    rig.settle()
+    [out] = rig.channel.sent
+    assert out.chat == "水果团购群" and out.member == "王姐"
