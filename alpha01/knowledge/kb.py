@@ -31,7 +31,7 @@ from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
-from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams
+from .search import MODES, bigrams, catalog_intent, fts_query, fuse, normalise_query, query_bigrams
 from .store import TEXT_COLUMNS, KBStore, sql_str
 
 Progress = Callable[[str, int, int], None]  # (file name, done, total)
@@ -107,7 +107,7 @@ class KnowledgeBase:
         self.store = KBStore(root, embedder.name, embedder.dim, check_embedder=check_embedder)
         self._write_lock = threading.Lock()
         self._faq_cache: tuple[int, list[dict], np.ndarray] | None = None
-        self.chunk_chars = 360
+        self.chunk_chars = 450
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -190,8 +190,12 @@ class KnowledgeBase:
         chunks = chunk_blocks(parsed.blocks, self.chunk_chars)
         ids = assign_ids(source, "chunk", [c.text for c in chunks])
         for cid, c in zip(ids, chunks, strict=True):
-            rows.append(_row(cid, source, "chunk", c.text, c.text, c.position, c.locator, sha,
-                             {"headings": c.headings}))
+            unit_ids = assign_ids(source, f"unit:{cid}", c.units)
+            for uid, unit in zip(unit_ids, c.units, strict=True):
+                row = _row(uid, source, "chunk", c.text, unit, c.position, c.locator, sha,
+                           {"headings": c.headings})
+                row["parent"] = cid
+                rows.append(row)
         records = parsed.records
         rec_ids = assign_ids(source, "record", [f"{r.kind}\x00{r.key}" for r in records])
         base = len(rows)
@@ -206,7 +210,10 @@ class KnowledgeBase:
                        r.locator, sha, {"fields": r.fields} if r.fields else {})
             row["question"], row["answer"] = r.question, r.answer
         else:
-            row = _row(rid, source, "product", r.text, r.text, position, r.locator, sha,
+            # Indexed without the column labels (every row repeats them): the name and
+            # values are what tells one product from another.
+            values = " ".join(str(v) for v in r.fields.values() if str(v).strip())
+            row = _row(rid, source, "product", r.text, values, position, r.locator, sha,
                        {"fields": r.fields, "name": r.key})
         return row
 
@@ -369,7 +376,8 @@ class KnowledgeBase:
             raise KnowledgeError(f"knowledge base search failed: {exc}") from exc
         hits = fuse(vector_rows, fts_rows, mode, query_bigrams(query),
                     getattr(self.embedder, "sim_low", 0.2),
-                    getattr(self.embedder, "sim_high", 0.8))
+                    getattr(self.embedder, "sim_high", 0.8),
+                    prefer_kind="product" if catalog_intent(query) else None)
         return [_passage(h.row, h.score, h.extra) for h in hits[:k]]
 
     def faq_match(self, query: str) -> Passage | None:
@@ -428,7 +436,7 @@ def faq_score(cosine: float, qgrams: set[str], question: str,
 
 def _row(rid: str, source: str, kind: str, text: str, search_text: str, position: int,
          locator: str, sha: str, meta: dict) -> dict:
-    return {"id": rid, "source": source, "kind": kind, "text": text,
+    return {"id": rid, "parent": rid, "source": source, "kind": kind, "text": text,
             "search_text": search_text, "question": None, "answer": None,
             "position": int(position), "locator": locator, "file_sha": sha,
             "meta": json.dumps(meta, ensure_ascii=False), "vector": None, "qvector": None}
@@ -437,7 +445,8 @@ def _row(rid: str, source: str, kind: str, text: str, search_text: str, position
 def _passage(row: dict, score: float, extra: dict) -> Passage:
     meta = json.loads(row.get("meta") or "{}")
     meta.update(extra)
-    meta.update(id=row["id"], locator=row.get("locator"), position=row.get("position"))
+    meta.update(id=row.get("parent") or row["id"], locator=row.get("locator"),
+                position=row.get("position"))
     return Passage(text=row["text"], source=row["source"], score=float(score),
                    kind=row["kind"], question=row.get("question"), answer=row.get("answer"),
                    meta=meta)

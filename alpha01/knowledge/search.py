@@ -29,6 +29,17 @@ _FILLERS = set("的了吗呢啊呀吧么嘛哦哈呗啦喔噢哇嗯诶欸哎是�
 _WORD = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
 
 
+# A customer asking what something costs or whether it is in stock wants the catalog row.
+_CATALOG_INTENT = re.compile(
+    r"多少钱|几块|几元|多钱|价格|价钱|价位|单价|售价|咋卖|怎么卖|怎样卖|卖多少|贵不贵|有货|没货|"
+    r"有没有货|库存|现货|到货|还有吗|规格|产地|哪产|哪里产|price|how much|in stock"
+)
+
+
+def catalog_intent(query: str) -> bool:
+    return bool(_CATALOG_INTENT.search(normalise_query(query)))
+
+
 def normalise_query(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
     return re.sub(r"\s+", " ", text).strip()
@@ -98,25 +109,40 @@ class Hit:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _first_per_passage(rows: list[dict]) -> list[dict]:
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        key = row.get("parent") or row["id"]
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
 def calibrate(cosine: float, low: float, high: float) -> float:
     return float(np.clip((cosine - low) / max(high - low, 1e-6), 0.0, 1.0))
 
 
 def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: set[str],
-         sim_low: float, sim_high: float, rrf_k: int = RRF_K) -> list[Hit]:
-    """Merge the two candidate lists into scored hits, best first."""
+         sim_low: float, sim_high: float, rrf_k: int = RRF_K,
+         prefer_kind: str | None = None) -> list[Hit]:
+    """Merge the two candidate lists into scored hits, best first. `prefer_kind` (e.g.
+    "product" for a price question) gives rows of that kind half a top rank extra."""
     hits: dict[str, Hit] = {}
-    for rank, row in enumerate(vector_rows, 1):
-        hit = hits.setdefault(row["id"], Hit(row))
+    # Rows are search units; a passage ranks by its best unit in each list.
+    for rank, row in enumerate(_first_per_passage(vector_rows), 1):
+        hit = hits.setdefault(row.get("parent") or row["id"], Hit(row))
         hit.vector_rank = rank
         hit.cosine = 1.0 - float(row.get("_distance", 1.0))
-    for rank, row in enumerate(fts_rows, 1):
-        hit = hits.setdefault(row["id"], Hit(row))
+    for rank, row in enumerate(_first_per_passage(fts_rows), 1):
+        hit = hits.setdefault(row.get("parent") or row["id"], Hit(row))
         hit.fts_rank = rank
         hit.bm25 = float(row.get("_score", 0.0))
+        hit.extra["fts_unit"] = row.get("search_text") or row["text"]
     for hit in hits.values():
         rel_v = calibrate(hit.cosine, sim_low, sim_high) if hit.cosine is not None else 0.0
-        rel_f = coverage(query_grams, hit.row.get("search_text") or hit.row["text"])
+        rel_f = coverage(query_grams, hit.extra.pop("fts_unit", None) or hit.row["text"])
         hit.extra = {"vector_relevance": round(rel_v, 4), "fts_relevance": round(rel_f, 4)}
         if mode == "vector":
             hit.relevance = hit.score = rel_v
@@ -124,15 +150,21 @@ def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: 
             hit.relevance = hit.score = rel_f
         else:
             rrf = sum(1.0 / (rrf_k + r) for r in (hit.vector_rank, hit.fts_rank) if r)
-            rrf_norm = rrf / (2.0 / (rrf_k + 1))
+            if prefer_kind and hit.row.get("kind") == prefer_kind:
+                rrf += 0.5 / (rrf_k + 1)
             hit.relevance = max(rel_v, rel_f)
-            hit.extra["rrf"] = round(rrf_norm, 4)
-            hit.score = rrf_norm * hit.relevance
+            hit.score = rrf / (2.0 / (rrf_k + 1))
+            hit.extra["rrf"] = round(hit.score, 4)
     ordered = list(hits.values())
     if mode == "vector":
         ordered.sort(key=lambda h: h.vector_rank or 1e9)
     elif mode == "fts":
         ordered.sort(key=lambda h: h.fts_rank or 1e9)
     else:
-        ordered.sort(key=lambda h: -h.score)
+        ordered.sort(key=lambda h: (-h.score, -h.relevance))
+        # Rank fusion only orders; how sure we are comes from the absolute relevance of the
+        # best candidates, so an unrelated question gets uniformly low scores.
+        confidence = max((h.relevance for h in ordered[:3]), default=0.0)
+        for h in ordered:
+            h.score = min(1.0, h.score) * confidence
     return ordered

@@ -1,8 +1,8 @@
 """LanceDB storage for the knowledge base. Everything lives under `paths.kb`:
 
 - `kb.json`: schema version, the embedder identity and dimension, the current chunk table;
-- table `chunks_<n>`: one row per chunk, FAQ entry or product, with its vector(s) and an
-  n-gram full-text index (works for Chinese without a word segmenter);
+- table `chunks_<n>`: one row per search unit (a short section of a passage), FAQ entry or
+  product, with the passage text, its vector(s) and an n-gram full-text index (works for Chinese without a word segmenter);
 - table `files`: the manifest, one row per ingested file with its content hash.
 
 A file's rows are replaced with one `merge_insert` commit (insert new ids, update kept ids,
@@ -25,8 +25,8 @@ from ..errors import KnowledgeError
 SCHEMA_VERSION = 1
 MANIFEST = "files"
 # Shown, embedded and indexed columns of a chunk row; "vector" and "qvector" come on top.
-TEXT_COLUMNS = ["id", "source", "kind", "text", "search_text", "question", "answer", "position",
-                "locator", "file_sha", "meta"]
+TEXT_COLUMNS = ["id", "parent", "source", "kind", "text", "search_text", "question", "answer",
+                "position", "locator", "file_sha", "meta"]
 FTS_COLUMN = "search_text"
 
 
@@ -35,6 +35,8 @@ def chunk_schema(dim: int):
 
     return pa.schema([
         ("id", pa.string()),
+        # The passage a row belongs to: rows are search units, several may share a passage.
+        ("parent", pa.string()),
         ("source", pa.string()),
         ("kind", pa.string()),
         ("text", pa.string()),
