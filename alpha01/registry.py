@@ -27,6 +27,9 @@ BUILTINS: dict[str, dict[str, str]] = {
     "llm": {
         "fake": "alpha01.llm.fake:FakeLLM",
         "none": "alpha01.llm.fake:NullLLM",
+        "llamacpp": "alpha01.llm.llamacpp:LlamaCppBackend",
+        "zhipu": "alpha01.llm.zhipu:ZhipuBackend",
+        "router": "alpha01.llm.router:LLMRouter",
     },
     "embedders": {
         "hash": "alpha01.knowledge.embed:HashEmbedder",
