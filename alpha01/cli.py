@@ -25,33 +25,56 @@ LAZY_COMMANDS = {
     "models": "alpha01.llm.commands:models",
     "sync": "alpha01.sync.commands:sync",
     "qr": "alpha01.sync.commands:qr",
-    "jobs": "alpha01.jobs.commands:jobs",
     "customers": "alpha01.cli_customers:customers",
+}
+# What `--help` says about them without importing them.
+LAZY_HELP = {
+    "kb": "The shop's knowledge: add documents, search, reindex.",
+    "models": "Local models: list, check, install the default one.",
+    "sync": "Connect this PC to the owner's sync server.",
+    "qr": "Print or save this store's QR code.",
+    "customers": "The shop's customers: list, pause/resume the AI.",
 }
 
 
 class LazyGroup(click.Group):
+    """Commands that live with their feature, imported only when invoked."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(super().list_commands(ctx))
-        names |= {n for n, spec in LAZY_COMMANDS.items() if _importable(spec)}
-        return sorted(names)
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         cmd = super().get_command(ctx, name)
-        if cmd is None and name in LAZY_COMMANDS and _importable(LAZY_COMMANDS[name]):
+        if cmd is None and name in LAZY_COMMANDS:
             module, _, attr = LAZY_COMMANDS[name].partition(":")
-            cmd = getattr(importlib.import_module(module), attr)
+            try:
+                cmd = getattr(importlib.import_module(module), attr)
+            except ImportError as exc:
+                # --help lists every command; a missing optional extra is said plainly here
+                return click.Command(name, help=f"(unavailable: {exc})",
+                                     callback=_unavailable(name, exc))
         return cmd
 
 
-def _importable(spec: str) -> bool:
-    import importlib.util
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, LAZY_HELP.get(name, "")))
+            else:
+                cmd = self.commands[name]
+                if not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(formatter.width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
-    module = spec.partition(":")[0]
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
+
+def _unavailable(name: str, exc: ImportError):
+    def fail() -> None:
+        raise click.ClickException(f"'alpha01 {name}' is not available: {exc}. "
+                                   "Install the matching extra (see README).")
+    return fail
 
 
 def _ctx(ctx: click.Context) -> Any:
@@ -277,6 +300,9 @@ def _demo_app(app: Any) -> Any:
 def demo(app: Any, headless: bool, speed: float) -> None:
     """The demo shop with a simulated customer conversation (offline, no WeChat)."""
     demo_app = _demo_app(app)
+    # A faster script keeps its shape: the quiet window between messages shrinks with it.
+    window = demo_app.settings.engine.aggregate_window_s / max(speed, 0.01)
+    demo_app.settings = demo_app.settings.with_overrides(engine={"aggregate_window_s": window})
     if not headless and sys.stdout.isatty() and sys.stdin.isatty():
         try:
             from .tui.app import run_tui  # noqa: F401

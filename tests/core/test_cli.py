@@ -1,0 +1,143 @@
+"""The command line as a merchant (or a script) uses it: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def alpha01(*args, home=None, input=None, env=None, timeout=60):
+    e = dict(os.environ)
+    if home is not None:
+        e["ALPHA01_HOME"] = str(home)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "alpha01.cli", *args], capture_output=True,
+                          text=True, input=input, env=e, timeout=timeout)
+
+
+def test_version():
+    from alpha01 import __version__
+
+    r = alpha01("--version")
+    assert r.returncode == 0 and __version__ in r.stdout
+
+
+def test_init_then_doctor_json(tmp_path):
+    home = tmp_path / "h"
+    assert alpha01("init", "--shop", "好果子", home=home).returncode == 0
+    assert "好果子" in (home / "settings.toml").read_text(encoding="utf-8")
+    r = alpha01("doctor", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["ok"] is True
+    names = {c["name"]: c for c in report["checks"]}
+    assert names["database"]["ok"] and "002_builtin_rules" in names["database"]["detail"]
+
+
+def test_ask_json_contract_on_the_demo_shop(tmp_path):
+    r = alpha01("ask", "--demo", "--json", "你们几点开门？", home=tmp_path / "h")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"reply", "tier", "handoff", "passages", "model", "latency_ms"} <= set(out)
+    assert out["tier"] == "faq" and out["handoff"] is False
+    assert "8:30" in out["reply"]
+    assert out["passages"][0]["source"] == "faq.csv"
+
+
+def test_ask_batch_reads_lines_and_jsonl_and_writes_jsonl(tmp_path):
+    batch = tmp_path / "q.txt"
+    batch.write_text('你们几点开门？\n{"id": "q2", "question": "转人工"}\n\n'
+                     '{"question": "你们支持花呗吗"}\n', encoding="utf-8")
+    r = alpha01("ask", "--demo", "--batch", str(batch), "--json", home=tmp_path / "h")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["id"] for x in lines] == [1, "q2", 3]
+    assert [x["tier"] for x in lines] == ["faq", "handoff", "fallback"]
+    assert lines[1]["handoff"] is True
+
+
+def test_ask_batch_with_a_broken_line_names_it(tmp_path):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"question": "ok"}\n{"question": 3}\n', encoding="utf-8")
+    r = alpha01("ask", "--batch", str(batch), home=tmp_path / "h")
+    assert r.returncode == 2 and "line 2" in r.stderr
+
+
+def test_rules_add_list_remove_and_the_rule_answers(tmp_path):
+    home = tmp_path / "h"
+    r = alpha01("rules", "add", "--pattern", "停车|车位", "--reply", "门口有免费车位。",
+                home=home)
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(alpha01("rules", "list", "--json", home=home).stdout)
+    mine = [x for x in listed if not x["builtin"]]
+    assert mine[0]["pattern"] == "停车|车位"
+    out = json.loads(alpha01("ask", "--json", "门口好停车吗", home=home).stdout)
+    assert (out["tier"], out["reply"]) == ("rule", "门口有免费车位。")
+    assert alpha01("rules", "remove", str(mine[0]["id"]), home=home).returncode == 0
+    assert alpha01("rules", "remove", "9999", home=home).returncode != 0
+
+
+def test_a_bad_regex_rule_is_refused_clearly(tmp_path):
+    r = alpha01("rules", "add", "--match", "regex", "--pattern", "([", "--reply", "x",
+                home=tmp_path / "h")
+    assert r.returncode == 2 and "not a valid regex" in r.stderr
+
+
+def test_malformed_settings_name_the_key(tmp_path):
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "settings.toml").write_text("[engine]\nhistory_window = 'ten'\n", encoding="utf-8")
+    r = alpha01("ask", "hi", home=home)
+    assert r.returncode == 2
+    assert "engine.history_window" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_unwritable_home_is_a_clear_error():
+    # /proc refuses new directories even to root, so this holds wherever the tests run
+    r = alpha01("init", home="/proc/alpha01-home")
+    assert r.returncode == 3 and "cannot use home directory" in r.stderr
+
+
+def test_a_home_that_is_a_file_is_a_clear_error(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = alpha01("init", home=f / "home")
+    assert r.returncode == 3 and "cannot use home directory" in r.stderr
+
+
+def test_a_newer_database_is_refused(tmp_path):
+    import sqlite3
+
+    home = tmp_path / "h"
+    assert alpha01("init", home=home).returncode == 0
+    con = sqlite3.connect(home / "alpha01.db")
+    con.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+                " VALUES ('alpha01', '900_later', 'x')")
+    con.commit()
+    con.close()
+    r = alpha01("doctor", home=home)
+    assert r.returncode == 1 and "newer alpha01" in r.stdout
+
+
+def test_headless_demo_plays_the_conversation(tmp_path):
+    r = alpha01("demo", "--headless", "--speed", "20", home=tmp_path / "h", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "[店铺 → 小王] 我们每天早上8:30开门" in r.stdout
+    assert "转接" in r.stdout
+    # the merchant's own home is untouched by the demo
+    assert not (tmp_path / "h" / "alpha01.db").exists()
+
+
+def test_console_channel_answers_stdin(tmp_path):
+    home = tmp_path / "h"
+    r = alpha01("--home", str(home), "run", "--channel", "console", "--headless",
+                input="转人工\n", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "店铺：好的，已为您转接店主" in r.stdout
+
+
+def test_unknown_channel_is_a_clear_error(tmp_path):
+    r = alpha01("run", "--channel", "telegram", "--headless", home=tmp_path / "h")
+    assert r.returncode == 2 and "no channel backend named 'telegram'" in r.stderr
