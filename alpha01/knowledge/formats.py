@@ -70,7 +70,7 @@ def load_bytes(path: Path, max_bytes: int) -> bytes:
             raise InputError("file is empty")
         if size > max_bytes:
             raise InputError(
-                f"file is {size / 1e6:.1f} MB, over the limit of {max_bytes / 1e6:g} MB "
+                f"file is {size / 2**20:.1f} MB, over the limit of {max_bytes / 2**20:g} MB "
                 "(setting knowledge.max_file_mb)"
             )
         with path.open("rb") as fh:

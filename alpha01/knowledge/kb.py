@@ -31,6 +31,7 @@ from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
+from .lexicon import expand
 from .search import MODES, bigrams, catalog_intent, fts_query, fuse, normalise_query, query_bigrams
 from .store import TEXT_COLUMNS, KBStore, sql_str
 
@@ -108,6 +109,8 @@ class KnowledgeBase:
         self._write_lock = threading.Lock()
         self._faq_cache: tuple[int, list[dict], np.ndarray] | None = None
         self.chunk_chars = 450
+        # Add everyday-word synonyms (lexicon.py) to the full-text query.
+        self.expand_queries = True
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -220,7 +223,10 @@ class KnowledgeBase:
     def _embed_rows(self, rows: list[dict]) -> None:
         if not rows:
             return
-        texts = [r["search_text"] for r in rows]
+        # An FAQ row's vector is its answer's: every customer message is question-shaped, so
+        # embedding the question would make FAQ rows look close to everything. The question
+        # has its own vector (qvector) for direct-answer matching.
+        texts = [r["answer"] if r["kind"] == "faq" else r["search_text"] for r in rows]
         faq_idx = [i for i, r in enumerate(rows) if r["kind"] == "faq"]
         questions = [rows[i]["question"] for i in faq_idx]
         vectors = self.embedder.embed(texts + questions)
@@ -366,7 +372,8 @@ class KnowledgeBase:
                                    .distance_type("cosine").select(TEXT_COLUMNS + ["_distance"])
                                    .limit(depth).to_arrow().to_pylist())
             if mode in ("fts", "hybrid"):
-                text = fts_query(query)
+                extra = expand(query) if self.expand_queries else ""
+                text = " ".join(filter(None, [fts_query(query), extra]))
                 if text:
                     fts_rows = (table.search(text, query_type="fts", fts_columns="search_text")
                                 .select(TEXT_COLUMNS + ["_score"]).limit(depth).to_arrow().to_pylist())
@@ -425,8 +432,8 @@ def faq_score(cosine: float, qgrams: set[str], question: str,
     The embedding similarity (calibrated per embedder) carries paraphrases; the character-
     bigram overlap (Dice) keeps a short but topically different message from matching on
     style alone."""
-    low = getattr(embedder, "faq_low", 0.3)
-    high = getattr(embedder, "faq_high", 0.9)
+    low = getattr(embedder, "faq_low", 0.35)
+    high = getattr(embedder, "faq_high", 0.75)
     semantic = float(np.clip((cosine - low) / (high - low), 0.0, 1.0))
     qb = bigrams(question)
     dice = 2 * len(qgrams & qb) / (len(qgrams) + len(qb)) if qgrams and qb else 0.0
