@@ -357,6 +357,87 @@ class Store:
         return self.conn.execute("SELECT * FROM replies WHERE message_id = ?",
                                  [message_id]).fetchone()
 
+    # -- terminal UI (read-only views) --------------------------------------------------------
+
+    def conversations(self, limit: int = 200) -> list[sqlite3.Row]:
+        """Customers by latest activity, with their last inbound text and open handoffs."""
+        return self.conn.execute(
+            "SELECT c.id, c.name, c.remark, c.channel, c.chat, c.tags, c.paused_until,"
+            " c.handed_off, c.blocked, c.last_seen,"
+            " (SELECT text FROM messages m WHERE m.customer_id = c.id AND m.direction = 'in'"
+            "   AND m.kind != 'friend' ORDER BY m.id DESC LIMIT 1) AS last_text,"
+            " (SELECT count(*) FROM handoffs h WHERE h.customer_id = c.id"
+            "   AND h.state != 'resolved') AS open_handoffs"
+            " FROM customers c WHERE c.channel != 'ask'"
+            " ORDER BY c.last_seen DESC, c.id DESC LIMIT ?", [limit]).fetchall()
+
+    def stream(self, limit: int = 100) -> list[sqlite3.Row]:
+        """The latest traffic, newest first: inbound messages and every reply, as one list
+        (`who` is in | owner | bot | manual) with the reply's tier, latency and model."""
+        return self.conn.execute(
+            "SELECT * FROM ("
+            "  SELECT m.received_at AS at, 'm' || m.id AS key, m.customer_id,"
+            "   coalesce(c.name, m.chat) AS customer, CASE m.direction WHEN 'in' THEN 'in'"
+            "   ELSE 'owner' END AS who, m.text, NULL AS tier, NULL AS latency_ms,"
+            "   NULL AS model, m.state, m.reason FROM messages m"
+            "   LEFT JOIN customers c ON c.id = m.customer_id"
+            "   WHERE m.direction != 'self' AND m.channel != 'ask'"
+            "  UNION ALL"
+            "  SELECT coalesce(r.sent_at, r.created_at), 'r' || r.id, r.customer_id,"
+            "   coalesce(c.name, r.chat), CASE r.kind WHEN 'manual' THEN 'manual' ELSE 'bot' END,"
+            "   r.text, r.tier, r.latency_ms, r.model, r.state, r.reason FROM replies r"
+            "   LEFT JOIN customers c ON c.id = r.customer_id WHERE r.channel != 'ask'"
+            " ) ORDER BY at DESC, key DESC LIMIT ?", [limit]).fetchall()
+
+    def conversation(self, customer_id: int, limit: int = 300) -> list[sqlite3.Row]:
+        """One customer's chat, oldest first: messages and replies (with each reply's trace)."""
+        rows = self.conn.execute(
+            "SELECT * FROM ("
+            "  SELECT received_at AS at, 'm' || id AS key, direction AS who, text, state,"
+            "   reason, NULL AS tier, NULL AS latency_ms, NULL AS model, NULL AS trace,"
+            "   NULL AS error, id AS message_id FROM messages"
+            "   WHERE customer_id = ? AND direction != 'self'"
+            "  UNION ALL"
+            "  SELECT coalesce(sent_at, created_at), 'r' || id,"
+            "   CASE kind WHEN 'manual' THEN 'manual' ELSE 'bot' END, text, state, reason, tier,"
+            "   latency_ms, model, trace, error, message_id FROM replies WHERE customer_id = ?"
+            " ) ORDER BY at DESC, key DESC LIMIT ?",
+            [customer_id, customer_id, limit]).fetchall()
+        return list(reversed(rows))
+
+    def customer_row(self, customer_id: int) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM customers WHERE id = ?",
+                                 [customer_id]).fetchone()
+
+    def open_handoff_rows(self) -> list[sqlite3.Row]:
+        """Open and claimed handoffs, oldest first, with the message that caused them."""
+        return self.conn.execute(
+            "SELECT h.*, c.name AS customer, c.chat, c.channel, m.text AS question"
+            " FROM handoffs h JOIN customers c ON c.id = h.customer_id"
+            " LEFT JOIN messages m ON m.id = h.message_id"
+            " WHERE h.state != 'resolved' ORDER BY h.id").fetchall()
+
+    def unanswered(self, limit: int = 200) -> list[sqlite3.Row]:
+        """Questions the shop's data could not answer (handed off, or a fallback reply) that
+        have not been turned into an FAQ or dismissed yet (no `faq-added` /
+        `inbox-dismissed` event names them). Handoffs a rule asked for (转人工, 投诉) are not
+        questions and are left out."""
+        return self.conn.execute(
+            "SELECT m.id, m.customer_id, coalesce(c.name, m.chat) AS customer, m.text,"
+            " m.received_at, m.state, m.reason, r.tier FROM messages m"
+            " LEFT JOIN customers c ON c.id = m.customer_id"
+            " LEFT JOIN replies r ON r.id = m.reply_id"
+            " WHERE m.direction = 'in' AND m.kind = 'text'"
+            "  AND (m.state = 'handed_off' OR r.tier = 'fallback')"
+            "  AND coalesce(m.reason, '') NOT LIKE 'rule:%'"
+            "  AND NOT EXISTS (SELECT 1 FROM events e"
+            "                  WHERE e.kind IN ('faq-added', 'inbox-dismissed')"
+            "                  AND e.message_id = m.id)"
+            " ORDER BY m.id DESC LIMIT ?", [limit]).fetchall()
+
+    def channel_states(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM channel_state ORDER BY channel").fetchall()
+
 
 def _customer(row: sqlite3.Row) -> Customer:
     return Customer(id=row["id"], channel=row["channel"], chat=row["chat"], name=row["name"],
