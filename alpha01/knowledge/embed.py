@@ -126,7 +126,7 @@ class HashEmbedder(Embedder):
     Texts sharing many characters and bigrams end up close.
     """
 
-    def __init__(self, dim: int = 256, ngrams: tuple[int, ...] = (1, 2, 3)) -> None:
+    def __init__(self, dim: int = 512, ngrams: tuple[int, ...] = (1, 2)) -> None:
         self.dim = int(dim)
         self.ngrams = tuple(ngrams)
         self.name = f"hash-{self.dim}-{''.join(map(str, self.ngrams))}"
@@ -143,5 +143,5 @@ class HashEmbedder(Embedder):
             for n in self.ngrams:
                 for i in range(len(chars) - n + 1):
                     col, sign = self._bucket("".join(chars[i : i + n]))
-                    out[row, col] += sign * n
+                    out[row, col] += sign
         return normalise_rows(out)

@@ -57,11 +57,17 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return normalise(str(value)).replace("\n", " ")
+    # Kept as the merchant typed it (an FAQ answer is sent verbatim); only outer whitespace
+    # goes. Header matching normalises its own copy.
+    return str(value).strip()
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[\s:()#*_\-]", "", normalise(header).lower())
 
 
 def _match(header: str, names: tuple[str, ...]) -> bool:
-    h = re.sub(r"[\s:：()（）#*_\-]", "", header.lower())
+    h = _key(header)
     return any(h == n.replace(" ", "") for n in names) or any(
         len(n) >= 2 and not n.isascii() and h.startswith(n) for n in names
     )
@@ -70,7 +76,7 @@ def _match(header: str, names: tuple[str, ...]) -> bool:
 def _find_column(header: list[str], names: tuple[str, ...]) -> int | None:
     # Exact matches first ("问题" beats "问题分类"), then prefixes.
     for i, h in enumerate(header):
-        if re.sub(r"[\s:：()（）#*_\-]", "", h.lower()) in {n.replace(" ", "") for n in names}:
+        if _key(h) in {n.replace(" ", "") for n in names}:
             return i
     for i, h in enumerate(header):
         if _match(h, names):
