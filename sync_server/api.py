@@ -11,14 +11,14 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, pages
 from .ratelimit import RateLimiter
-from .security import BadToken
+from .scan import ScanFastPath, ScanHandler
 from .service import Forbidden, ServiceError, SyncService
 
 log = logging.getLogger("sync_server")
@@ -162,8 +162,9 @@ def create_app(service: SyncService) -> FastAPI:
         version=__version__,
         description="Stores, enrolled store PCs and signed store QR live codes.",
     )
-    scan_by_ip = RateLimiter(cfg.scan_ip_per_min)
-    scan_by_token = RateLimiter(cfg.scan_token_per_min)
+    scans = ScanHandler(service)
+    service.start_checkpointer()
+    service.start_writer()
     enroll_by_ip = RateLimiter(cfg.enroll_ip_per_min, burst=max(1.0, cfg.enroll_ip_per_min / 2))
     bad_token_body = pages.BAD_TOKEN_HTML.encode("utf-8")
 
@@ -298,25 +299,9 @@ def create_app(service: SyncService) -> FastAPI:
 
         Every token that is not accepted gets the same 404 page, whatever the reason.
         """
-        wait = scan_by_ip.hit(client_key(request))
-        if not wait:
-            wait = scan_by_token.hit(token[:256])
-        if wait:
-            return too_many(wait)
-        try:
-            result = service.scan(token)
-        except BadToken:
-            return HTMLResponse(bad_token_body, status_code=404, headers=pages.PAGE_HEADERS)
-        except Exception:
-            # A server-side problem (e.g. the database busy past its timeout), not the token's.
-            log.exception("scan failed")
-            return HTMLResponse(pages.BUSY_HTML, status_code=503,
-                                headers={**pages.PAGE_HEADERS, "Retry-After": "2"})
-        if result.kind == "redirect":
-            return RedirectResponse(result.redirect_url, status_code=302,
-                                    headers={"Cache-Control": "no-store"})
-        html = pages.landing(result) if result.kind == "device" else pages.fallback(result)
-        return HTMLResponse(html, headers=pages.PAGE_HEADERS)
+        status, headers, body = await scans.respond(token, client_key(request))
+        return Response(body, status_code=status,
+                        headers={k.decode(): v.decode() for k, v in headers})
 
     @app.get("/img/{sha}", tags=["qr"], include_in_schema=False)
     async def image(sha: str):
@@ -329,6 +314,7 @@ def create_app(service: SyncService) -> FastAPI:
             "X-Content-Type-Options": "nosniff"})
 
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(ScanFastPath, handler=scans)  # outermost: the hot path skips the rest
     return app
 
 

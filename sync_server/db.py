@@ -6,7 +6,9 @@ migration is never edited once released; a schema change is a new function appen
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 import sqlite_utils
@@ -16,6 +18,8 @@ MIGRATIONS = Migrations("sync_server")
 
 # Seconds a connection waits for another writer before giving up with "database is locked".
 BUSY_TIMEOUT_MS = 5000
+# Pages of WAL after which the scan writer thread checkpoints as it commits.
+WRITER_AUTOCHECKPOINT = 1000
 
 
 @MIGRATIONS(name="0001_initial")
@@ -109,7 +113,7 @@ def _run_script(db: sqlite_utils.Database, script: str) -> None:
             db.execute(statement)
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, autocheckpoint: bool = True) -> sqlite3.Connection:
     """A raw autocommit connection tuned for the server (WAL, short fsyncs, busy timeout).
 
     Autocommit means every multi-statement change opens its own `BEGIN IMMEDIATE`, so the
@@ -123,7 +127,53 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA journal_size_limit=67108864")  # shrink a WAL that grew past 64 MB
+    if not autocheckpoint:
+        # The server checkpoints from a background thread instead (see Checkpointer): the
+        # checkpoint's fsync then never stalls a request that happens to commit page 1000.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
     return conn
+
+
+class Checkpointer:
+    """Copies the WAL back into the database every `interval_s`, off the request path.
+
+    PASSIVE checkpoints never wait for readers or writers, so requests are not blocked; the
+    fsync happens here. Under sustained writes a passive checkpoint never catches up, so once
+    the WAL passes `wal_limit_bytes` a RESTART checkpoint briefly holds writers back (they wait
+    within their busy timeout) and the log starts over. Several server processes may each run
+    one; they simply take turns.
+    """
+
+    def __init__(self, path: str | Path, interval_s: float = 1.0,
+                 wal_limit_bytes: int = 256 * 1024 * 1024):
+        self.path = path
+        self.interval_s = interval_s
+        self.wal_limit_bytes = wal_limit_bytes
+        self.wal_path = Path(f"{path}-wal")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+
+    def start(self) -> Checkpointer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        conn = connect(self.path)
+        try:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if self.wal_path.exists() and self.wal_path.stat().st_size > self.wal_limit_bytes:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.Error as exc:  # keep trying: a stopped checkpointer grows the WAL
+                    logging.getLogger("sync_server").warning("checkpoint failed: %s", exc)
+        finally:
+            conn.close()
 
 
 def migrate(path: str | Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from . import db as dbmod
 from .security import (
     BadToken,
+    Claims,
     TokenKeys,
     hash_secret,
     new_binding_code,
@@ -118,6 +119,8 @@ class SyncService:
         # Test seam: called between choosing a device and claiming its slot, to widen the
         # window a race would need (tests prove the claim is still atomic).
         self.on_device_chosen: Callable[[], None] | None = None
+        self._checkpointer: dbmod.Checkpointer | None = None
+        self._writer: ScanWriter | None = None
         dbmod.migrate(self.db_path)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -126,10 +129,40 @@ class SyncService:
     def conn(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = dbmod.connect(self.db_path)
+            conn = self._local.conn = dbmod.connect(
+                self.db_path, autocheckpoint=self._checkpointer is None)
         return conn
 
+    def start_checkpointer(self, interval_s: float = 1.0) -> None:
+        """Serve mode: checkpoint the WAL from a background thread, not inside requests."""
+        if self._checkpointer is None:
+            self._close_conn()  # reopen this thread's connection without auto-checkpoints
+            self._checkpointer = dbmod.Checkpointer(self.db_path, interval_s).start()
+
+    def start_writer(self) -> None:
+        """Serve mode: route scans through the batching writer thread (see ScanWriter)."""
+        if self._writer is None:
+            self._writer = ScanWriter(self).start()
+
+    async def scan_async(self, token: str) -> ScanResult:
+        """`scan` for the event loop: verification here, routing on the writer thread."""
+        now = self.clock()
+        claims = self.verify(token, now)
+        if self._writer is None:
+            with self._write() as c:
+                return self._route(c, claims, now)
+        return await self._writer.route(claims, now)
+
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        self._close_conn()
+
+    def _close_conn(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -454,61 +487,72 @@ class SyncService:
         The device choice and the claim of one of its daily slots happen under the write lock,
         so a device with one slot left is given to exactly one scan.
         """
-        kid = token.partition(".")[0] if isinstance(token, str) else ""
         now = self.clock()
-        claims = self.keys(want=kid).verify(token, now)
-        today = self.day(now)
+        claims = self.verify(token, now)
         with self._write() as c:
-            row = c.execute(
-                "SELECT t.store_id, t.channel, t.expires_at, t.revoked_at, s.name,"
-                " s.fallback_contact, s.daily_cap"
-                " FROM qr_tokens t JOIN stores s ON s.id = t.store_id WHERE t.jti = ?",
-                (claims.jti,),
-            ).fetchone()
-            if (
-                row is None
-                or row[0] != claims.store_id
-                or row[3] is not None
-                or (row[2] is not None and row[2] <= now)
-            ):
-                raise BadToken("unknown, revoked or cross-store token")
-            store_id, channel, store_name, fallback, store_cap = row[0], row[1], row[4], row[5], row[6]
-            device = c.execute(
-                "SELECT id, wechat_name, qr_sha, web_chat_url FROM devices"
-                " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
-                " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
-                "     < coalesce(daily_cap, :cap)"
-                " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
-                "     < coalesce(daily_cap, :cap)"
-                " ORDER BY open_chats, last_routed_seq, id LIMIT 1",
-                {"store": store_id, "since": now - self.config.online_window_s,
-                 "today": today, "cap": store_cap},
-            ).fetchone()
-            if device is None:
-                c.execute(
-                    "INSERT INTO scans (at, store_id, channel, jti, outcome)"
-                    " VALUES (?, ?, ?, ?, 'fallback')",
-                    (now, store_id, channel, claims.jti),
-                )
-                return ScanResult("fallback", store_name, channel, fallback_contact=fallback)
-            if self.on_device_chosen is not None:
-                self.on_device_chosen()
+            return self._route(c, claims, now)
+
+    def verify(self, token: str, now: float) -> Claims:
+        """Signature, key id and expiry: pure CPU, no database."""
+        kid = token.partition(".")[0] if isinstance(token, str) else ""
+        return self.keys(want=kid).verify(token, now)
+
+    def _route(self, c: Any, claims: Claims, now: float) -> ScanResult:
+        """Inside a write transaction: revocation check, device choice, slot claim, scan row.
+
+        Raises BadToken before writing anything, so a batch can carry on past it.
+        """
+        today = self.day(now)
+        row = c.execute(
+            "SELECT t.store_id, t.channel, t.expires_at, t.revoked_at, s.name,"
+            " s.fallback_contact, s.daily_cap"
+            " FROM qr_tokens t JOIN stores s ON s.id = t.store_id WHERE t.jti = ?",
+            (claims.jti,),
+        ).fetchone()
+        if (
+            row is None
+            or row[0] != claims.store_id
+            or row[3] is not None
+            or (row[2] is not None and row[2] <= now)
+        ):
+            raise BadToken("unknown, revoked or cross-store token")
+        store_id, channel, store_name, fallback, store_cap = row[0], row[1], row[4], row[5], row[6]
+        device = c.execute(
+            "SELECT id, wechat_name, qr_sha, web_chat_url FROM devices"
+            " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
+            " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
+            "     < coalesce(daily_cap, :cap)"
+            " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
+            "     < coalesce(daily_cap, :cap)"
+            " ORDER BY open_chats, last_routed_seq, id LIMIT 1",
+            {"store": store_id, "since": now - self.config.online_window_s,
+             "today": today, "cap": store_cap},
+        ).fetchone()
+        if device is None:
             c.execute(
-                "UPDATE devices SET"
-                " routed_today = CASE WHEN routed_day = :today THEN routed_today + 1 ELSE 1 END,"
-                " routed_day = :today,"
-                " last_routed_seq = (SELECT max(last_routed_seq) FROM devices"
-                "                    WHERE store_id = :store) + 1"
-                " WHERE id = :id",
-                {"today": today, "store": store_id, "id": device[0]},
+                "INSERT INTO scans (at, store_id, channel, jti, outcome)"
+                " VALUES (?, ?, ?, ?, 'fallback')",
+                (now, store_id, channel, claims.jti),
             )
-            code = new_binding_code()
-            kind = "redirect" if device[3] else "device"
-            c.execute(
-                "INSERT INTO scans (at, store_id, channel, jti, device_id, outcome, binding_code)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (now, store_id, channel, claims.jti, device[0], kind, code),
-            )
+            return ScanResult("fallback", store_name, channel, fallback_contact=fallback)
+        if self.on_device_chosen is not None:
+            self.on_device_chosen()
+        c.execute(
+            "UPDATE devices SET"
+            " routed_today = CASE WHEN routed_day = :today THEN routed_today + 1 ELSE 1 END,"
+            " routed_day = :today,"
+            " last_routed_seq = (SELECT max(last_routed_seq) FROM devices"
+            "                    WHERE store_id = :store) + 1"
+            " WHERE id = :id",
+            {"today": today, "store": store_id, "id": device[0]},
+        )
+        code = new_binding_code()
+        kind = "redirect" if device[3] else "device"
+        c.execute(
+            "INSERT INTO scans (at, store_id, channel, jti, device_id, outcome, binding_code)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (now, store_id, channel, claims.jti, device[0], kind, code),
+        )
         redirect = None
         if device[3]:
             sep = "&" if "?" in device[3] else "?"
@@ -540,3 +584,85 @@ class SyncService:
                + (" WHERE store_id = ?" if store_id is not None else "")
                + " GROUP BY store_id, channel, device_id, outcome ORDER BY store_id, channel")
         return [dict(r) for r in self.conn.execute(sql, (store_id,) if store_id is not None else ())]
+
+
+class ScanWriter:
+    """Group commit for scans: one thread owns the write path and routes queued scans in
+    batches, one transaction (and one commit) per batch.
+
+    Each scan in a batch is still chosen and claimed under the write lock, in arrival order,
+    so the one-slot-left guarantee is unchanged; what is shared is the commit, which is what a
+    busy QR code would otherwise pay for on every request. The event loop never waits on the
+    database lock or a checkpoint: it awaits a future the writer resolves.
+    """
+
+    def __init__(self, service: SyncService, max_batch: int = 256):
+        import queue
+
+        self.service = service
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="scan-writer", daemon=True)
+        self._stopping = False
+
+    def start(self) -> ScanWriter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    async def route(self, claims: Claims, now: float) -> ScanResult:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((claims, now, loop, future))
+        return await future
+
+    def _run(self) -> None:
+        import queue
+
+        # This thread may checkpoint as it commits (SQLite's default of every 1000 pages): the
+        # event loop does not wait for it, scans queued meanwhile go out in the next batch, and
+        # the background PASSIVE checkpoints have usually copied most pages already.
+        self.service.conn.execute(f"PRAGMA wal_autocheckpoint={dbmod.WRITER_AUTOCHECKPOINT}")
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._stopping = True
+                    break
+                batch.append(item)
+            self._process(batch)
+            if self._stopping and self._queue.empty():
+                return
+
+    def _process(self, batch: list) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.service._write() as c:
+                for claims, now, _loop, _future in batch:
+                    try:
+                        outcomes.append((True, self.service._route(c, claims, now)))
+                    except BadToken as exc:  # raised before any write: the batch goes on
+                        outcomes.append((False, exc))
+        except Exception as exc:  # the whole batch rolled back: every scan in it failed
+            outcomes = [(False, exc)] * len(batch)
+        for (ok, value), (_claims, _now, loop, future) in zip(outcomes, batch, strict=True):
+            setter = future.set_result if ok else future.set_exception
+            loop.call_soon_threadsafe(_resolve, future, setter, value)
+
+
+def _resolve(future: Any, setter: Callable[[Any], None], value: Any) -> None:
+    if not future.done():  # the client may have gone away and the request been cancelled
+        setter(value)

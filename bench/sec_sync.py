@@ -1,0 +1,160 @@
+"""Sync server: wrk against GET /q/{token} with one uvicorn worker, next to a bare uvicorn
+hello-world measured in the same run (their ratio shows what the app itself costs).
+
+Loopback only, bounded: 10 s per measurement (3 s with --quick) after a short warm-up.
+Rate limits are raised for the run (one client address would otherwise be throttled); the
+limiter code still runs on every request. Every routed scan writes its row, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.rows import Row
+
+SECTION = "sync"
+ROOT = Path(__file__).resolve().parent.parent
+CONNECTIONS = 32
+
+
+async def hello_app(scope, receive, send):
+    """The baseline: the smallest ASGI app uvicorn can serve."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def _wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found or not shutil.which("apt-get") or os.geteuid() != 0:
+        return found
+    print("  wrk missing: apt-get install -y wrk", flush=True)
+    try:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, timeout=180,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None
+    return shutil.which("wrk")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args: list[str], port: int, health: str) -> subprocess.Popen:
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode()[-2000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{health}", timeout=1.0).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    _stop(proc)
+    raise RuntimeError("server did not start within 20 s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    if proc.stderr:
+        proc.stderr.close()
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _measure(wrk: str, url: str, seconds: int) -> dict[str, float]:
+    """Requests/s, p50/p99 latency in ms and non-2xx count from one wrk run."""
+    out = subprocess.run(
+        [wrk, "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "2s", "--latency", url],
+        capture_output=True, text=True, timeout=seconds + 30, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        lat[pct] = float(m.group(1)) * _UNITS[m.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p50": lat["50"], "p99": lat["99"],
+            "non2xx": float(bad.group(1)) if bad else 0.0, "errors_line": errors is not None}
+
+
+def _prepare(db: Path) -> str:
+    """A store with one online device that never hits its cap, and a minted token."""
+    sys.path.insert(0, str(ROOT))
+    from sync_server.service import SyncService
+
+    service = SyncService(db)
+    service.init_admin()
+    store = service.add_store("压测店", "电话 010-0000", daily_cap=10**9)
+    code, _ = service.create_enrollment_code(store["id"])
+    device = service.enroll(code, "bench")
+    service.heartbeat(device["device_id"], {"channel_ok": True, "wechat_name": "压测小美"})
+    token = service.mint(store["id"], "bench", None, "admin")["token"]
+    service.close()
+    return token
+
+
+def run(opts) -> list[Row]:
+    wrk = _wrk()
+    if wrk is None:
+        return [Row(SECTION, "wrk not installed (apt-get install wrk): skipped", float("nan"), "")]
+    seconds = 3 if getattr(opts, "quick", False) else 10
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        token = _prepare(Path(tmp) / "bench.db")
+        port = _free_port()
+        server = _start(["-m", "sync_server", "serve", "--db", str(Path(tmp) / "bench.db"),
+                         "--port", str(port), "--scan-ip-per-min", "1e12",
+                         "--scan-token-per-min", "1e12", "--online-window", "3600"],
+                        port, "/health")
+        try:
+            url = f"http://127.0.0.1:{port}/q/{token}"
+            _measure(wrk, url, 2)  # warm-up
+            q = _measure(wrk, url, seconds)
+        finally:
+            _stop(server)
+        port = _free_port()
+        hello = _start(["-m", "uvicorn", "bench.sec_sync:hello_app", "--port", str(port),
+                        "--workers", "1", "--log-level", "warning", "--no-access-log",
+                        "--no-server-header"], port, "/")
+        try:
+            _measure(wrk, f"http://127.0.0.1:{port}/", 2)
+            h = _measure(wrk, f"http://127.0.0.1:{port}/", seconds)
+        finally:
+            _stop(hello)
+    rows.append(Row.check(SECTION, "/q/{token} throughput, 1 uvicorn worker", q["rps"], "req/s",
+                          ">= 2000"))
+    rows.append(Row.check(SECTION, "/q/{token} latency p99", q["p99"], "ms", "<= 50"))
+    rows.append(Row(SECTION, "/q/{token} latency p50", q["p50"], "ms"))
+    rows.append(Row.check(SECTION, "/q/{token} non-2xx responses", q["non2xx"], "count", "<= 0"))
+    rows.append(Row(SECTION, "bare uvicorn hello-world throughput", h["rps"], "req/s"))
+    rows.append(Row(SECTION, "bare uvicorn hello-world latency p99", h["p99"], "ms"))
+    rows.append(Row.check(SECTION, "/q/{token} ÷ hello-world throughput", q["rps"] / h["rps"], "x",
+                          ">= 0.5"))
+    return rows
