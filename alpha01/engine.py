@@ -116,9 +116,14 @@ class Engine:
         if not self._started:
             self.start()
         interval = self.settings.engine.poll_interval_s if idle_sleep is None else idle_sleep
+        idle_steps = 0
         while not stop.is_set():
             try:
-                self.step()
+                stats = self.step()
+                busy = stats.polled or stats.decided or stats.sent
+                idle_steps = 0 if busy else idle_steps + 1
+                if idle_steps == 3:  # quiet for a moment: a good time for the WAL's fsync
+                    self.db.checkpoint()
             except Exception:  # one bad step must not stop the shop's bot
                 log.exception("engine step failed")
                 self._emit("alert", {"detail": "engine step failed; see the log"})
@@ -184,9 +189,12 @@ class Engine:
             self._emit("channel", {"channel": ch.name, "ok": False, "detail": str(exc)})
             return
         stats.polled += len(msgs)
-        for msg in msgs:
-            if self.intake(msg):
-                stats.new += 1
+        if not msgs:
+            return
+        with self.store.tx():  # one commit for the whole poll: all of it lands, or none
+            for msg in msgs:
+                if self.intake(msg):
+                    stats.new += 1
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -284,6 +292,7 @@ class Engine:
 
     def process_ready(self, stats: StepStats | None = None) -> int:
         """Answer every customer whose messages have been quiet for the aggregation window."""
+        self._refresh_rules()
         now = self.clock.now()
         window = self.settings.engine.aggregate_window_s
         done = 0
@@ -314,7 +323,6 @@ class Engine:
         if gate is not None:
             decision = gate
         else:
-            self._refresh_rules()
             question = "\n".join(r["text"] for r in rows)
             history = self.store.history(customer.id, self.settings.engine.history_window,
                                          before_id=ids[0])

@@ -7,6 +7,7 @@ failures, the window disappearing.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 from dataclasses import replace
@@ -30,6 +31,7 @@ class FakeChannel(Channel):
         self.visible: list[Inbound] = []  # everything the "window" shows, in order
         self._queue: list[Inbound] = []
         self._ids = itertools.count(1)
+        self._seen: collections.Counter = collections.Counter()
         self._fail: list[BaseException] = []
         self._lock = threading.Lock()
         self.unavailable: str | None = None
@@ -47,8 +49,9 @@ class FakeChannel(Channel):
                       key_hint=key_hint, ui_id=f"ui{next(self._ids)}", is_self=is_self,
                       kind=kind, is_group=is_group, mentioned=mentioned)
         with self._lock:
-            msg.seq = sum(1 for m in self.visible if (m.chat, m.sender, m.text, m.ts) ==
-                          (msg.chat, msg.sender, msg.text, msg.ts))
+            same = (msg.chat, msg.sender, msg.text, msg.ts)
+            msg.seq = self._seen[same]  # order among identical messages in the window
+            self._seen[same] += 1
             self.visible.append(msg)
             self._queue.append(msg)
         return msg

@@ -50,6 +50,7 @@ class MemoryRetriever:
         self.faq_threshold = faq_threshold
         self._items: list[tuple[Passage, set[str], set[str]]] = []
         self._df: dict[str, int] = {}
+        self._idf_cache: dict[str, float] = {}
         for p in passages:
             self.add(p)
 
@@ -59,6 +60,7 @@ class MemoryRetriever:
         self._items.append((p, _terms(key), body))
         for t in body:
             self._df[t] = self._df.get(t, 0) + 1
+        self._idf_cache: dict[str, float] = {}
 
     def add_faq(self, question: str, answer: str, source: str = "inbox") -> Passage:
         """A merchant-written FAQ (e.g. from the unanswered inbox), answerable at once."""
@@ -68,15 +70,21 @@ class MemoryRetriever:
         return p
 
     def _idf(self, term: str) -> float:
-        return math.log(1 + (len(self._items) + 1) / (self._df.get(term, 0) + 0.5))
+        idf = self._idf_cache.get(term)
+        if idf is None:
+            idf = math.log(1 + (len(self._items) + 1) / (self._df.get(term, 0) + 0.5))
+            self._idf_cache[term] = idf
+        return idf
 
-    def _coverage(self, q: set[str], terms: set[str]) -> float:
-        total = sum(self._idf(t) for t in q)
-        return sum(self._idf(t) for t in q & terms) / total if total else 0.0
+    def _weight(self, terms: set[str]) -> float:
+        return sum(self._idf(t) for t in terms)
 
     def search(self, query: str, k: int = 4) -> list[Passage]:
         q = _terms(query)
-        scored = [(self._coverage(q, body), p) for p, _, body in self._items]
+        total = self._weight(q)
+        if not total:
+            return []
+        scored = [(self._weight(q & body) / total, p) for p, _, body in self._items]
         scored.sort(key=lambda t: t[0], reverse=True)
         return [Passage(p.text, p.source, score, p.kind, p.question, p.answer, p.meta)
                 for score, p in scored[:k] if score > 0]
@@ -84,11 +92,13 @@ class MemoryRetriever:
     def faq_match(self, query: str) -> Passage | None:
         """An FAQ whose question and the query cover each other (both directions)."""
         q = _terms(query)
+        q_total = self._weight(q)
         best: tuple[float, Passage] | None = None
         for p, key, _ in self._items:
-            if p.kind != "faq" or not q or not key:
+            if p.kind != "faq" or not q_total or not key:
                 continue
-            score = min(self._coverage(q, key), self._coverage(key, q))
+            shared = self._weight(q & key)
+            score = min(shared / q_total, shared / self._weight(key))
             if best is None or score > best[0]:
                 best = (score, p)
         if best and best[0] >= self.faq_threshold:

@@ -157,5 +157,11 @@ def m002_builtin_rules(db: Database) -> None:
         )
 
 
+@migrations(name="003_reply_customer_index")
+def m003_reply_customer_index(db: Database) -> None:
+    """A customer's history reads their replies; without this it scanned the whole outbox."""
+    db.execute("CREATE INDEX replies_customer ON replies (customer_id, id)")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]
