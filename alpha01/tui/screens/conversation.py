@@ -42,6 +42,7 @@ class ConversationScreen(Screen[None]):
         self.customer_id = customer_id
         self.show_trace = True
         self._sig: tuple | None = None
+        self.history_text = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -88,10 +89,12 @@ class ConversationScreen(Screen[None]):
         if sig == self._sig:
             return
         self._sig = sig
-        self.query_one("#conv-body", Static).update(Group(*self._render(rows)))
+        lines = self._history_lines(rows)
+        self.history_text = "\n".join(t.plain for t in lines)
+        self.query_one("#conv-body", Static).update(Group(*lines))
         self.query_one("#conv-history", VerticalScroll).scroll_end(animate=False)
 
-    def _render(self, rows: list) -> list[Text]:
+    def _history_lines(self, rows: list) -> list[Text]:
         out: list[Text] = []
         for r in rows:
             who = r["who"]
