@@ -7,6 +7,7 @@ import threading
 import time
 
 import httpx
+import pytest
 from sync_helpers import enroll_device
 
 from sync_server.service import SyncService
@@ -23,6 +24,8 @@ def seed_one_slot_left(db_path) -> tuple[SyncService, str, str]:
     for _ in range(9):  # use nine of the ten slots
         assert service.scan(token).kind == "device"
     return service, token, device["device_id"]
+
+pytestmark = pytest.mark.timeout(90)  # a hung server must not hang the suite
 
 
 def test_fifty_concurrent_http_scans_route_exactly_one(tmp_path, live_server):

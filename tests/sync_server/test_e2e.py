@@ -6,6 +6,7 @@ import io
 import json
 
 import httpx
+import pytest
 import segno
 from click.testing import CliRunner
 
@@ -15,6 +16,8 @@ from alpha01.paths import Paths
 from alpha01.sync import DeviceStatus, HeartbeatLoop, SyncClient, parse_binding_code
 from alpha01.sync.commands import qr, sync
 from sync_server.service import SyncService
+
+pytestmark = pytest.mark.timeout(90)  # a hung server must not hang the suite
 
 
 def test_enroll_heartbeat_mint_scan_lands_on_this_device(tmp_path, live_server):
