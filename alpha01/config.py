@@ -113,6 +113,23 @@ class SyncSettings:
 
 
 @dataclass
+class WeChatSettings:
+    adapter: str = "auto"  # auto | wx39 (gcwxauto, WeChat 3.9) | wx4 (wxauto4, WeChat 4.x)
+    mode: str = "listen"  # listen: the chats below get their own windows | global: scan all
+    listen: list[str] = field(default_factory=list)  # chat names watched in listen mode
+    groups: list[str] = field(default_factory=list)  # groups the bot may answer (when @-ed)
+    bot_names: list[str] = field(default_factory=list)  # extra names it is @-ed by in groups
+    friend_auto_accept: bool = False
+    friend_daily_cap: int = 20
+    store_code: str = "A01"  # remarks of accepted friends: <prefix><store_code>-<sequence>
+    remark_prefix: str = ""
+    friend_tags: list[str] = field(default_factory=list)
+    watchdog_interval_s: float = 15.0  # must stay under 60: alerts are due within a minute
+    split_chars: int = 300  # longer replies go out as several messages
+    part_gap_s: float = 1.2  # pause between the parts of a split reply
+
+
+@dataclass
 class Settings:
     shop: ShopSettings = field(default_factory=ShopSettings)
     hours: HoursSettings = field(default_factory=HoursSettings)
@@ -122,6 +139,7 @@ class Settings:
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     pacing: PacingSettings = field(default_factory=PacingSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
 
     # -- loading and saving ------------------------------------------------------------------
 

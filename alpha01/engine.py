@@ -89,6 +89,7 @@ class Engine:
         self.listeners: list[Listener] = []
         self.baselines: dict[str, float] = {}
         self.unknown_sends = 0
+        self._down: dict[str, str] = {}  # channel -> why it is unavailable
         self._commands: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future]] = (
             queue.Queue())
         self._rules_sig: tuple | None = None
@@ -186,8 +187,18 @@ class Engine:
         except ChannelUnavailable as exc:
             with self.store.tx():
                 self.store.set_channel_health(ch.name, False, str(exc)[:200], now)
+                if self._down.get(ch.name) != str(exc):  # one alert per new problem
+                    self.store.event("channel-down", now, channel=ch.name, detail=str(exc)[:200])
+            if self._down.get(ch.name) != str(exc):
+                self._emit("alert", {"detail": f"{ch.name}: {exc}", "channel": ch.name})
+            self._down[ch.name] = str(exc)
             self._emit("channel", {"channel": ch.name, "ok": False, "detail": str(exc)})
             return
+        if self._down.pop(ch.name, None) is not None:
+            with self.store.tx():
+                self.store.set_channel_health(ch.name, True, "", now)
+                self.store.event("channel-up", now, channel=ch.name)
+            self._emit("channel", {"channel": ch.name, "ok": True, "detail": ""})
         stats.polled += len(msgs)
         if not msgs:
             return
@@ -390,7 +401,7 @@ class Engine:
             if ch is None:
                 continue  # its channel is not running in this process; it waits
             if self._paced(out.channel):
-                wait = self.pacer.admit(out.chat, now)
+                wait = self.pacer.admit(out.chat, now, text=out.text, kind=out.kind)
                 if wait > 0:
                     with self.store.tx():
                         self.store.mark_reply(out.id, "pending", not_before=now + wait)
@@ -419,7 +430,7 @@ class Engine:
         now = self.clock.now()
         with self.store.tx():
             self.store.mark_reply(out.id, "sent", now=now)
-        self.pacer.record(out.chat, now)
+        self.pacer.record(out.chat, now, text=out.text)
         stats.sent += 1
         self._emit("sent", {"reply_id": out.id, "channel": out.channel, "chat": out.chat,
                             "text": out.text})

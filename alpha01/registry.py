@@ -23,6 +23,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "fake": "alpha01.channels.fake:FakeChannel",
         "console": "alpha01.channels.console:ConsoleChannel",
         "sim": "alpha01.channels.sim:SimChannel",
+        "wechat": "alpha01.channels.wechat.channel:WeChatChannel",
     },
     "llm": {
         "fake": "alpha01.llm.fake:FakeLLM",

@@ -1,0 +1,5 @@
+"""The WeChat channel (personal WeChat on the merchant's Windows PC, through wxauto)."""
+
+from .channel import WeChatChannel
+
+__all__ = ["WeChatChannel"]

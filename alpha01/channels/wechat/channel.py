@@ -1,0 +1,442 @@
+"""WeChatChannel: the merchant's personal WeChat, driven through a wxauto adapter.
+
+What the channel adds on top of the library:
+- durable keys composed from the window (compose.py), and a start baseline: whatever the
+  windows show when the channel starts is emitted as history (`ts=0.0`), never answered;
+- the bot's own sends recognised when they show up again (also the parts of a split reply and
+  the "@member" prefix of a group reply), so only the owner's own typing pauses the AI;
+- groups: off unless listed in `wechat.groups`, and then only messages that @ the bot;
+- new friends: accepted within a daily cap, with a unique remark and tags, then handed to the
+  engine as a `kind="friend"` message (the engine queues the welcome through the outbox);
+- a watchdog: window missing, logged out, WeChat updated, empty UI tree, listener lost → poll
+  and send raise ChannelUnavailable (the engine keeps everything pending and records the
+  alert) until the window is back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ...config import Settings, WeChatSettings
+from ...domain import Inbound, Outbound
+from ...errors import ChannelError, ChannelUnavailable, ConfigError, SendFailed
+from ...pipeline.pacing import split_text
+from ..base import Channel, ChannelHealth
+from .adapters import SUPPORTED, Wx39Adapter, make_adapter
+from .compose import TIME_GAP_S, ChatLog, Composed
+
+log = logging.getLogger("alpha01.wechat")
+
+FRIEND_CHECK_S = 30.0
+SCANS_PER_POLL = 8
+_SPACES = re.compile(r"[\s\u2005\u2006\u2009\u200a\u200b\u3000]+")
+_KINDS = {"text": "text", "quote": "text", "image": "image", "voice": "voice",
+          "video": "video", "file": "file", "location": "location", "link": "link",
+          "emotion": "emotion", "merge": "merge", "personal_card": "card", "note": "note"}
+
+
+class WeChatChannel(Channel):
+    name = "wechat"
+    paced = True
+    stable_ids = False
+
+    def __init__(self, settings: WeChatSettings | Settings | None = None, *, lib: Any = None,
+                 adapter: Wx39Adapter | None = None, clock: Any = None,
+                 sleep: Callable[[float], None] | None = None, state_path: str | Path | None
+                 = None, resolve_binding: Callable[[str], Any] | None = None,
+                 version_probe: Callable[[], str | None] | None = None, **_: Any) -> None:
+        if isinstance(settings, Settings):
+            settings = settings.wechat
+        self.s = settings or WeChatSettings()
+        if self.s.mode not in ("listen", "global"):
+            raise ConfigError(f"wechat.mode must be listen or global, got {self.s.mode!r}")
+        self.adapter = adapter or make_adapter(self.s.adapter, lib,
+                                               version_probe=version_probe)
+        self.clock = clock
+        self._sleep = sleep or (clock.sleep if clock is not None else _real_sleep)
+        self.state_path = Path(state_path) if state_path else None
+        self.resolve_binding = resolve_binding
+        self.account = ""
+        self.names: set[str] = set(self.s.bot_names)
+        self.version: str | None = None
+        self.started_at = 0.0
+        self.down: str | None = None
+        self.alerts: list[tuple[float, str]] = []  # (when, detail), for health and tests
+        self.friends_held = 0
+        self._logs: dict[str, ChatLog] = {}
+        self._types: dict[str, str] = {}
+        self._incoming: deque[tuple[str, Any]] = deque()
+        self._lock = threading.Lock()
+        self._ledger: dict[str, list[dict[str, Any]]] = {}
+        self._progress: dict[int, int] = {}  # reply id -> parts already sent
+        self._listening: list[str] = []
+        self._last_watch = float("-inf")
+        self._last_friends = float("-inf")
+        self._state = self._load_state()
+
+    # -- time -----------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        if self.clock is not None:
+            return self.clock.now()
+        import time
+
+        return time.time()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.started_at = self._now()
+        try:
+            self._connect()
+            history = self._snapshot()
+        except ChannelUnavailable as exc:
+            self._go_down(str(exc))
+            return
+        with self._lock:
+            self._history = history
+
+    def _connect(self) -> None:
+        self.adapter.connect()
+        self.account = self.adapter.account()
+        if self.account:
+            self.names.add(self.account)
+        self.version = self.version or self.adapter.version()
+        self._listening = []
+        if self.s.mode == "listen":
+            for chat in self.s.listen:
+                if self.adapter.listen(chat, self._on_message):
+                    self._listening.append(chat)
+                    self._types[chat] = self.adapter.chat_type(chat)
+
+    def _snapshot(self) -> list[Inbound]:
+        """What the windows show at start: history, composed and emitted as such."""
+        out: list[Inbound] = []
+        if self.s.mode == "listen":
+            for chat in self._listening:
+                out += self._to_inbound(chat, self._log(chat).feed(self.adapter.window(chat)),
+                                        history=True)
+            with self._lock:  # anything the listener delivered meanwhile is in the window too
+                self._incoming.clear()
+        else:
+            for _ in range(50):
+                got = self.adapter.next_new()
+                if got is None:
+                    break
+                chat, kind, msgs = got
+                self._types[chat] = kind
+                out += self._to_inbound(chat, self._log(chat).feed(msgs), history=True)
+        return out
+
+    def close(self) -> None:
+        self.adapter.close()
+
+    # -- the library's listener thread calls this -----------------------------------------
+
+    def _on_message(self, msg: Any, chat: Any) -> None:
+        with self._lock:
+            self._incoming.append((str(chat), msg))
+
+    # -- Channel: reading -----------------------------------------------------------------
+
+    def poll(self) -> list[Inbound]:
+        now = self._now()
+        self._watch(now)
+        out: list[Inbound] = []
+        with self._lock:
+            history, self._history = getattr(self, "_history", []), []
+            batch = list(self._incoming)
+            self._incoming.clear()
+        out += history
+        try:
+            by_chat: dict[str, list[Any]] = {}
+            for chat, msg in batch:
+                by_chat.setdefault(chat, []).append(msg)
+            for chat, msgs in by_chat.items():
+                out += self._to_inbound(chat, self._log(chat).feed(msgs))
+            if self.s.mode == "global":
+                for _ in range(SCANS_PER_POLL):
+                    got = self.adapter.next_new()
+                    if got is None:
+                        break
+                    chat, kind, msgs = got
+                    self._types[chat] = kind
+                    first = len(self._log(chat)) == 0
+                    out += self._to_inbound(chat, self._log(chat).feed(msgs), first_open=first)
+            if self.s.friend_auto_accept and now - self._last_friends >= FRIEND_CHECK_S:
+                self._last_friends = now
+                out += self._accept_friends(now)
+        except ChannelUnavailable as exc:
+            self._go_down(str(exc))
+            raise
+        return out
+
+    def _log(self, chat: str) -> ChatLog:
+        if chat not in self._logs:
+            self._logs[chat] = ChatLog(chat)
+        return self._logs[chat]
+
+    def _to_inbound(self, chat: str, composed: list[Composed], *, history: bool = False,
+                    first_open: bool = False) -> list[Inbound]:
+        now = self._now()
+        group = self._types.get(chat) == "group"
+        out = []
+        for c in composed:
+            old = history or (first_open and c.marker_ts is not None
+                              and c.marker_ts < self.started_at - TIME_GAP_S)
+            msg = self._inbound(chat, c, group, ts=0.0 if old else now, history=old)
+            if msg is not None:
+                out.append(msg)
+        return out
+
+    def _inbound(self, chat: str, c: Composed, group: bool, *, ts: float,
+                 history: bool) -> Inbound | None:
+        m = c.msg
+        attr = str(getattr(m, "attr", ""))
+        if attr not in ("friend", "self"):
+            return None  # system notices, tickles: nothing to answer or record
+        text = str(m.content or "")
+        kind = _KINDS.get(str(getattr(m, "type", "text")), "other")
+        base = dict(channel=self.name, chat=chat, ts=ts, seq=c.seq, key_hint=c.key,
+                    ui_id=str(m.id) if m.id else None, kind=kind, is_group=group,
+                    extra={"marker_ts": c.marker_ts})
+        if attr == "self":
+            if not history:
+                text = self._own_echo(chat, text)
+                if text is None:
+                    return None  # a later part of one of our split replies
+            return Inbound(sender="self", text=text, is_self=True, **base)
+        sender = str(getattr(m, "sender", "") or chat)
+        if group:
+            if chat not in self.s.groups:
+                return None  # groups are off unless enabled one by one
+            mentioned, text = self._mention(text)
+            if not mentioned and not history:
+                return None  # in a group the bot speaks only when spoken to
+            return Inbound(sender=sender, text=text, mentioned=mentioned, **base)
+        return Inbound(sender=sender, text=text, **base)
+
+    # -- groups ---------------------------------------------------------------------------
+
+    def _mention(self, text: str) -> tuple[bool, str]:
+        """Is the bot @-mentioned (under any name it has had), and the text without the @."""
+        squashed = _SPACES.sub("", text)
+        hit = False
+        for name in sorted(self.names, key=len, reverse=True):
+            bare = _SPACES.sub("", name)
+            if bare and "@" + bare in squashed:
+                hit = True
+                spaced = r"[\s\u2005\u3000]*".join(map(re.escape, bare))
+                text = re.sub("@" + spaced + r"[\s\u2005\u3000]*", "", text)
+        return hit, text.strip()
+
+    # -- our own sends coming back --------------------------------------------------------
+
+    def _own_echo(self, chat: str, text: str) -> str | None:
+        """The text the engine should see for a self message: the full reply for the first
+        part of ours, None for a later part, the text itself when the owner typed it."""
+        entries = self._ledger.get(chat, [])
+        now = self._now()
+        entries[:] = [e for e in entries if now - e["at"] < 3600]
+        for e in entries:
+            bare = text
+            if e["at_member"]:
+                bare = re.sub(r"^@" + re.escape(e["at_member"]) + r"[\s\u2005]*", "", text)
+            if bare == e["part"]:
+                entries.remove(e)
+                return e["full"] if e["first"] else None
+        return text
+
+    # -- Channel: writing -----------------------------------------------------------------
+
+    def send(self, out: Outbound) -> None:
+        if self.down:
+            raise ChannelUnavailable(self.down)
+        parts = split_text(out.text, self.s.split_chars) or [out.text]
+        done = self._progress.get(out.id, 0)
+        for i in range(done, len(parts)):
+            if i > 0:
+                self._sleep(self.s.part_gap_s)
+            member = out.member if i == 0 else ""
+            entry = {"part": parts[i], "full": out.text, "first": i == 0,
+                     "at_member": member, "at": self._now()}
+            self._ledger.setdefault(out.chat, []).append(entry)
+            try:
+                self.adapter.send(out.chat, parts[i], at=member or None)
+            except ChannelUnavailable as exc:
+                self._ledger[out.chat].remove(entry)
+                self._go_down(str(exc))
+                raise
+            except ChannelError:
+                self._ledger[out.chat].remove(entry)
+                if i == 0:
+                    raise SendFailed(f"send to {out.chat} failed") from None
+                raise
+            self._progress[out.id] = i + 1
+        self._progress.pop(out.id, None)
+
+    def confirm_sent(self, out: Outbound) -> bool | None:
+        """Read the chat's window back: is our reply (its first part) there?"""
+        if out.chat not in self._listening:
+            return None
+        try:
+            msgs = self.adapter.window(out.chat)
+        except ChannelError:
+            return None
+        first = (split_text(out.text, self.s.split_chars) or [out.text])[0]
+        for m in msgs:
+            if getattr(m, "attr", "") == "self" and str(m.content).endswith(first):
+                return True
+        return False if msgs else None
+
+    # -- new friends ----------------------------------------------------------------------
+
+    def _accept_friends(self, now: float) -> list[Inbound]:
+        from ...sync.client import parse_binding_code
+
+        today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")
+        if self._state.get("day") != today:
+            self._state.update(day=today, accepted_today=0)
+        out = []
+        for element in self.adapter.new_friends():
+            if not getattr(element, "acceptable", True):
+                continue
+            if self._state["accepted_today"] >= self.s.friend_daily_cap:
+                self.friends_held += 1
+                continue  # stays in WeChat's list for tomorrow or for the merchant
+            seq = int(self._state.get("friend_seq", 0)) + 1
+            remark = f"{self.s.remark_prefix}{self.s.store_code}-{seq:04d}"
+            request = str(getattr(element, "msg", "") or "")
+            tags = list(self.s.friend_tags)
+            code = parse_binding_code(request)
+            binding = None
+            if code:
+                tags.append(f"店码:{code}")
+                binding = self._binding(code)
+                if binding is not None:
+                    tags += [f"门店:{binding.store_name}", f"渠道:{binding.channel}"]
+            self.adapter.accept(element, remark, tags)
+            self._state.update(friend_seq=seq, accepted_today=self._state["accepted_today"] + 1)
+            self._save_state()
+            if self.s.mode == "listen":
+                try:
+                    if self.adapter.listen(remark, self._on_message):
+                        self._listening.append(remark)
+                except ChannelError:
+                    log.warning("cannot listen to the new friend %s yet", remark)
+            out.append(Inbound(
+                channel=self.name, chat=remark, sender=str(element.name), text=request, ts=now,
+                key_hint=f"friend:{remark}", kind="friend",
+                extra={"remark": remark, "tags": tags, "welcome": True, "binding": code,
+                       "store": getattr(binding, "store_name", None)}))
+        return out
+
+    def _binding(self, code: str) -> Any:
+        if self.resolve_binding is None:
+            return None
+        try:
+            return self.resolve_binding(code)
+        except Exception as exc:  # offline or the server is down: the code tag still stands
+            log.info("binding code %s not resolved: %s", code, exc)
+            return None
+
+    def _load_state(self) -> dict[str, Any]:
+        if self.state_path and self.state_path.exists():
+            try:
+                return json.loads(self.state_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                log.warning("unreadable %s; friend counters start over", self.state_path)
+        return {"day": "", "accepted_today": 0, "friend_seq": 0}
+
+    def _save_state(self) -> None:
+        if not self.state_path:
+            return
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._state), encoding="utf-8")
+        tmp.replace(self.state_path)
+
+    # -- the watchdog ---------------------------------------------------------------------
+
+    def _watch(self, now: float) -> None:
+        """Check the window every `watchdog_interval_s` (every poll while down)."""
+        if not self.down and now - self._last_watch < self.s.watchdog_interval_s:
+            return
+        self._last_watch = now
+        problem = self._problem()
+        if problem:
+            self._go_down(problem)
+            raise ChannelUnavailable(problem)
+        if self.down:
+            self._recover()
+
+    def _problem(self) -> str | None:
+        if self.down and self.adapter.wx is None:
+            try:
+                self._connect()
+            except ChannelError as exc:
+                return str(exc)
+        problem = self.adapter.problem()
+        if problem:
+            return problem
+        version = self.adapter.version()
+        if version and self.version and version != self.version:
+            return (f"WeChat changed from {self.version} to {version}; check docs/wechat.md "
+                    "and restart alpha01")
+        if version and not version.startswith(SUPPORTED[self.adapter.generation]):
+            return f"WeChat {version} is not supported by the {self.adapter.generation} adapter"
+        account = self.adapter.account()
+        if account:
+            self.names.add(account)  # the nickname may have changed: @ under both works
+        if self.s.mode == "listen":
+            lost = self.adapter.listener_lost(self._listening)
+            for chat in lost:
+                try:
+                    self.adapter.listen(chat, self._on_message)
+                except ChannelError:
+                    pass
+            lost = self.adapter.listener_lost(self._listening)
+            if lost:
+                return f"WeChat listener lost for {', '.join(lost)}"
+        return None
+
+    def _go_down(self, detail: str) -> None:
+        if self.down != detail:
+            self.alerts.append((self._now(), detail))
+            log.warning("WeChat paused: %s", detail)
+        self.down = detail
+        self.adapter.wx = None if "not reachable" in detail or "missing" in detail else \
+            self.adapter.wx
+
+    def _recover(self) -> None:
+        """Back up: reconnect and read the windows through the same keys (nothing is lost,
+        nothing already seen comes back)."""
+        log.info("WeChat back after: %s", self.down)
+        self.down = None
+        if self.s.mode == "listen":
+            for chat in self._listening:
+                msgs = self.adapter.window(chat)
+                with self._lock:
+                    self._incoming.extend((chat, m) for m in msgs)
+
+    def health(self) -> ChannelHealth:
+        return ChannelHealth(
+            ok=self.down is None, detail=self.down or "", account=self.account or None,
+            extra={"adapter": self.adapter.generation, "version": self.version,
+                   "mode": self.s.mode, "listening": list(self._listening),
+                   "friends_today": self._state.get("accepted_today", 0),
+                   "friends_held": self.friends_held, "alerts": len(self.alerts)})
+
+
+def _real_sleep(seconds: float) -> None:
+    import time
+
+    if seconds > 0:
+        time.sleep(seconds)
