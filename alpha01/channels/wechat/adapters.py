@@ -140,6 +140,18 @@ class Wx39Adapter:
             return f"WeChat window not reachable: {exc}"
         return None
 
+    def listener_alive(self) -> bool:
+        """Is the library's listener thread running? Restarted once if it died."""
+        thread = getattr(self.wx, "_listener_thread", None)
+        if thread is None or thread.is_alive():
+            return True
+        try:
+            self.wx.StartListening()
+        except Exception:
+            return False
+        thread = getattr(self.wx, "_listener_thread", None)
+        return thread is None or thread.is_alive()
+
     def listener_lost(self, chats: list[str]) -> list[str]:
         listen = getattr(self.wx, "listen", {}) or {}
         return [c for c in chats if c not in listen]

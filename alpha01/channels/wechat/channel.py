@@ -176,7 +176,7 @@ class WeChatChannel(Channel):
                 out += self._accept_friends(now)
         except ChannelUnavailable as exc:
             self._go_down(str(exc))
-            raise
+            raise ChannelUnavailable(self.down) from exc
         return out
 
     def _log(self, chat: str) -> ChatLog:
@@ -373,7 +373,7 @@ class WeChatChannel(Channel):
         problem = self._problem()
         if problem:
             self._go_down(problem)
-            raise ChannelUnavailable(problem)
+            raise ChannelUnavailable(self.down)
         if self.down:
             self._recover()
 
@@ -396,6 +396,8 @@ class WeChatChannel(Channel):
         if account:
             self.names.add(account)  # the nickname may have changed: @ under both works
         if self.s.mode == "listen":
+            if not self.adapter.listener_alive():
+                return "WeChat listener stopped"
             lost = self.adapter.listener_lost(self._listening)
             for chat in lost:
                 try:
@@ -408,10 +410,10 @@ class WeChatChannel(Channel):
         return None
 
     def _go_down(self, detail: str) -> None:
-        if self.down != detail:
+        if self.down is None:  # one outage keeps its first reason until it is over
             self.alerts.append((self._now(), detail))
             log.warning("WeChat paused: %s", detail)
-        self.down = detail
+            self.down = detail
         self.adapter.wx = None if "not reachable" in detail or "missing" in detail else \
             self.adapter.wx
 

@@ -262,8 +262,9 @@ class WeChat(Chat):
         if w.ui_empty:
             return []
         box = _ChatBox(w, "")
-        return [SessionElement(_Control(name, f"s-{name}", "", str(len(c.unread))), box)
-                for name, c in w._chats.items()]
+        sessions = [SessionElement(_Control("文件传输助手", "s-0", "", "0"), box)]
+        return sessions + [SessionElement(_Control(n, f"s-{n}", "", str(len(c.unread))), box)
+                           for n, c in w._chats.items()]
 
     def ChatWith(self, who: str, exact: bool = False, force: bool = False,
                  force_wait=0.5):
@@ -300,7 +301,13 @@ class WeChat(Chat):
                 self.RemoveListenChat(who)
 
     def StartListening(self) -> None:
-        self._world.listener_dead = False
+        if not self._world.listener_stuck:
+            self._world.listener_dead = False
+
+    @property
+    def _listener_thread(self):
+        world = self._world
+        return types.SimpleNamespace(is_alive=lambda: not world.listener_dead)
 
     def GetNextNewMessage(self, filter_mute=False):
         return self._world._next_new(self)
@@ -356,7 +363,8 @@ class FakeWeChat:
         self.window_lost = False
         self.logged_out = False
         self.ui_empty = False
-        self.listener_dead = False
+        self.listener_dead = False  # the library's listener thread died
+        self.listener_stuck = False  # ... and StartListening cannot revive it
         self.sent: list[dict[str, Any]] = []  # every SendMsg that went out
         self.send_calls = 0
         self._ids = itertools.count(1)
