@@ -4,9 +4,10 @@
 importing this module costs nothing and `alpha01 --help` stays instant.
 
 Speed on a small PC comes from three choices:
-- `n_threads` = cores − 1 for generation: leaving a core free for the rest of the app (and the
-  OS) avoids the thread oversubscription that makes llama.cpp's spinning workers crawl;
-  prompt evaluation (batch) uses every core, it is short and compute-bound;
+- `n_threads` = cores − 1, for generation and prompt evaluation alike: leaving a core free for
+  the rest of the app, WeChat and the OS avoids the oversubscription that makes llama.cpp's
+  spinning workers crawl (measured on the 2-core box under load: all cores for the prompt
+  made a warm reply's first token 3-8 s late instead of ~1.2 s);
 - the prompt's first message is byte-identical on every reply of a shop, and llama-cpp-python
   keeps the evaluated tokens of the last prompt: only the tokens after the common prefix
   (passages, history, the question) are evaluated again;
@@ -75,7 +76,7 @@ class LlamaCppBackend(LLMBackend):
         self._model_path = Path(model_path) if model_path else None
         configured = n_threads if n_threads is not None else self.settings.n_threads
         self.n_threads = configured or default_threads()
-        self.n_threads_batch = n_threads_batch or batch_threads()
+        self.n_threads_batch = n_threads_batch or self.n_threads
         self.n_ctx = n_ctx or self.settings.n_ctx
         self.n_batch = n_batch
         self.chat_format = chat_format
