@@ -22,6 +22,7 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 
 from ..app import AppContext
@@ -166,8 +167,12 @@ class Alpha01App(App[None]):
 
     def refresh_screen(self, status_only: bool = False) -> None:
         refresh = getattr(self.screen, "refresh_data", None)
-        if refresh is not None and self.bridge is not None:
-            refresh(status_only=status_only)
+        if refresh is not None and self.bridge is not None and getattr(self.screen, "ready",
+                                                                       False):
+            try:
+                refresh(status_only=status_only)
+            except NoMatches:  # the screen is being torn down
+                pass
 
     # -- UI → engine --------------------------------------------------------------------------
 

@@ -87,24 +87,24 @@ def trace_lines(trace: dict[str, Any]) -> list[Text]:
     lines: list[Text] = []
     rule = trace.get("rule")
     if rule:
-        lines.append(Text(f"  规则 #{rule.get('id')} {rule.get('name')} → {rule.get('action')}",
+        lines.append(Text(f"   ↳ 规则 #{rule.get('id')} {rule.get('name')} → {rule.get('action')}",
                           style="cyan"))
     if "faq_score" in trace:
-        lines.append(Text(f"  FAQ 匹配 {trace['faq_score']:.2f}", style="green"))
+        lines.append(Text(f"   ↳ FAQ 匹配 {trace['faq_score']:.2f}", style="green"))
     for p in trace.get("passages", [])[:4]:
         label = p.get("question") or p.get("text") or ""
-        lines.append(Text(f"  [{p.get('score', 0):.2f}] {p.get('source', '?')}: "
+        lines.append(Text(f"   ↳ [{p.get('score', 0):.2f}] {p.get('source', '?')}: "
                           f"{clip(label, 60)}", style="dim"))
     if trace.get("model"):
         extra = f" · {trace['llm_ms']:.0f} ms" if trace.get("llm_ms") is not None else ""
-        lines.append(Text(f"  模型 {trace.get('served_by', '')} {trace['model']}"
+        lines.append(Text(f"   ↳ 模型 {trace.get('served_by', '')} {trace['model']}"
                           f" · tokens {trace.get('tokens_in', 0)}/{trace.get('tokens_out', 0)}"
                           f"{extra}", style="dim"))
     guard = trace.get("guard")
     if guard:
-        lines.append(Text("  守卫: " + "; ".join(str(g) for g in guard), style="yellow"))
+        lines.append(Text("   ↳ 守卫: " + "; ".join(str(g) for g in guard), style="yellow"))
     if trace.get("blocked_text"):
-        lines.append(Text(f"  被拦截的草稿: {clip(trace['blocked_text'], 60)}", style="red"))
+        lines.append(Text(f"   ↳ 被拦截的草稿: {clip(trace['blocked_text'], 60)}", style="red"))
     if trace.get("error"):
-        lines.append(Text(f"  错误: {clip(str(trace['error']), 70)}", style="red"))
+        lines.append(Text(f"   ↳ 错误: {clip(str(trace['error']), 70)}", style="red"))
     return lines

@@ -24,13 +24,13 @@ class Counters(Static):
         by_tier = counts.get("by_tier", {})
         for tier in ("rule", "faq", "local", "cloud", "fallback", "handoff", "manual"):
             if by_tier.get(tier):
-                t.append(f"  {TIER_LABELS[tier]} ", style="dim")
+                t.append(f" · {TIER_LABELS[tier]} ", style="dim")
                 t.append(str(by_tier[tier]), style="bold")
-        t.append("  待处理转人工 ", style="dim")
+        t.append(" · 待处理转人工 ", style="dim")
         t.append(str(counts.get("open_handoffs", 0)),
                  style="bold yellow" if counts.get("open_handoffs") else "bold")
         med = counts.get("median_latency_ms")
-        t.append("  中位延迟 ", style="dim")
+        t.append(" · 中位延迟 ", style="dim")
         t.append(f"{med:.0f} ms" if med is not None else "-", style="bold")
         self.update(t)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ class Rig:
 def make_rig(home, *, delay_s: float = 0.0, demo_input: bool = False, size=None) -> Rig:
     from alpha01.tui.app import Alpha01App
 
-    ctx = AppContext(paths=Paths(home).ensure())
+    ctx = AppContext(paths=Paths(Path(home)).ensure())
     ctx.settings = ctx.settings.with_overrides(
         shop={"name": "果然鲜水果铺"},
         engine={"aggregate_window_s": 0.0, "poll_interval_s": 0.02},

@@ -56,6 +56,7 @@ class ConversationScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#reply", Input).focus()
+        self.ready = True
         self.refresh_data()
 
     # -- data ---------------------------------------------------------------------------------

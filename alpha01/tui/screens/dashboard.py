@@ -46,15 +46,16 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         conv = self.query_one("#conversations", DataTable)
-        conv.add_column("顾客", key="name", width=10)
-        conv.add_column("状态", key="state", width=11)
-        conv.add_column("最后消息", key="last", width=26)
+        conv.add_column("顾客", key="name", width=9)
+        conv.add_column("状态", key="state", width=10)
+        conv.add_column("最后消息", key="last", width=24)
         stream = self.query_one("#stream", DataTable)
-        for label, key, width in (("时间", "at", 8), ("顾客", "customer", 8), ("谁", "who", 8),
-                                  ("内容", "text", 36), ("层级", "tier", 8),
+        for label, key, width in (("时间", "at", 8), ("顾客", "customer", 6), ("谁", "who", 8),
+                                  ("内容", "text", 28), ("层级", "tier", 6),
                                   ("延迟", "lat", 7), ("模型", "model", 10)):
             stream.add_column(label, key=key, width=width)
         conv.focus()
+        self.ready = True
         self.refresh_data()
 
     # -- data ---------------------------------------------------------------------------------
@@ -79,8 +80,8 @@ class DashboardScreen(Screen[None]):
             label, style = customer_state(r, now)
             if r["open_handoffs"] and not r["handed_off"]:
                 label, style = label + "·待答", "yellow"
-            table.add_row(clip(r["remark"] or r["name"], 10), Text(label, style=style),
-                          clip(r["last_text"], 26), key=str(r["id"]))
+            table.add_row(clip(r["remark"] or r["name"], 9), Text(label, style=style),
+                          clip(r["last_text"], 24), key=str(r["id"]))
         if keep is not None and str(keep) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep)), animate=False)
 
@@ -89,10 +90,10 @@ class DashboardScreen(Screen[None]):
         table.clear()
         for r in rows:
             who = r["who"]
-            text = clip(r["text"], 36)
+            text = clip(r["text"], 28)
             if who == "in" and r["state"] == "ignored":
                 text = f"{text}（{clip(r['reason'], 12)}）"
-            table.add_row(hhmm(r["at"]), clip(r["customer"], 8),
+            table.add_row(hhmm(r["at"]), clip(r["customer"], 6),
                           Text(WHO_LABELS.get(who, who), style="bold" if who == "in" else ""),
                           text, tier_text(r["tier"]) if who in ("bot", "manual") else "",
                           latency(r["latency_ms"]), clip(r["model"] or "", 10), key=r["key"])

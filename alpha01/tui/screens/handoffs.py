@@ -35,6 +35,7 @@ class HandoffScreen(Screen[None]):
                                   ("顾客的话", "question", 40)):
             table.add_column(label, key=key, width=width)
         table.focus()
+        self.ready = True
         self.refresh_data()
 
     def refresh_data(self, status_only: bool = False) -> None:

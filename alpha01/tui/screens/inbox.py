@@ -37,6 +37,7 @@ class InboxScreen(Screen[None]):
             table.add_column(label, key=key, width=width)
         self._rows: dict[int, dict] = {}
         table.focus()
+        self.ready = True
         self.refresh_data()
 
     def refresh_data(self, status_only: bool = False) -> None:
@@ -82,17 +83,18 @@ class InboxScreen(Screen[None]):
 
     def action_save(self) -> None:
         bridge = self.app.bridge
+        mid = self.selected()
         question = self.query_one("#faq-question", Input).value.strip()
+        if not question and mid is not None and mid in self._rows:
+            question = self._rows[mid]["text"]
         answer = self.query_one("#faq-answer", Input).value.strip()
         if bridge is None:
             return
         if not question or not answer:
             self.notify("问题和答案都要填写", severity="warning")
             return
-        mid = self.selected()
-        if mid is not None and self._rows.get(mid, {}).get("text") is None:
-            mid = None
         self.query_one("#faq-answer", Input).value = ""
+        self.query_one("#faq-question", Input).value = ""
         self.app.engine_call(bridge.add_faq(question, answer, mid),
                              "已存为 FAQ，下一个同样的问题会直接回答",
                              then=lambda _: self.query_one(DataTable).focus())
