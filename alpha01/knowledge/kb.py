@@ -384,7 +384,7 @@ class KnowledgeBase:
         hits = fuse(vector_rows, fts_rows, mode, query_bigrams(query),
                     getattr(self.embedder, "sim_low", 0.2),
                     getattr(self.embedder, "sim_high", 0.8),
-                    prefer_kind="product" if catalog_intent(query) else None)
+                    prefer_kind="product" if catalog_intent(query) else None, query=query)
         return [_passage(h.row, h.score, h.extra) for h in hits[:k]]
 
     def faq_match(self, query: str) -> Passage | None:

@@ -94,7 +94,17 @@ def coverage(query_grams: set[str], text: str) -> float:
     if not pairs:
         return char_cov
     pair_cov = len(pairs & have) / len(pairs)
-    return 0.5 * char_cov + 0.5 * pair_cov
+    # Single characters match almost anything in Chinese; bigrams carry the meaning.
+    return 0.3 * char_cov + 0.7 * pair_cov
+
+
+def mentions(query: str, text: str) -> bool:
+    """Whether `text` contains a topic word of `query` (a CJK bigram or an ASCII word of 3+
+    letters), leaving out the catalog-intent words themselves (多少钱, 有货…)."""
+    topic = _CATALOG_INTENT.sub(" ", normalise_query(query))
+    grams = {g for g in query_bigrams(topic) if len(g) >= 2 and (not g.isascii() or len(g) >= 3)}
+    have = bigrams(text)
+    return bool(grams & have)
 
 
 @dataclass
@@ -126,9 +136,10 @@ def calibrate(cosine: float, low: float, high: float) -> float:
 
 def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: set[str],
          sim_low: float, sim_high: float, rrf_k: int = RRF_K,
-         prefer_kind: str | None = None) -> list[Hit]:
+         prefer_kind: str | None = None, query: str = "") -> list[Hit]:
     """Merge the two candidate lists into scored hits, best first. `prefer_kind` (e.g.
-    "product" for a price question) gives rows of that kind half a top rank extra."""
+    "product" for a price question) gives rows of that kind that name a topic word of
+    `query` half a top rank extra."""
     hits: dict[str, Hit] = {}
     # Rows are search units; a passage ranks by its best unit in each list.
     for rank, row in enumerate(_first_per_passage(vector_rows), 1):
@@ -150,7 +161,8 @@ def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: 
             hit.relevance = hit.score = rel_f
         else:
             rrf = sum(1.0 / (rrf_k + r) for r in (hit.vector_rank, hit.fts_rank) if r)
-            if prefer_kind and hit.row.get("kind") == prefer_kind:
+            if (prefer_kind and hit.row.get("kind") == prefer_kind
+                    and (rel_f > 0 or mentions(query, hit.row["text"]))):
                 rrf += 0.5 / (rrf_k + 1)
             hit.relevance = max(rel_v, rel_f)
             hit.score = rrf / (2.0 / (rrf_k + 1))
