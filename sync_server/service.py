@@ -120,7 +120,7 @@ class SyncService:
         # window a race would need (tests prove the claim is still atomic).
         self.on_device_chosen: Callable[[], None] | None = None
         self._checkpointer: dbmod.Checkpointer | None = None
-        self._writer: ScanWriter | None = None
+        self._writer: Any = None  # writer.ScanWriter in serve mode
         dbmod.migrate(self.db_path)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -140,8 +140,10 @@ class SyncService:
             self._checkpointer = dbmod.Checkpointer(self.db_path, interval_s).start()
 
     def start_writer(self) -> None:
-        """Serve mode: route scans through the batching writer thread (see ScanWriter)."""
+        """Serve mode: route scans through the batching writer thread (see writer.ScanWriter)."""
         if self._writer is None:
+            from .writer import ScanWriter
+
             self._writer = ScanWriter(self).start()
 
     async def scan_async(self, token: str) -> ScanResult:
@@ -585,84 +587,3 @@ class SyncService:
                + " GROUP BY store_id, channel, device_id, outcome ORDER BY store_id, channel")
         return [dict(r) for r in self.conn.execute(sql, (store_id,) if store_id is not None else ())]
 
-
-class ScanWriter:
-    """Group commit for scans: one thread owns the write path and routes queued scans in
-    batches, one transaction (and one commit) per batch.
-
-    Each scan in a batch is still chosen and claimed under the write lock, in arrival order,
-    so the one-slot-left guarantee is unchanged; what is shared is the commit, which is what a
-    busy QR code would otherwise pay for on every request. The event loop never waits on the
-    database lock or a checkpoint: it awaits a future the writer resolves.
-    """
-
-    def __init__(self, service: SyncService, max_batch: int = 256):
-        import queue
-
-        self.service = service
-        self.max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="scan-writer", daemon=True)
-        self._stopping = False
-
-    def start(self) -> ScanWriter:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-
-    async def route(self, claims: Claims, now: float) -> ScanResult:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue.put((claims, now, loop, future))
-        return await future
-
-    def _run(self) -> None:
-        import queue
-
-        # This thread may checkpoint as it commits (SQLite's default of every 1000 pages): the
-        # event loop does not wait for it, scans queued meanwhile go out in the next batch, and
-        # the background PASSIVE checkpoints have usually copied most pages already.
-        self.service.conn.execute(f"PRAGMA wal_autocheckpoint={dbmod.WRITER_AUTOCHECKPOINT}")
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._stopping = True
-                    break
-                batch.append(item)
-            self._process(batch)
-            if self._stopping and self._queue.empty():
-                return
-
-    def _process(self, batch: list) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with self.service._write() as c:
-                for claims, now, _loop, _future in batch:
-                    try:
-                        outcomes.append((True, self.service._route(c, claims, now)))
-                    except BadToken as exc:  # raised before any write: the batch goes on
-                        outcomes.append((False, exc))
-        except Exception as exc:  # the whole batch rolled back: every scan in it failed
-            outcomes = [(False, exc)] * len(batch)
-        for (ok, value), (_claims, _now, loop, future) in zip(outcomes, batch, strict=True):
-            setter = future.set_result if ok else future.set_exception
-            loop.call_soon_threadsafe(_resolve, future, setter, value)
-
-
-def _resolve(future: Any, setter: Callable[[Any], None], value: Any) -> None:
-    if not future.done():  # the client may have gone away and the request been cancelled
-        setter(value)
