@@ -25,6 +25,7 @@ from .hours import _minutes
 
 DAY = 86_400.0
 MINUTE = 60.0
+EPS = 1e-3
 #: Out.kind values that are the shop speaking first (they wait out quiet hours).
 PROACTIVE_KINDS = frozenset({"broadcast", "proactive", "followup", "campaign"})
 
@@ -125,14 +126,15 @@ class Pacer:
             self._trim(now)
             waits = {"": 0.0}
             last = self._last_by_chat.get(chat)
-            if last is not None:
-                waits["gap"] = last + self.s.min_gap_per_chat_s - now
+            # a held send always waits a little: float rounding must not open a cap early
+            if last is not None and now - last < self.s.min_gap_per_chat_s:
+                waits["gap"] = max(EPS, last + self.s.min_gap_per_chat_s - now)
             if self.s.per_day and len(self._recent) >= self.s.per_day:
-                waits["day"] = self._recent[-self.s.per_day] + DAY - now
+                waits["day"] = max(EPS, self._recent[-self.s.per_day] + DAY - now)
             if self.s.per_minute:
                 in_minute = [t for t in self._recent if now - t < MINUTE]
                 if len(in_minute) >= self.s.per_minute:
-                    waits["minute"] = in_minute[-self.s.per_minute] + MINUTE - now
+                    waits["minute"] = max(EPS, in_minute[-self.s.per_minute] + MINUTE - now)
             if text and self.same_text_chats:
                 waits["same-text"] = self._same_text_wait(chat, text, now)
             if kind in PROACTIVE_KINDS:
