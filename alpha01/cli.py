@@ -457,7 +457,9 @@ def handoffs_resolve(app: Any, handoff_id: int, note: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="alpha01", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="alpha01", standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)

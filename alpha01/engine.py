@@ -344,6 +344,11 @@ class Engine:
                 decision.trace["batch"] = ids
         latency = (time.perf_counter() - started) * 1000
         with self.store.tx():
+            # The owner may have taken over while the model was writing: look again.
+            fresh = self.store.customer_by_id(customer.id)
+            late = self._gate(fresh, self.clock.now()) if fresh and gate is None else None
+            if late is not None:
+                decision = late
             self._apply(decision, customer.id, ids, channel, chat, self.clock.now(), latency)
         return decision
 

@@ -47,15 +47,16 @@ class SimChannel(Channel):
     stable_ids = True
 
     def __init__(self, script: str | Path | list[dict[str, Any]] | None = None, *,
-                 speed: float = 1.0, stdout: TextIO | None = None, clock=None,
+                 speed: float = 1.0, stdout: TextIO | None | bool = True, clock=None,
                  **_: object) -> None:
+        """`stdout`: where the transcript is printed; True = sys.stdout, None = nowhere."""
         if script is None:
             from ..demo import demo_dir
 
             script = demo_dir() / "conversation.jsonl"
         self.items = script if isinstance(script, list) else load_script(Path(script))
         self.speed = speed if speed > 0 else 1.0
-        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stdout = sys.stdout if stdout is True else stdout
         self.clock = clock
         self.transcript: list[tuple[str, str, str]] = []  # (who, chat, text)
         self._next = 0

@@ -7,8 +7,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alpha01.channels.text import split_text
 from alpha01.config import PacingSettings
-from alpha01.pipeline.pacing import DAY, Pacer, split_text
+from alpha01.pipeline.pacing import DAY, Pacer
 
 arrivals = st.lists(st.tuples(st.floats(0, 120), st.integers(0, 6), st.integers(0, 3)),
                     min_size=1, max_size=120)

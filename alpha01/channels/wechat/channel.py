@@ -28,8 +28,8 @@ from typing import Any
 from ...config import Settings, WeChatSettings
 from ...domain import Inbound, Outbound
 from ...errors import ChannelError, ChannelUnavailable, ConfigError, SendFailed
-from ...pipeline.pacing import split_text
 from ..base import Channel, ChannelHealth
+from ..text import split_text
 from .adapters import SUPPORTED, Wx39Adapter, make_adapter
 from .compose import TIME_GAP_S, ChatLog, Composed
 
