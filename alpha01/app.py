@@ -55,11 +55,22 @@ class AppContext:
 
 
 def build_retriever(settings: Settings, paths: Paths, *, demo: bool = False) -> Any:
-    """The knowledge behind the answers: the LanceDB index, or passages held in memory."""
-    if settings.knowledge.backend == "lancedb":
+    """The knowledge behind the answers: the LanceDB index, or passages held in memory.
+
+    For the demo the demo shop's documents are ingested into the (fresh) demo home first.
+    Without lancedb installed the memory retriever serves, so the app still starts.
+    """
+    import importlib.util
+
+    if settings.knowledge.backend == "lancedb" and importlib.util.find_spec("lancedb"):
         from .knowledge import open_kb
 
-        return open_kb(paths, settings.knowledge)
+        kb = open_kb(paths, settings.knowledge)
+        if demo:
+            from .demo import demo_dir
+
+            kb.add([demo_dir() / name for name in ("faq.csv", "products.csv", "intro.md")])
+        return kb
     from .pipeline.retrieval import MemoryRetriever
 
     passages = []
@@ -78,11 +89,24 @@ def build_llm(settings: Settings, paths: Paths, *, llm: Any = None) -> Any:
     return registry.create("llm", settings.llm.backend, settings=settings.llm, paths=paths)
 
 
-def build_channel(name: str, settings: Settings, **kwargs: Any) -> Any:
+def build_channel(name: str, settings: Settings, paths: Paths | None = None,
+                  **kwargs: Any) -> Any:
     from . import registry
 
     if name == "sim" and settings.channel.sim_script and "script" not in kwargs:
         kwargs["script"] = settings.channel.sim_script
+    if name == "wechat":
+        kwargs.setdefault("settings", settings)
+        if paths is not None:
+            kwargs.setdefault("state_path", paths.home / "wechat_state.json")
+        if settings.sync.server and settings.sync.device_id:
+            from .sync.client import SyncClient
+
+            client = SyncClient(settings.sync.server, settings.sync.device_id,
+                                settings.sync.device_secret)
+            kwargs.setdefault("resolve_binding", client.resolve_binding)
+    if name == "web":
+        kwargs.setdefault("settings", settings)
     return registry.create("channels", name, **kwargs)
 
 
@@ -113,3 +137,73 @@ def demo_settings(base: Settings) -> Settings:
         pacing={"enabled": False},
         llm={"offline": True},
     )
+
+
+class Services:
+    """What runs beside the engine in a long-running host (`alpha01 run`, the TUI): the model
+    warm-up and the sync heartbeat. `stop()` ends them."""
+
+    def __init__(self) -> None:
+        self._stoppers: list[Any] = []
+
+    def stop(self) -> None:
+        for stop in reversed(self._stoppers):
+            try:
+                stop()
+            except Exception:  # shutting down: nothing useful to do with it
+                pass
+        self._stoppers.clear()
+
+
+def start_services(ctx: AppContext, engine: Any) -> Services:
+    import threading
+
+    services = Services()
+    llm = engine.pipeline.llm
+    local = getattr(llm, "local", llm)
+    if hasattr(local, "load") and local.available():
+        # Load the model now, off the engine thread, so the first customer does not wait.
+        threading.Thread(target=_quietly, args=(local.load,), name="model-warmup",
+                         daemon=True).start()
+    s = ctx.settings.sync
+    if s.server and s.device_id:
+        from .sync.client import HeartbeatLoop, SyncClient
+
+        loop = HeartbeatLoop(SyncClient(s.server, s.device_id, s.device_secret),
+                             lambda: device_status(ctx, engine), interval_s=s.heartbeat_s)
+        loop.start()
+        services._stoppers.append(loop.stop)
+    return services
+
+
+def _quietly(fn: Any) -> None:
+    import logging
+
+    try:
+        fn()
+    except Exception as exc:  # the first reply will report it properly
+        logging.getLogger("alpha01.app").warning("model warm-up failed: %s", exc)
+
+
+def device_status(ctx: AppContext, engine: Any) -> Any:
+    """The heartbeat's report: cheap, read-only, from the heartbeat's own thread."""
+    from . import __version__
+    from .storage.db import Database
+    from .storage.queries import Store
+    from .sync.client import DeviceStatus
+
+    status = DeviceStatus(version=__version__)
+    healths = []
+    for ch in engine.channels.values():
+        h = ch.health()
+        healths.append(h)
+        status.web_chat_url = status.web_chat_url or getattr(ch, "chat_url", "") or ""
+        status.wechat_name = status.wechat_name or (h.account or "")
+    status.channel_ok = bool(healths) and all(h.ok for h in healths)
+    status.channel_detail = "; ".join(h.detail for h in healths if h.detail)[:200]
+    reader = Database.open_reader(ctx.paths.db)
+    try:
+        status.open_chats, status.friends_today = Store(reader).activity_today()
+    finally:
+        reader.close()
+    return status

@@ -22,7 +22,7 @@ from .errors import Alpha01Error
 # Groups that live with their feature and load only when used (keeps `--help` instant).
 LAZY_COMMANDS = {
     "kb": "alpha01.knowledge.commands:kb",
-    "models": "alpha01.llm.commands:models",
+    "models": "alpha01.llm.commands:models_group",
     "sync": "alpha01.sync.commands:sync",
     "qr": "alpha01.sync.commands:qr",
     "customers": "alpha01.cli_customers:customers",
@@ -246,12 +246,13 @@ def run(app: Any, channel_name: str | None, headless: bool, script: str | None,
 
 def _run_headless(app: Any, channel_name: str, kwargs: dict[str, Any], *,
                   demo: bool = False) -> None:
-    from .app import build_channel, build_engine
+    from .app import build_channel, build_engine, start_services
 
-    channel = build_channel(channel_name, app.settings, **kwargs)
+    channel = build_channel(channel_name, app.settings, app.paths, **kwargs)
     engine = build_engine(app, channels=[channel], demo=demo)
     stop = threading.Event()
     engine.start()
+    services = start_services(app, engine)
     try:
         while not stop.is_set():
             engine.step()
@@ -261,6 +262,7 @@ def _run_headless(app: Any, channel_name: str, kwargs: dict[str, Any], *,
     except KeyboardInterrupt:
         pass
     finally:
+        services.stop()
         engine.close()
     counts = engine.store.counts()
     click.echo(f"-- {counts['messages']} messages · replies by tier {counts['by_tier']} · "

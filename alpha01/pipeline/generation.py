@@ -38,11 +38,17 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
         completion = llm.complete(messages, max_tokens=settings.llm.max_tokens,
                                   temperature=settings.llm.temperature, deadline=deadline)
     except LLMError as exc:
+        route = getattr(exc, "route", None)
         return _safe_handoff(settings, f"model failed: {type(exc).__name__}", is_open,
-                             llm=llm.name, error=str(exc)[:300])
+                             llm=llm.name, error=str(exc)[:300],
+                             **({"route": _jsonable(route)} if route else {}))
     info = {"model": completion.model, "served_by": completion.served_by,
             "tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out,
             "llm_ms": round(completion.latency_ms, 1)}
+    if completion.meta.get("route"):
+        info["route"] = _jsonable(completion.meta["route"])
+    if completion.meta.get("ttft_ms") is not None:
+        info["ttft_ms"] = completion.meta["ttft_ms"]
     checked = guard.check(completion.text, question=question, passages=passages,
                           system_prompt=messages[0]["content"], canary=canary)
     if not checked.ok:
@@ -52,3 +58,7 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
     tier = Tier.CLOUD if tier_name == "cloud" else Tier.LOCAL
     return Decision.respond(checked.text, tier, f"answered by {completion.served_by}",
                             guard=checked.reasons, **info)
+
+
+def _jsonable(value):
+    return value.to_json() if hasattr(value, "to_json") else value

@@ -353,6 +353,19 @@ class Store:
             "median_latency_ms": lat[len(lat) // 2] if lat else None,
         }
 
+    def activity_today(self) -> tuple[int, int]:
+        """(customers who wrote since local midnight, new friends since local midnight)."""
+        import time as _time
+
+        t = _time.localtime()
+        midnight = _time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+        chats = self.conn.execute("SELECT count(DISTINCT customer_id) FROM messages"
+                                  " WHERE direction = 'in' AND received_at >= ?",
+                                  [midnight]).fetchone()[0]
+        friends = self.conn.execute("SELECT count(*) FROM events WHERE kind = 'new-friend'"
+                                    " AND at >= ?", [midnight]).fetchone()[0]
+        return chats, friends
+
     def reply_for_message(self, message_id: int) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM replies WHERE message_id = ?",
                                  [message_id]).fetchone()
@@ -437,6 +450,265 @@ class Store:
 
     def channel_states(self) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM channel_state ORDER BY channel").fetchall()
+
+    # -- jobs: the shop's automations and their run ledger ------------------------------------
+
+    def jobs(self, *, enabled_only: bool = False) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM jobs" + (" WHERE enabled = 1" if enabled_only else "")
+        return self.conn.execute(sql + " ORDER BY id").fetchall()
+
+    def job(self, name_or_id: str | int) -> sqlite3.Row | None:
+        if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+            row = self.conn.execute("SELECT * FROM jobs WHERE id = ?",
+                                    [int(name_or_id)]).fetchone()
+            if row is not None:
+                return row
+        return self.conn.execute("SELECT * FROM jobs WHERE name = ?",
+                                 [str(name_or_id)]).fetchone()
+
+    def add_job(self, *, name: str, kind: str, schedule: str, params: dict[str, Any],
+                misfire_grace_s: float, coalesce: bool, now: float,
+                enabled: bool = True) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO jobs (name, kind, schedule, params, enabled, misfire_grace_s, coalesce,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [name, kind, schedule, _json(params), int(enabled), misfire_grace_s, int(coalesce),
+             now, now])
+        return cur.lastrowid
+
+    def remove_job(self, job_id: int) -> bool:
+        return self.conn.execute("DELETE FROM jobs WHERE id = ?", [job_id]).rowcount > 0
+
+    def set_job_enabled(self, job_id: int, enabled: bool, now: float) -> bool:
+        return self.conn.execute("UPDATE jobs SET enabled = ?, updated_at = ? WHERE id = ?",
+                                 [int(enabled), now, job_id]).rowcount > 0
+
+    def set_job_state(self, job_id: int, state: dict[str, Any]) -> None:
+        self.conn.execute("UPDATE jobs SET state = ? WHERE id = ?", [_json(state), job_id])
+
+    def jobs_signature(self) -> tuple:
+        row = self.conn.execute("SELECT count(*), max(updated_at), sum(id), sum(enabled)"
+                                " FROM jobs").fetchone()
+        return tuple(row)
+
+    def begin_run(self, *, job_id: int, job_name: str, run_key: str, scheduled_at: float,
+                  now: float) -> str | None:
+        """Claim a run in the ledger. Returns None for a new run; else the status it had
+        ('ok', 'missed', 'skipped': done, leave it; 'running', 'error': claimed again)."""
+        cur = self.conn.execute(
+            "INSERT INTO job_runs (job_id, job_name, run_key, scheduled_at, started_at, status)"
+            " VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT (run_key) DO NOTHING",
+            [job_id, job_name, run_key, scheduled_at, now])
+        if cur.rowcount:
+            return None
+        status = self.conn.execute("SELECT status FROM job_runs WHERE run_key = ?",
+                                   [run_key]).fetchone()["status"]
+        if status in ("running", "error"):
+            self.conn.execute("UPDATE job_runs SET status = 'running', started_at = ?,"
+                              " attempts = attempts + 1, error = NULL WHERE run_key = ?",
+                              [now, run_key])
+        return status
+
+    def finish_run(self, run_key: str, status: str, now: float, *,
+                   result: dict[str, Any] | None = None, error: str | None = None) -> None:
+        self.conn.execute("UPDATE job_runs SET status = ?, finished_at = ?, result = ?,"
+                          " error = ? WHERE run_key = ?",
+                          [status, now, _json(result or {}), error, run_key])
+
+    def record_run(self, *, job_id: int, job_name: str, run_key: str, scheduled_at: float,
+                   now: float, status: str, error: str | None = None) -> bool:
+        """A run that did not execute (missed its grace time): recorded once."""
+        return self.conn.execute(
+            "INSERT INTO job_runs (job_id, job_name, run_key, scheduled_at, started_at,"
+            " finished_at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (run_key) DO NOTHING",
+            [job_id, job_name, run_key, scheduled_at, now, now, status, error]).rowcount > 0
+
+    def job_runs(self, job_id: int | None = None, limit: int = 50) -> list[sqlite3.Row]:
+        if job_id is None:
+            return self.conn.execute("SELECT * FROM job_runs ORDER BY id DESC LIMIT ?",
+                                     [limit]).fetchall()
+        return self.conn.execute("SELECT * FROM job_runs WHERE job_id = ? ORDER BY id DESC"
+                                 " LIMIT ?", [job_id, limit]).fetchall()
+
+    def run_by_key(self, run_key: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM job_runs WHERE run_key = ?",
+                                 [run_key]).fetchone()
+
+    def last_scheduled(self, job_id: int) -> float | None:
+        """The latest fire time the ledger holds for a job (manual runs excluded)."""
+        return self.conn.execute(
+            "SELECT max(scheduled_at) FROM job_runs WHERE job_id = ?"
+            " AND run_key NOT LIKE '%@manual-%'", [job_id]).fetchone()[0]
+
+    def last_runs(self) -> dict[int, sqlite3.Row]:
+        rows = self.conn.execute(
+            "SELECT r.* FROM job_runs r JOIN (SELECT job_id, max(id) AS id FROM job_runs"
+            " GROUP BY job_id) last ON last.id = r.id").fetchall()
+        return {r["job_id"]: r for r in rows}
+
+    def last_errors(self) -> dict[int, sqlite3.Row]:
+        rows = self.conn.execute(
+            "SELECT r.* FROM job_runs r JOIN (SELECT job_id, max(id) AS id FROM job_runs"
+            " WHERE status = 'error' GROUP BY job_id) last ON last.id = r.id").fetchall()
+        return {r["job_id"]: r for r in rows}
+
+    # -- jobs: broadcasts and follow-ups ------------------------------------------------------
+
+    def broadcast_audience(self, channel: str | None = None) -> list[sqlite3.Row]:
+        """Direct-chat customers who may get a proactive message: not opted out (退订), not
+        blocked, not handed to a human, not in a group (a group send would reach everyone)."""
+        sql = ("SELECT * FROM customers WHERE opted_out = 0 AND blocked = 0 AND handed_off = 0"
+               " AND member = '' AND channel != 'ask'")
+        if channel:
+            return self.conn.execute(sql + " AND channel = ? ORDER BY id", [channel]).fetchall()
+        return self.conn.execute(sql + " ORDER BY id").fetchall()
+
+    def is_group_chat(self, channel: str, chat: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM messages WHERE channel = ? AND chat = ?"
+                                 " AND is_group = 1 LIMIT 1", [channel, chat]).fetchone() is not None
+
+    def proactive_since(self, since: float, customer_id: int | None = None) -> int:
+        """Broadcasts and follow-ups queued since `since` (all, or to one customer)."""
+        sql = ("SELECT count(*) FROM replies WHERE kind IN ('broadcast', 'followup')"
+               " AND state != 'cancelled' AND created_at >= ?")
+        if customer_id is None:
+            return self.conn.execute(sql, [since]).fetchone()[0]
+        return self.conn.execute(sql + " AND customer_id = ?", [since, customer_id]).fetchone()[0]
+
+    def followup_candidates(self, since: float, until: float) -> list[sqlite3.Row]:
+        """Customers whose last word (received in [since, until]) was a question that ended in
+        a handoff, the safe fallback reply, or no reply at all, and who got nothing since: not
+        from the bot, not from the owner. Rule handoffs (转人工, 投诉) are the owner's."""
+        return self.conn.execute(
+            "SELECT m.id AS message_id, m.customer_id, m.channel, m.chat, m.text,"
+            " m.received_at, m.state, r.tier FROM messages m"
+            " JOIN customers c ON c.id = m.customer_id"
+            " LEFT JOIN replies r ON r.id = m.reply_id"
+            " WHERE m.direction = 'in' AND m.kind = 'text' AND m.is_group = 0"
+            "  AND m.channel != 'ask' AND m.received_at >= ? AND m.received_at <= ?"
+            "  AND c.opted_out = 0 AND c.blocked = 0 AND c.member = ''"
+            "  AND coalesce(m.reason, '') NOT LIKE 'rule:%'"
+            "  AND (m.state = 'handed_off' OR (m.state = 'answered' AND (r.id IS NULL"
+            "       OR r.tier = 'fallback' OR r.state IN ('failed', 'cancelled', 'unknown'))))"
+            "  AND m.id = (SELECT max(m2.id) FROM messages m2 WHERE m2.customer_id = m.customer_id"
+            "              AND m2.direction IN ('in', 'owner'))"
+            "  AND NOT EXISTS (SELECT 1 FROM replies r2 WHERE r2.customer_id = m.customer_id"
+            "       AND r2.state = 'sent' AND r2.sent_at > m.received_at"
+            "       AND coalesce(r2.tier, '') NOT IN ('fallback', 'handoff'))"
+            " ORDER BY m.id", [since, until]).fetchall()
+
+    # -- jobs: the daily summary --------------------------------------------------------------
+
+    def day_summary(self, since: float, until: float) -> dict[str, Any]:
+        c = self.conn
+        win = [since, until]
+        inbound = c.execute("SELECT count(*) FROM messages WHERE direction = 'in'"
+                            " AND kind = 'text' AND channel != 'ask' AND received_at >= ?"
+                            " AND received_at < ?", win).fetchone()[0]
+        tiers = dict(c.execute("SELECT coalesce(tier, kind), count(*) FROM replies"
+                               " WHERE channel != 'ask' AND created_at >= ? AND created_at < ?"
+                               " GROUP BY 1 ORDER BY 2 DESC", win).fetchall())
+        kinds = dict(c.execute("SELECT kind, count(*) FROM replies WHERE channel != 'ask'"
+                               " AND state = 'sent' AND created_at >= ? AND created_at < ?"
+                               " GROUP BY kind", win).fetchall())
+        handoffs = c.execute("SELECT count(*) FROM handoffs WHERE created_at >= ?"
+                             " AND created_at < ?", win).fetchone()[0]
+        still_open = c.execute("SELECT count(*) FROM handoffs WHERE state != 'resolved'"
+                               ).fetchone()[0]
+        unanswered = [dict(r) for r in c.execute(
+            "SELECT m.id, coalesce(cu.name, m.chat) AS customer, m.text FROM messages m"
+            " LEFT JOIN customers cu ON cu.id = m.customer_id"
+            " LEFT JOIN replies r ON r.id = m.reply_id"
+            " WHERE m.direction = 'in' AND m.kind = 'text' AND m.channel != 'ask'"
+            "  AND m.received_at >= ? AND m.received_at < ?"
+            "  AND (m.state = 'handed_off' OR r.tier = 'fallback')"
+            "  AND coalesce(m.reason, '') NOT LIKE 'rule:%' ORDER BY m.id", win).fetchall()]
+        hours = c.execute("SELECT CAST(strftime('%H', received_at, 'unixepoch', 'localtime')"
+                          " AS INTEGER) AS hour, count(*) AS n FROM messages"
+                          " WHERE direction = 'in' AND channel != 'ask' AND received_at >= ?"
+                          " AND received_at < ? GROUP BY hour ORDER BY n DESC, hour LIMIT 3",
+                          win).fetchall()
+        return {"messages": inbound, "by_tier": tiers, "sent_by_kind": kinds,
+                "handoffs": handoffs, "open_handoffs": still_open,
+                "unanswered": unanswered,
+                "busiest_hours": [{"hour": r["hour"], "messages": r["n"]} for r in hours]}
+
+    # -- jobs: retention ----------------------------------------------------------------------
+
+    def purge_before(self, cutoff: float, runs_cutoff: float) -> dict[str, int]:
+        """Delete conversation data older than `cutoff` (never an open handoff's message or
+        a reply still waiting to go out) and job history older than `runs_cutoff`."""
+        c = self.conn
+        out = {}
+        out["replies"] = c.execute(
+            "DELETE FROM replies WHERE created_at < ? AND state NOT IN ('pending', 'sending')",
+            [cutoff]).rowcount
+        out["messages"] = c.execute(
+            "DELETE FROM messages WHERE received_at < ? AND id NOT IN (SELECT message_id FROM"
+            " handoffs WHERE state != 'resolved' AND message_id IS NOT NULL) AND id NOT IN"
+            " (SELECT message_id FROM replies WHERE message_id IS NOT NULL)",
+            [cutoff]).rowcount
+        out["handoffs"] = c.execute("DELETE FROM handoffs WHERE state = 'resolved'"
+                                    " AND created_at < ?", [cutoff]).rowcount
+        out["events"] = c.execute("DELETE FROM events WHERE at < ?", [cutoff]).rowcount
+        out["job_runs"] = c.execute("DELETE FROM job_runs WHERE scheduled_at < ?"
+                                    " AND status != 'running'", [runs_cutoff]).rowcount
+        return out
+
+    # -- customer data rights (PIPL) ----------------------------------------------------------
+
+    def customer_export(self, customer_id: int) -> dict[str, Any] | None:
+        """Everything stored about one customer, as plain data."""
+        c = self.conn
+        row = c.execute("SELECT * FROM customers WHERE id = ?", [customer_id]).fetchone()
+        if row is None:
+            return None
+        profile = dict(row)
+        profile["tags"] = json.loads(profile.get("tags") or "[]")
+
+        def rows(sql: str, *args: Any) -> list[dict[str, Any]]:
+            return [dict(r) for r in c.execute(sql, args).fetchall()]
+
+        replies = rows("SELECT * FROM replies WHERE customer_id = ? ORDER BY id", customer_id)
+        for r in replies:
+            r["trace"] = json.loads(r.get("trace") or "{}")
+        events = rows("SELECT * FROM events WHERE customer_id = ? OR message_id IN"
+                      " (SELECT id FROM messages WHERE customer_id = ?) ORDER BY id",
+                      customer_id, customer_id)
+        for e in events:
+            e["detail"] = json.loads(e.get("detail") or "{}")
+        return {
+            "customer": profile,
+            "messages": rows("SELECT * FROM messages WHERE customer_id = ? ORDER BY id",
+                             customer_id),
+            "replies": replies,
+            "handoffs": rows("SELECT * FROM handoffs WHERE customer_id = ? ORDER BY id",
+                             customer_id),
+            "events": events,
+        }
+
+    def forget_customer(self, customer_id: int, now: float) -> dict[str, int] | None:
+        """Delete a customer and everything about them; keep only the fact (and counts) of
+        the deletion. Call inside `tx()`."""
+        c = self.conn
+        if c.execute("SELECT 1 FROM customers WHERE id = ?", [customer_id]).fetchone() is None:
+            return None
+        out = {}
+        out["events"] = c.execute(
+            "DELETE FROM events WHERE customer_id = ? OR message_id IN"
+            " (SELECT id FROM messages WHERE customer_id = ?)",
+            [customer_id, customer_id]).rowcount
+        out["handoffs"] = c.execute("DELETE FROM handoffs WHERE customer_id = ?",
+                                    [customer_id]).rowcount
+        out["replies"] = c.execute("DELETE FROM replies WHERE customer_id = ? OR message_id IN"
+                                   " (SELECT id FROM messages WHERE customer_id = ?)",
+                                   [customer_id, customer_id]).rowcount
+        out["messages"] = c.execute("DELETE FROM messages WHERE customer_id = ?",
+                                    [customer_id]).rowcount
+        c.execute("DELETE FROM customers WHERE id = ?", [customer_id])
+        self.event("customer-forgotten", now, **out)
+        return out
 
 
 def _customer(row: sqlite3.Row) -> Customer:
