@@ -290,8 +290,21 @@ def _demo_app(app: Any) -> Any:
         shutil.rmtree(demo_home)
     demo = AppContext(paths=Paths(demo_home).ensure())
     demo.settings = demo_settings(app.settings)
+    if not demo.settings.llm.model_path:
+        demo.settings = demo.settings.with_overrides(llm={"model_path": _home_model(app)})
     demo.save_settings()
     return demo
+
+
+def _home_model(app: Any) -> str:
+    """The model the merchant's own home would use, so the demo answers with it too."""
+    from .errors import LLMError
+    from .llm.models import discover
+
+    try:
+        return str(discover(app.settings.llm, app.paths).path)
+    except LLMError:
+        return ""
 
 
 @cli.command()
