@@ -163,5 +163,62 @@ def m003_reply_customer_index(db: Database) -> None:
     db.execute("CREATE INDEX replies_customer ON replies (customer_id, id)")
 
 
+@migrations(name="004_jobs")
+def m004_jobs(db: Database) -> None:
+    """The shop's automations (the source of truth the scheduler reads at start) and the run
+    ledger: one row per (job, scheduled fire time), so a restart never runs a send twice."""
+    import time
+
+    db.executescript(
+        """
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,        -- broadcast | followup | summary | catalog | watch | retention | backup | heartbeat
+            schedule TEXT NOT NULL,    -- cron:<5 fields> | every:<seconds> | at:<ISO local time>
+            params TEXT NOT NULL DEFAULT '{}',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            misfire_grace_s REAL NOT NULL DEFAULT 3600,
+            coalesce INTEGER NOT NULL DEFAULT 1,
+            builtin INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT '{}', -- what a job remembers between runs (watch: file stamps)
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+
+        CREATE TABLE job_runs (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER,
+            job_name TEXT NOT NULL,
+            run_key TEXT NOT NULL UNIQUE, -- <job id>@<scheduled fire time>: the idempotency key
+            scheduled_at REAL NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL,         -- running | ok | error | missed | skipped
+            result TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX job_runs_job ON job_runs (job_id, scheduled_at);
+        CREATE INDEX messages_received ON messages (received_at);
+        CREATE INDEX replies_created ON replies (created_at);
+        """
+    )
+    now = time.time()
+    rows = [
+        ("每日备份", "backup", "cron:30 3 * * *", 6 * 3600.0),
+        ("数据保留清理", "retention", "cron:0 4 * * *", 6 * 3600.0),
+        ("每日小结", "summary", "cron:30 21 * * *", 3 * 3600.0),
+        ("资料文件夹监控", "watch", "every:300", 300.0),
+        ("同步心跳", "heartbeat", "every:60", 60.0),  # off: the host's HeartbeatLoop beats
+    ]
+    for name, kind, schedule, grace in rows:
+        db.execute(
+            "INSERT INTO jobs (name, kind, schedule, params, enabled, misfire_grace_s, coalesce,"
+            " builtin, created_at, updated_at) VALUES (?, ?, ?, '{}', ?, ?, 1, 1, ?, ?)",
+            [name, kind, schedule, int(kind != "heartbeat"), grace, now, now],
+        )
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

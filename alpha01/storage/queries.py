@@ -568,6 +568,13 @@ class Store:
         return self.conn.execute("SELECT 1 FROM messages WHERE channel = ? AND chat = ?"
                                  " AND is_group = 1 LIMIT 1", [channel, chat]).fetchone() is not None
 
+    def opted_out_customers(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM customers WHERE opted_out = 1").fetchall()
+
+    def run_key_used(self, run_key: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM replies WHERE run_key = ?",
+                                 [run_key]).fetchone() is not None
+
     def proactive_since(self, since: float, customer_id: int | None = None) -> int:
         """Broadcasts and follow-ups queued since `since` (all, or to one customer)."""
         sql = ("SELECT count(*) FROM replies WHERE kind IN ('broadcast', 'followup')"
