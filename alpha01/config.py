@@ -130,6 +130,24 @@ class WeChatSettings:
 
 
 @dataclass
+class WebSettings:
+    # The web chat channel (`--channel web`). Loopback by default: any other host is LAN or
+    # public exposure, and then `access_token` must be set (the QR link carries it).
+    host: str = "127.0.0.1"
+    port: int = 8765
+    public_url: str = ""  # how customers reach this PC, e.g. https://chat.example.com/ (for QR)
+    access_token: str = ""
+    cookie_secret: str = ""  # empty: a random secret kept in the home directory
+    max_message_chars: int = 500
+    max_body_bytes: int = 4096
+    session_per_min: int = 20  # messages one browser session may send per minute
+    address_per_min: int = 120  # messages one IP address may send per minute
+    new_sessions_per_min: int = 30  # new sessions one IP address may open per minute
+    max_streams: int = 1000  # open reply streams (one per open chat page), all together
+    history_items: int = 100  # messages shown again when the page is reloaded
+
+
+@dataclass
 class JobsSettings:
     enabled: bool = True  # run the shop's automations next to the engine
     retention_days: int = 180  # messages, replies, events older than this are deleted
@@ -154,6 +172,7 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     # -- loading and saving ------------------------------------------------------------------
 

@@ -75,6 +75,10 @@ class AskResult:
         return out
 
 
+def _noop() -> None:
+    return None
+
+
 class Engine:
     def __init__(self, *, db: Database, pipeline: Pipeline, settings: Settings,
                  channels: list[Any] = (), clock: Clock | None = None,
@@ -103,6 +107,8 @@ class Engine:
         self._thread_id = threading.get_ident()
         now = self.clock.now()
         for ch in self.channels.values():
+            if hasattr(ch, "set_wake"):  # e.g. the web channel: poll at once on a new message
+                ch.set_wake(self.wake)
             ch.start()
             with self.store.tx():
                 self.baselines[ch.name] = self.store.baseline(ch.name, now,
@@ -152,6 +158,10 @@ class Engine:
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self._commands.put((lambda: fn(*args, **kwargs), fut))
         return fut
+
+    def wake(self) -> None:
+        """Cut the idle wait short so the next step runs now (callable from any thread)."""
+        self._commands.put((_noop, concurrent.futures.Future()))
 
     def _run_command(self, fn: Callable[[], Any], fut: concurrent.futures.Future) -> None:
         if not fut.set_running_or_notify_cancel():

@@ -24,6 +24,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "console": "alpha01.channels.console:ConsoleChannel",
         "sim": "alpha01.channels.sim:SimChannel",
         "wechat": "alpha01.channels.wechat.channel:WeChatChannel",
+        "web": "alpha01.channels.web.channel:WebChannel",
     },
     "llm": {
         "fake": "alpha01.llm.fake:FakeLLM",

@@ -1,0 +1,207 @@
+"""WebChannel: customers chat with the shop in a browser page served by this PC.
+
+A store QR code (minted by the sync server, or printed locally with `alpha01 qr --web`) opens
+the page; each browser session is one customer (a signed cookie names it). Messages carry the
+page's own ids, so intake dedupes them durably; replies come back through the engine's outbox
+like any other channel's, so the TUI shows web chats and the merchant can take them over.
+
+Exposure: the server binds 127.0.0.1 unless `web.host` says otherwise, and any other host needs
+`web.access_token`, which the QR link carries (`?t=`). Starlette and uvicorn (the `server`
+extra) are imported only when the channel starts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from ...config import Settings, WebSettings
+from ...domain import Inbound, Outbound
+from ...errors import ChannelUnavailable, ConfigError
+from ..base import Channel, ChannelHealth
+from .hub import Hub
+
+log = logging.getLogger("alpha01.web")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(web: WebSettings) -> None:
+    """Refuse a listening address beyond this PC without an access token."""
+    if not is_loopback(web.host) and len(web.access_token) < 16:
+        raise ConfigError(
+            f"web.host = {web.host!r} opens the chat page to the network: set web.access_token "
+            "(at least 16 characters, e.g. `alpha01 qr --web --new-token`) so only people with "
+            "the store's QR link can use it")
+
+
+def chat_url(web: WebSettings, port: int | None = None) -> str:
+    """The address a customer opens: the public URL when set, else this PC's own address;
+    with the access token when there is one."""
+    base = web.public_url.strip()
+    if not base:
+        host = web.host
+        if host in ("0.0.0.0", "::", ""):
+            host = _lan_address()
+        if ":" in host:
+            host = f"[{host}]"
+        base = f"http://{host}:{port if port is not None else web.port}/"
+    if not base.endswith("/") and "?" not in base:
+        base += "/"
+    if web.access_token:
+        base += ("&" if "?" in base else "?") + urlencode({"t": web.access_token})
+    return base
+
+
+def _lan_address() -> str:
+    """This PC's address on the shop's network, from the host name (no packet is sent)."""
+    try:
+        addr = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+    return addr
+
+
+class WebChannel(Channel):
+    name = "web"
+    paced = False  # the shop's own page: no account to get banned, no human-speed pacing
+    stable_ids = True
+
+    def __init__(self, settings: Settings | None = None, *, paths: Any = None,
+                 secret: bytes | None = None, name: str = "web",
+                 history: Callable[[str], list[tuple[str, str]]] | None = None,
+                 **_: object) -> None:
+        self.settings = settings or Settings()
+        self.web = self.settings.web
+        check_exposure(self.web)
+        self.name = name
+        self.paths = paths
+        self._secret = secret
+        self._reader: Any = None
+        self._reader_lock = threading.Lock()
+        seed = history or (self._history_from_db if paths is not None else None)
+        self.hub = Hub(self.name, history_items=self.web.history_items, seed=seed)
+        self.server: Any = None
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def set_wake(self, wake: Callable[[], None]) -> None:
+        """The engine's hook to poll again at once when a customer has written."""
+        self.hub.wake = wake
+
+    @property
+    def chat_url(self) -> str:
+        """What the heartbeat advertises (empty while the server is not running)."""
+        if self.server is None or not self.server.alive():
+            return ""
+        return chat_url(self.web, self.server.port)
+
+    @property
+    def port(self) -> int | None:
+        return self.server.port if self.server is not None else None
+
+    # -- Channel ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.server is not None:
+            return
+        try:
+            from .server import ChatServer
+        except ImportError as exc:
+            raise ChannelUnavailable(
+                f"the web chat needs the server extra (pip install 'alpha01[server]'): {exc}"
+            ) from exc
+        self.server = ChatServer(self.hub, self.web, secret=self._cookie_secret(),
+                                 shop_name=self.settings.shop.name)
+        try:
+            self.server.start()
+        except Exception:
+            self.server = None
+            raise
+        log.info("web chat listening on %s", chat_url(self.web, self.server.port))
+
+    def poll(self) -> list[Inbound]:
+        return self.hub.drain()
+
+    def send(self, out: Outbound) -> None:
+        if self.server is None:
+            raise ChannelUnavailable("web chat server is not running")
+        self.hub.deliver(out)
+
+    def confirm_sent(self, out: Outbound) -> bool | None:
+        # Sending again is harmless here: the page shows each reply id once.
+        return self.hub.delivered(out.chat, out.id) or False
+
+    def health(self) -> ChannelHealth:
+        alive = self.server is not None and self.server.alive()
+        return ChannelHealth(ok=alive, detail="" if alive else "web chat server is not running",
+                             extra={"url": self.chat_url, "streams": self.hub.streams})
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _cookie_secret(self) -> bytes:
+        """Signs the session cookies. Kept in the home directory so a restart keeps sessions."""
+        if self._secret:
+            return self._secret
+        if self.web.cookie_secret:
+            return self.web.cookie_secret.encode()
+        if self.paths is None:
+            return secrets.token_bytes(32)
+        path = Path(self.paths.home) / "web_secret"
+        try:
+            data = path.read_bytes().strip()
+            if len(data) >= 32:
+                return data
+        except OSError:
+            pass
+        data = secrets.token_hex(32).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        try:
+            tmp.chmod(0o600)
+        except OSError:
+            pass
+        tmp.replace(path)
+        return data
+
+    def _history_from_db(self, chat: str) -> list[tuple[str, str]]:
+        """Earlier turns of this chat, read through a read-only connection of its own."""
+        from ...storage.db import Database
+        from ...storage.queries import Store
+
+        with self._reader_lock:
+            if self._reader is None:
+                db_path = Path(self.paths.db)
+                if not db_path.exists():
+                    return []
+                self._reader = Database.open_reader(db_path)
+            store = Store(self._reader)
+            found = [c for c in store.find_customers(chat)
+                     if c.channel == self.name and c.chat == chat]
+            if not found:
+                return []
+            return store.history(found[0].id, self.web.history_items)
