@@ -26,6 +26,7 @@ LAZY_COMMANDS = {
     "sync": "alpha01.sync.commands:sync",
     "qr": "alpha01.sync.commands:qr",
     "customers": "alpha01.cli_customers:customers",
+    "jobs": "alpha01.jobs.commands:jobs",
 }
 # What `--help` says about them without importing them.
 LAZY_HELP = {
@@ -34,6 +35,7 @@ LAZY_HELP = {
     "sync": "Connect this PC to the owner's sync server.",
     "qr": "Print or save this store's QR code.",
     "customers": "The shop's customers: list, pause/resume the AI.",
+    "jobs": "Automations: broadcasts, follow-ups, reports, catalog sync, backups.",
 }
 
 
@@ -253,6 +255,9 @@ def _run_headless(app: Any, channel_name: str, kwargs: dict[str, Any], *,
     stop = threading.Event()
     engine.start()
     services = start_services(app, engine)
+    from .jobs import start_for_host
+
+    jobs = None if demo else start_for_host(app.settings, app.paths, engine)
     try:
         while not stop.is_set():
             engine.step()
@@ -262,6 +267,8 @@ def _run_headless(app: Any, channel_name: str, kwargs: dict[str, Any], *,
     except KeyboardInterrupt:
         pass
     finally:
+        if jobs is not None:
+            jobs.shutdown()
         services.stop()
         engine.close()
     counts = engine.store.counts()

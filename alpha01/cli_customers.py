@@ -1,4 +1,4 @@
-"""`alpha01 customers`: list customers, pause or resume the AI for one of them."""
+"""`alpha01 customers`: list customers, pause or resume the AI, export or forget one (PIPL)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _one(app: Any, name: str) -> Any:
 
 @click.group()
 def customers() -> None:
-    """The shop's customers: list, pause/resume the AI."""
+    """The shop's customers: list, pause/resume the AI, export or forget one."""
 
 
 @customers.command("list")
@@ -71,3 +71,46 @@ def customers_resume(app: Any, name: str) -> None:
     c = _one(app, name)
     build_engine(app).resume(c.id)
     click.echo(f"AI resumed for {c.name}")
+
+
+@customers.command("export")
+@click.argument("name")
+@click.option("--out", "out", type=click.Path(dir_okay=False),
+              help="Write the JSON to this file (default: print it).")
+@click.pass_obj
+def customers_export(app: Any, name: str, out: str | None) -> None:
+    """Everything stored about NAME, as JSON (their right to a copy under PIPL)."""
+    from .storage.queries import Store
+
+    c = _one(app, name)
+    data = Store(app.db()).customer_export(c.id)
+    text = json.dumps({"exported_at": time.time(), **data}, ensure_ascii=False, indent=1,
+                      default=str)
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(data['messages'])} messages, {len(data['replies'])} replies "
+                   f"about {c.name} to {out}", err=True)
+    else:
+        click.echo(text)
+
+
+@customers.command("forget")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def customers_forget(app: Any, name: str, yes: bool) -> None:
+    """Delete NAME and everything about them (messages, replies, profile, tags, handoffs).
+    Only the fact that a deletion happened is kept."""
+    from .storage.queries import Store
+
+    c = _one(app, name)
+    if not yes:
+        click.confirm(f"Delete everything stored about {c.name}? This cannot be undone",
+                      abort=True)
+    store = Store(app.db())
+    with store.tx():
+        counts = store.forget_customer(c.id, time.time())
+    click.echo(f"deleted {counts['messages']} messages, {counts['replies']} replies, "
+               f"{counts['handoffs']} handoffs and the profile")

@@ -9,3 +9,20 @@ only by the hosts that run it, so the core never needs APScheduler.
 
 KINDS = ("broadcast", "followup", "summary", "catalog", "watch", "retention", "backup",
          "heartbeat")
+
+
+def start_for_host(settings, paths, engine):  # noqa: ANN001, ANN201 - keeps this module light
+    """Start the scheduler beside `engine` for a long-running host (`alpha01 run`, the TUI).
+
+    Returns the started `JobScheduler`, or None when jobs are switched off
+    (`jobs.enabled = false`) or APScheduler is not installed (the `jobs` extra)."""
+    import logging
+
+    if not settings.jobs.enabled:
+        return None
+    try:
+        from .scheduler import JobScheduler
+    except ImportError as exc:
+        logging.getLogger("alpha01.jobs").warning("automations are off: %s", exc)
+        return None
+    return JobScheduler(settings, paths).start(engine)

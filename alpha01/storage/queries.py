@@ -651,13 +651,16 @@ class Store:
         out["replies"] = c.execute(
             "DELETE FROM replies WHERE created_at < ? AND state NOT IN ('pending', 'sending')",
             [cutoff]).rowcount
+        # a chat a human still owns keeps its handoff and the message behind it
+        owned = ("SELECT h.id FROM handoffs h JOIN customers cu ON cu.id = h.customer_id"
+                 " WHERE h.state != 'resolved' AND cu.handed_off = 1")
+        out["handoffs"] = c.execute(f"DELETE FROM handoffs WHERE created_at < ?"
+                                    f" AND id NOT IN ({owned})", [cutoff]).rowcount
         out["messages"] = c.execute(
-            "DELETE FROM messages WHERE received_at < ? AND id NOT IN (SELECT message_id FROM"
-            " handoffs WHERE state != 'resolved' AND message_id IS NOT NULL) AND id NOT IN"
-            " (SELECT message_id FROM replies WHERE message_id IS NOT NULL)",
+            f"DELETE FROM messages WHERE received_at < ? AND id NOT IN (SELECT message_id FROM"
+            f" handoffs WHERE id IN ({owned}) AND message_id IS NOT NULL) AND id NOT IN"
+            f" (SELECT message_id FROM replies WHERE message_id IS NOT NULL)",
             [cutoff]).rowcount
-        out["handoffs"] = c.execute("DELETE FROM handoffs WHERE state = 'resolved'"
-                                    " AND created_at < ?", [cutoff]).rowcount
         out["events"] = c.execute("DELETE FROM events WHERE at < ?", [cutoff]).rowcount
         out["job_runs"] = c.execute("DELETE FROM job_runs WHERE scheduled_at < ?"
                                     " AND status != 'running'", [runs_cutoff]).rowcount
