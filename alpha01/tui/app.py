@@ -43,7 +43,8 @@ class EngineEvent(Message):
 class Alpha01App(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "阿尔法01"
-    BINDINGS = [Binding("ctrl+q", "quit", "退出", priority=True)]
+    BINDINGS = [Binding("ctrl+q", "quit", "退出", priority=True),
+                Binding("j", "jobs", "定时任务")]
 
     def __init__(self, ctx: AppContext, engine: Any = None, *,
                  engine_factory: Callable[[Alpha01App], Any] | None = None,
@@ -58,6 +59,7 @@ class Alpha01App(App[None]):
         self.demo = demo
         self.idle_sleep = idle_sleep
         self.bridge: EngineBridge | None = None
+        self.jobs: Any = None  # the JobScheduler beside the engine (None: automations off)
         self.engine_running = False
         self.engine_error: str | None = None
         self.model_label: tuple[str, str] = ("检查中…", "dim")
@@ -95,6 +97,10 @@ class Alpha01App(App[None]):
                             exit_on_error=False)
             self.run_worker(self._check_model, thread=True, name="model-check",
                             exit_on_error=False)
+            if not self.demo:
+                from ..jobs import start_for_host
+
+                self.jobs = start_for_host(self.ctx.settings, self.ctx.paths, self.engine)
         self.push_screen(DashboardScreen())
         self.set_interval(0.2, self._flush)
         self.set_interval(1.0, self._tick)
@@ -140,7 +146,16 @@ class Alpha01App(App[None]):
         self.stop_engine()
 
     def stop_engine(self) -> None:
+        if self.jobs is not None:
+            self.jobs.shutdown()
+            self.jobs = None
         self._stop.set()
+
+    def action_jobs(self) -> None:
+        from .screens.jobs import JobsScreen
+
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
 
     # -- engine → UI --------------------------------------------------------------------------
 
