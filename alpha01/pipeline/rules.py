@@ -16,6 +16,8 @@ MATCHES = ("keyword", "regex", "exact")
 ACTIONS = ("reply", "handoff", "ignore", "optout")
 FIELDS = ("text", "sender")
 HOURS = ("always", "open", "closed")
+# Ignored around an exact match: "谢谢！" and "好的~" are "谢谢" and "好的".
+_EDGE = " \t\n!！。.~～?？,，、…"
 
 
 def validate(rule: Rule) -> None:
@@ -55,7 +57,7 @@ class RuleSet:
             if isinstance(pat, re.Pattern):
                 hit = pat.search(text if rule.field == "text" else sender) is not None
             elif isinstance(pat, frozenset):
-                hit = subject.strip() in pat
+                hit = subject.strip(_EDGE) in pat
             else:
                 hit = any(p in subject for p in pat)
             if hit:

@@ -220,5 +220,26 @@ def m004_jobs(db: Database) -> None:
         )
 
 
+@migrations(name="005_social_rules")
+def m005_social_rules(db: Database) -> None:
+    """Thanks and plain acknowledgements are not questions: a short courtesy, or silence,
+    instead of "I'll check with the owner" (and never a model call)."""
+    import time
+
+    now = time.time()
+    rows = [
+        ("谢谢", r"谢谢|谢谢你|谢谢啦|多谢|感谢|thanks|thank you|thx", "reply",
+         "不客气～有需要随时找我们。", 20),
+        ("好的", r"好的|好|好滴|嗯|嗯嗯|哦|哦哦|ok|okay|收到|知道了|行|👌|👍", "ignore", None, 21),
+    ]
+    for name, pattern, action, reply, priority in rows:
+        db.execute(
+            "INSERT INTO rules (name, match, field, pattern, action, reply, priority, hours,"
+            " enabled, builtin, created_at, updated_at)"
+            " VALUES (?, 'exact', 'text', ?, ?, ?, ?, 'always', 1, 1, ?, ?)",
+            [name, pattern, action, reply, priority, now, now],
+        )
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

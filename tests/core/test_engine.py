@@ -282,3 +282,15 @@ def test_group_replies_carry_the_member_to_mention(make_rig):
     rig.settle()
     [out] = rig.channel.sent
     assert out.chat == "水果团购群" and out.member == "王姐"
+
+
+def test_thanks_get_a_courtesy_and_an_ok_gets_silence(make_rig):
+    rig = make_rig(engine={"aggregate_window_s": 0.0})
+    rig.channel.inject("小王", "谢谢！")
+    rig.settle()
+    rig.channel.inject("小王", "好的~")
+    rig.settle()
+    assert rig.channel.sent_to("小王") == ["不客气～有需要随时找我们。"]
+    assert rig.llm.history == []
+    assert rig.rows("SELECT state, reason FROM messages ORDER BY id")[-1] == {
+        "state": "ignored", "reason": "rule:好的"}
