@@ -93,11 +93,21 @@ def status(app) -> None:
 @click.option("--channel", default="default", show_default=True,
               help="label for attribution, e.g. 门口海报 or 外卖卡片")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), help="expire after N days")
+@click.option("--web", "web", is_flag=True,
+              help="this PC's own web chat address (settings [web]); no sync server needed")
 @click.pass_obj
-def qr(app, png: str | None, svg: str | None, channel: str, days: float | None) -> None:
+def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
+       web: bool) -> None:
     """Mint a store QR code through the sync server and print it (and save PNG/SVG)."""
     import segno
 
+    if web:
+        from ..channels.web.channel import chat_url, check_exposure
+
+        check_exposure(app.settings.web)
+        _show_qr(app, segno.make(chat_url(app.settings.web), error="m"),
+                 chat_url(app.settings.web), png, svg)
+        return
     with _client(app) as client:
         minted = client.mint(channel, days)
     code = segno.make(minted.url, error="m")
@@ -116,3 +126,16 @@ def qr(app, png: str | None, svg: str | None, channel: str, days: float | None) 
     click.echo(minted.url)
     click.echo(f"channel {minted.channel}, token id {minted.jti}"
                + (f", saved {', '.join(p for p in (png, svg) if p)}" if png or svg else ""))
+
+
+def _show_qr(app, code, url: str, png: str | None, svg: str | None) -> None:
+    for path in (png, svg):
+        if path:
+            code.save(path, scale=10, border=4)
+    if getattr(app, "json_output", False):
+        click.echo(json.dumps({"url": url, "png": png, "svg": svg}, ensure_ascii=False))
+        return
+    out = io.StringIO()
+    code.terminal(out=out, compact=True)
+    click.echo(out.getvalue(), nl=False)
+    click.echo(url)

@@ -45,8 +45,8 @@ def check_exposure(web: WebSettings) -> None:
     if not is_loopback(web.host) and len(web.access_token) < 16:
         raise ConfigError(
             f"web.host = {web.host!r} opens the chat page to the network: set web.access_token "
-            "(at least 16 characters, e.g. `alpha01 qr --web --new-token`) so only people with "
-            "the store's QR link can use it")
+            "(at least 16 random characters) in settings.toml so only people with the store's "
+            "QR link (`alpha01 qr --web`) can use it")
 
 
 def chat_url(web: WebSettings, port: int | None = None) -> str:
