@@ -6,8 +6,10 @@ guards: the generation stage builds the prompt and the guard stage checks the an
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..domain import Completion
 
@@ -63,3 +65,30 @@ class LLMBackend(ABC):
 
     def close(self) -> None:
         """Free the model / connection."""
+
+
+# The shape of a streaming backend's generator: (messages, max_tokens, temperature, deadline,
+# info) -> pieces, filling `info` with tokens_in/tokens_out/ttft_ms/finish_reason/model.
+PieceStream = Callable[[list[ChatMessage], int, float, float | None, dict[str, Any]],
+                       Iterator[str]]
+
+
+def collect(backend: LLMBackend, stream: PieceStream, messages: list[ChatMessage], *,
+            max_tokens: int, temperature: float, deadline: float | None,
+            model: Callable[[], str]) -> Completion:
+    """Run a streaming generator to the end and return what it produced as one Completion.
+
+    `model` is asked afterwards: a lazily loaded backend knows its model only then."""
+    started = time.monotonic()
+    info: dict[str, Any] = {}
+    text = "".join(stream(messages, max_tokens, temperature, deadline, info)).strip()
+    return Completion(
+        text=text,
+        model=info.get("model") or model(),
+        served_by=backend.name,
+        tokens_in=info.get("tokens_in", 0),
+        tokens_out=info.get("tokens_out", 0),
+        latency_ms=(time.monotonic() - started) * 1000,
+        meta={"tier": backend.tier, "ttft_ms": info.get("ttft_ms"),
+              "finish_reason": info.get("finish_reason")},
+    )

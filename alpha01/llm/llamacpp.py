@@ -31,7 +31,7 @@ from ..config import LLMSettings
 from ..domain import Completion
 from ..errors import LLMError, LLMTimeout, LLMUnavailable
 from ..paths import Paths
-from .base import ChatMessage, LLMBackend
+from .base import ChatMessage, LLMBackend, collect
 
 log = logging.getLogger(__name__)
 
@@ -178,21 +178,9 @@ class LlamaCppBackend(LLMBackend):
     # -- generation -------------------------------------------------------------------------
 
     def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
-        started = time.monotonic()
-        pieces: list[str] = []
-        info: dict[str, Any] = {}
-        for piece in self._generate(messages, max_tokens, temperature, deadline, info):
-            pieces.append(piece)
-        return Completion(
-            text="".join(pieces).strip(),
-            model=self.model_name,
-            served_by=self.name,
-            tokens_in=info.get("tokens_in", 0),
-            tokens_out=info.get("tokens_out", 0),
-            latency_ms=(time.monotonic() - started) * 1000,
-            meta={"tier": self.tier, "ttft_ms": info.get("ttft_ms"),
-                  "finish_reason": info.get("finish_reason")},
-        )
+        return collect(self, self._generate, messages, max_tokens=max_tokens,
+                       temperature=temperature, deadline=deadline,
+                       model=lambda: self.model_name)
 
     def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:
         yield from self._generate(messages, max_tokens, temperature, deadline, {})

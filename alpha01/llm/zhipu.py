@@ -22,7 +22,7 @@ from ..config import LLMSettings
 from ..domain import Completion
 from ..errors import LLMError, LLMTimeout, LLMUnavailable
 from ..paths import Paths
-from .base import ChatMessage, LLMBackend
+from .base import ChatMessage, LLMBackend, collect
 
 ENV_KEY = "ZHIPUAI_API_KEY"
 DEFAULT_MODEL = "glm-4.7-flash"
@@ -90,21 +90,9 @@ class ZhipuBackend(LLMBackend):
     # -- calls ------------------------------------------------------------------------------
 
     def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
-        started = time.monotonic()
-        pieces: list[str] = []
-        info: dict[str, Any] = {}
-        for piece in self._stream(messages, max_tokens, temperature, deadline, info):
-            pieces.append(piece)
-        return Completion(
-            text="".join(pieces).strip(),
-            model=info.get("model") or self.model,
-            served_by=self.name,
-            tokens_in=info.get("tokens_in", 0),
-            tokens_out=info.get("tokens_out", 0),
-            latency_ms=(time.monotonic() - started) * 1000,
-            meta={"tier": self.tier, "ttft_ms": info.get("ttft_ms"),
-                  "finish_reason": info.get("finish_reason")},
-        )
+        return collect(self, self._stream, messages, max_tokens=max_tokens,
+                       temperature=temperature, deadline=deadline,
+                       model=lambda: self.model)
 
     def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:
         yield from self._stream(messages, max_tokens, temperature, deadline, {})
