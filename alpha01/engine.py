@@ -393,6 +393,9 @@ class Engine:
                                     owns_chat=d.tier is not Tier.FALLBACK)
         if d.trace.get("optout"):
             self.store.set_flags(customer_id, opted_out=1)
+            # 退订 also stops what a job had already queued for them
+            self.store.cancel_pending(customer_id, "customer opted out",
+                                      kinds=("broadcast", "followup"))
         rule = d.trace.get("rule")
         if rule:
             self.store.rule_hit(rule["id"])

@@ -224,11 +224,17 @@ class Store:
                                 [reply_id]).fetchone()
         return row["customer_id"] if row else None
 
-    def cancel_pending(self, customer_id: int, reason: str) -> int:
-        cur = self.conn.execute(
-            "UPDATE replies SET state = 'cancelled', error = ? WHERE customer_id = ?"
-            " AND state = 'pending' AND kind != 'manual'", [reason, customer_id])
-        return cur.rowcount
+    def cancel_pending(self, customer_id: int, reason: str,
+                       kinds: tuple[str, ...] | None = None) -> int:
+        """Cancel the customer's replies still waiting to go out (never the merchant's own);
+        only those of `kinds` when given."""
+        sql = ("UPDATE replies SET state = 'cancelled', error = ? WHERE customer_id = ?"
+               " AND state = 'pending' AND kind != 'manual'")
+        args: list[Any] = [reason, customer_id]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        return self.conn.execute(sql, args).rowcount
 
     def match_echo(self, channel: str, chat: str, text: str, since: float) -> int | None:
         """Mark (and return) the oldest sent-or-sending reply to `chat` with this text whose

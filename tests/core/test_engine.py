@@ -294,3 +294,22 @@ def test_thanks_get_a_courtesy_and_an_ok_gets_silence(make_rig):
     assert rig.llm.history == []
     assert rig.rows("SELECT state, reason FROM messages ORDER BY id")[-1] == {
         "state": "ignored", "reason": "rule:好的"}
+
+
+def test_opting_out_cancels_a_queued_broadcast(make_rig):
+    rig = make_rig()
+    rig.channel.inject("小王", "在吗")
+    rig.settle()
+    store, cid = rig.engine.store, rig.rows("SELECT id FROM customers")[0]["id"]
+    with store.tx():
+        store.add_reply(message_id=None, run_key="promo@1:c1", customer_id=cid, channel="fake",
+                        chat="小王", text="周三会员9折", kind="broadcast", tier=None,
+                        reason="job", model=None, trace={}, latency_ms=None,
+                        now=rig.clock.now(), not_before=rig.clock.now() + 3600)
+    rig.channel.inject("小王", "退订")
+    rig.settle()
+    rig.clock.advance(7200)
+    rig.settle()
+    assert "周三会员9折" not in rig.channel.sent_to("小王")
+    assert rig.rows("SELECT state FROM replies WHERE kind = 'broadcast'") == [
+        {"state": "cancelled"}]
