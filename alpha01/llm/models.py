@@ -6,7 +6,8 @@ GGUF file, hashing as it writes, and moves it into place only when the sha256 ma
 
 Discovery order (first hit wins):
 1. `llm.model_path` from settings: a catalog name or a file path (relative to the home dir);
-2. `<app dir>/models/`: the folder next to the executable (or the checkout);
+2. `<app dir>/models/`: the folder next to the executable (or the checkout); in a frozen build
+   then `models/` inside the bundle (a model built in with ALPHA01_BUNDLE_MODEL);
 3. `<home>/models/`: where `alpha01 models install` puts the assembled default.
 In 2 and 3 the default catalog model's file is looked for first, then any other `.gguf`.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,7 +57,7 @@ class Found:
     """Where a model file was found, and how."""
 
     path: Path
-    how: str  # configured | app-models | home-models | package
+    how: str  # configured | app-models | bundled-models | home-models | package
     spec: ModelSpec | None = None
 
 
@@ -77,8 +79,19 @@ class Catalog:
         return None
 
 
+def bundle_models_dir() -> Path | None:
+    """`models/` inside a frozen build's own files (PyInstaller's `_internal`, or the unpacked
+    one-file archive), where the build puts the catalog and any bundled model; else None."""
+    base = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
+    return Path(base) / "models" if base else None
+
+
 def catalog_path() -> Path:
-    return app_dir() / "models" / "catalog.toml"
+    beside = app_dir() / "models" / "catalog.toml"
+    bundled = bundle_models_dir()
+    if not beside.is_file() and bundled is not None and (bundled / "catalog.toml").is_file():
+        return bundled / "catalog.toml"
+    return beside
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
@@ -227,6 +240,9 @@ def assemble(
 
 def search_dirs(paths: Paths | None) -> list[tuple[str, Path]]:
     dirs = [("app-models", app_dir() / "models")]
+    bundled = bundle_models_dir()
+    if bundled is not None and bundled != dirs[0][1]:
+        dirs.append(("bundled-models", bundled))
     if paths is not None:
         dirs.append(("home-models", paths.models))
     return dirs
