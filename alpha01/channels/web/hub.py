@@ -196,6 +196,21 @@ class Hub:
             s = self._sessions.get(chat)
             return bool(s and reply_id in s.reply_ids)
 
+    def reply_delays(self) -> list[float]:
+        """Seconds from each customer message to the next shop message in its session, as
+        this process saw them (for the benchmark: the server-side part of the latency)."""
+        out = []
+        with self._lock:
+            for s in self._sessions.values():
+                asked = None
+                for it in s.items:
+                    if it.role == "customer" and asked is None and it.at:
+                        asked = it.at
+                    elif it.role == "shop" and asked is not None:
+                        out.append(it.at - asked)
+                        asked = None
+        return out
+
     # -- streams to open pages ----------------------------------------------------------------
 
     def position(self, sid: str) -> str:
