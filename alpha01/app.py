@@ -107,6 +107,8 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
             kwargs.setdefault("resolve_binding", client.resolve_binding)
     if name == "web":
         kwargs.setdefault("settings", settings)
+        if paths is not None:
+            kwargs.setdefault("paths", paths)
     return registry.create("channels", name, **kwargs)
 
 

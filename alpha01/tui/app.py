@@ -60,6 +60,7 @@ class Alpha01App(App[None]):
         self.idle_sleep = idle_sleep
         self.bridge: EngineBridge | None = None
         self.jobs: Any = None  # the JobScheduler beside the engine (None: automations off)
+        self.services: Any = None  # model warm-up and sync heartbeat (alpha01.app.Services)
         self.engine_running = False
         self.engine_error: str | None = None
         self.model_label: tuple[str, str] = ("检查中…", "dim")
@@ -97,6 +98,9 @@ class Alpha01App(App[None]):
                             exit_on_error=False)
             self.run_worker(self._check_model, thread=True, name="model-check",
                             exit_on_error=False)
+            from ..app import start_services
+
+            self.services = start_services(self.ctx, self.engine)  # model warm-up, heartbeat
             if not self.demo:
                 from ..jobs import start_for_host
 
@@ -146,6 +150,9 @@ class Alpha01App(App[None]):
         self.stop_engine()
 
     def stop_engine(self) -> None:
+        if self.services is not None:
+            self.services.stop()
+            self.services = None
         if self.jobs is not None:
             self.jobs.shutdown()
             self.jobs = None
@@ -252,20 +259,18 @@ def build_runtime(ctx: AppContext, channel: str | None, *, demo: bool = False,
         if name == "sim":
             kwargs = {"speed": speed, "stdout": _Discard()}
         try:
-            channels.append(build_channel(name, settings, **kwargs))
+            channels.append(build_channel(name, settings, ctx.paths, **kwargs))
         except Alpha01Error as exc:
             notes.append(f"渠道 {name} 无法打开：{exc}")
-    retriever = None
-    if settings.knowledge.backend == "lancedb":
-        try:
-            from ..knowledge import open_kb
+    try:
+        from ..app import build_retriever
 
-            retriever = open_kb(ctx.paths, settings.knowledge)
-        except Exception as exc:  # index missing, lancedb not installed, other embedder
-            from ..pipeline.retrieval import MemoryRetriever
+        retriever = build_retriever(settings, ctx.paths, demo=demo)  # the demo shop ingested
+    except Exception as exc:  # index unreadable, other embedder (reindex needed)
+        from ..pipeline.retrieval import MemoryRetriever
 
-            notes.append(f"知识库无法打开，暂用内存检索：{exc}")
-            retriever = MemoryRetriever([], faq_threshold=settings.knowledge.faq_threshold)
+        notes.append(f"知识库无法打开，暂用内存检索：{exc}")
+        retriever = MemoryRetriever([], faq_threshold=settings.knowledge.faq_threshold)
     try:
         engine = build_engine(ctx, channels=channels, retriever=retriever, demo=demo)
     except Alpha01Error as exc:  # e.g. the configured model backend is missing
