@@ -39,13 +39,17 @@ def _variant(out: Path, onefile: bool) -> list[Row]:
     home = out / f"home-{kind}"
     frozen.run(exe, "init", home=home, timeout=120)
     paints = [frozen.first_paint_s(exe, home, timeout=120) for _ in range(3)]
-    return [
+    version, paint = _version_s(exe), statistics.median(paints)
+    rows = [
         Row(SECTION, f"{kind}: bundle size (no model)", figures["app_bytes"] / MIB, "MiB"),
         Row(SECTION, f"{kind}: zip size (no model)", figures["zip_bytes"] / MIB, "MiB"),
         Row(SECTION, f"{kind}: build time", figures["build_s"], "s"),
-        Row.check(SECTION, f"{kind}: --version", _version_s(exe), "s", "<= 1"),
-        Row.check(SECTION, f"{kind}: first TUI paint", statistics.median(paints), "s", "<= 3"),
     ]
+    if onefile:  # shown for comparison; the targets are the shipped (one-folder) build's
+        return rows + [Row(SECTION, f"{kind}: --version", version, "s"),
+                       Row(SECTION, f"{kind}: first TUI paint", paint, "s")]
+    return rows + [Row.check(SECTION, f"{kind}: --version", version, "s", "<= 1"),
+                   Row.check(SECTION, f"{kind}: first TUI paint", paint, "s", "<= 3")]
 
 
 def run(opts) -> list[Row]:
