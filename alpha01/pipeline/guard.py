@@ -293,6 +293,14 @@ _TIME_PROMISE = re.compile(
     r"(今天|今日|明天|明日|后天|当天|当日|马上|立刻|立即|随时|很快|今晚)(?:就|都|便)?"
     r"(?:能|可以|会|给您|帮您|为您)?(?:送到|送达|送过去|到货|到|发货|发出|退款|退钱|到账|补发|赔)"
 )
+# The bot can change nothing in the shop (prices, orders, memberships, refunds): a reply that
+# says it did, or will right away, is a promise in disguise ("已升级", "我会将订单改为5折").
+_ACTION_CLAIM = re.compile(
+    r"(?:已经?|这就|马上|立刻|我(?:会|将|来|已经?|这就|马上)?)"
+    r"(?:为您|给您|帮您|替您|把|将)?[^。！？!?，,]{0,12}?"
+    r"(?:升级|降级|改价|改为|改成|调整为|调成|修改|退款|退了|退还|补发|开通|办理好|办好|"
+    r"下单|取消|作废|打折|加急|免单|更新订单)"
+)
 _NEGATED_BEFORE = re.compile(
     r"(?:不|没有|没|无法|不能|没法|暂不|暂时不|并不|未|不会|不敢|不好)"
     r"(?:能|可以|会|敢|提供|支持|做)?(?:给您|为您|帮您|跟您|向您|对您)?(?:做)?(?:出)?(?:任何)?$"
@@ -384,6 +392,11 @@ def check(
                 hit.append(term)
                 blocks.append(f"blocked:{kind}:{term}")
                 break
+    for m in _ACTION_CLAIM.finditer(norm_reply):
+        if _negated(norm_reply, m.start()) or _NEGATION.search(_sentence_at(norm_reply, m.start())):
+            continue
+        blocks.append(f"blocked:action_claim:{m.group(0)}")
+        break
     for m in _TIME_PROMISE.finditer(norm_reply):
         word = m.group(1)
         if word in norm_data or _negated(norm_reply, m.start()):

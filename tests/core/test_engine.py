@@ -313,3 +313,13 @@ def test_opting_out_cancels_a_queued_broadcast(make_rig):
     assert "周三会员9折" not in rig.channel.sent_to("小王")
     assert rig.rows("SELECT state FROM replies WHERE kind = 'broadcast'") == [
         {"state": "cancelled"}]
+
+
+def test_a_model_that_finds_no_answer_gives_the_safe_reply(make_rig):
+    rig = make_rig()
+    rig.llm.enqueue("抱歉，资料里没有提到这个，我无法确定。")
+    rig.channel.inject("小王", "芒果是哪天到的货？")
+    rig.settle()
+    assert rig.channel.sent_to("小王") == ["这个问题我需要跟店主确认一下，确认后马上回复您。"]
+    [r] = rig.rows("SELECT tier, reason FROM replies")
+    assert r == {"tier": "fallback", "reason": "model found no answer in the shop data"}
