@@ -6,10 +6,11 @@ import io
 from pathlib import Path
 
 import pytest
-from pdfkit import make_pdf
 
 from alpha01.errors import InputError
 from alpha01.knowledge.formats import decode_text, read_document
+
+from .pdfkit import make_pdf
 
 LIMIT = 10 * 1024 * 1024
 TEXT = "配送说明\n\n三公里内免费送货上门。"

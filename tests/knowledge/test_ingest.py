@@ -6,11 +6,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from pdfkit import make_pdf
 
 from alpha01.errors import InputError, KnowledgeError
 from alpha01.knowledge import HashEmbedder, open_kb
 from alpha01.knowledge.embed import Embedder
+
+from .pdfkit import make_pdf
 
 
 def _statuses(report):

@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the checkout may not be pip-installed
     sys.path.insert(0, str(ROOT))
 
-from sync_helpers import Clock, LiveServer  # noqa: E402
-
 from sync_server.service import ServerConfig, SyncService  # noqa: E402
+
+from .sync_helpers import Clock, LiveServer  # noqa: E402
 
 
 @pytest.fixture

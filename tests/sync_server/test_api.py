@@ -6,10 +6,11 @@ import base64
 
 import pytest
 import segno
-from sync_helpers import enroll_device
 
 from sync_server import db as dbmod
 from sync_server.service import ServerConfig, SyncService
+
+from .sync_helpers import enroll_device
 
 
 def png_bytes(text: str = "wechat") -> bytes:

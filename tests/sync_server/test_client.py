@@ -111,4 +111,4 @@ def test_the_client_does_not_import_the_server_stack():
             "bad = [m for m in sys.modules if m.split('.')[0] in "
             "('fastapi', 'uvicorn', 'starlette', 'sync_server')]; print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30,
-                   cwd=__import__("sync_helpers").ROOT)
+                   cwd=__import__("tests.sync_server.sync_helpers", fromlist=["ROOT"]).ROOT)

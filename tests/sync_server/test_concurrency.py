@@ -8,9 +8,10 @@ import time
 
 import httpx
 import pytest
-from sync_helpers import enroll_device
 
 from sync_server.service import SyncService
+
+from .sync_helpers import enroll_device
 
 SCANS = 50
 

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
-from sync_helpers import enroll_device
 
 from sync_server import security
 from sync_server.security import BadToken, TokenKeys
+
+from .sync_helpers import enroll_device
 
 
 @pytest.fixture
