@@ -301,6 +301,7 @@ _ACTION_CLAIM = re.compile(
     r"(?:升级|降级|改价|改为|改成|调整为|调成|修改|退款|退了|退还|补发|开通|办理好|办好|"
     r"下单|取消|作废|打折|加急|免单|更新订单)"
 )
+_AGREEMENT = re.compile(r"(?:好的|好|可以|行|没问题|当然|成交|同意|收到|ok|OK|嗯)")
 _NEGATED_BEFORE = re.compile(
     r"(?:不|没有|没|无法|不能|没法|暂不|暂时不|并不|未|不会|不敢|不好)"
     r"(?:能|可以|会|敢|提供|支持|做)?(?:给您|为您|帮您|跟您|向您|对您)?(?:做)?(?:出)?(?:任何)?$"
@@ -360,6 +361,13 @@ def check(
     data_figures = figures(norm_data)
     question_figures = figures(norm_question)
     for fig in figures(norm_reply):
+        if (fig.kind in ("money", "discount") and _supported(fig, question_figures)
+                and _AGREEMENT.match(_sentence_at(norm_reply, fig.start).lstrip())
+                and not _NEGATION.search(_sentence_at(norm_reply, fig.start))):
+            # "好的，以后都给您打7折": saying yes to the customer's own price or discount is a
+            # deal the shop never made, even when that figure appears somewhere in its data.
+            blocks.append(f"blocked:agrees_to_customer_figure:{fig.raw.strip()}")
+            continue
         if _supported(fig, data_figures):
             continue
         if _supported(fig, question_figures):
