@@ -362,21 +362,36 @@ class KnowledgeBase:
         if not query or table is None or k <= 0:
             return []
         depth = max(CANDIDATES, k)
+
+        def vector() -> list[dict]:
+            qv = self.embedder.embed([query])[0]
+            if not np.any(qv):
+                return []
+            return (table.search(qv, vector_column_name="vector")
+                    .distance_type("cosine").select(TEXT_COLUMNS + ["_distance"])
+                    .limit(depth).to_arrow().to_pylist())
+
+        def full_text() -> list[dict]:
+            extra = expand(query) if self.expand_queries else ""
+            text = " ".join(filter(None, [fts_query(query), extra]))
+            if not text:
+                return []
+            return (table.search(text, query_type="fts", fts_columns="search_text")
+                    .select(TEXT_COLUMNS + ["_score"]).limit(depth).to_arrow().to_pylist())
+
         vector_rows: list[dict] = []
         fts_rows: list[dict] = []
         try:
-            if mode in ("vector", "hybrid"):
-                qv = self.embedder.embed([query])[0]
-                if np.any(qv):
-                    vector_rows = (table.search(qv, vector_column_name="vector")
-                                   .distance_type("cosine").select(TEXT_COLUMNS + ["_distance"])
-                                   .limit(depth).to_arrow().to_pylist())
-            if mode in ("fts", "hybrid"):
-                extra = expand(query) if self.expand_queries else ""
-                text = " ".join(filter(None, [fts_query(query), extra]))
-                if text:
-                    fts_rows = (table.search(text, query_type="fts", fts_columns="search_text")
-                                .select(TEXT_COLUMNS + ["_score"]).limit(depth).to_arrow().to_pylist())
+            if mode == "hybrid":
+                # Both searches at once: LanceDB and numpy release the GIL, so hybrid costs
+                # about the slower of the two instead of their sum.
+                pending = _search_pool().submit(full_text)
+                vector_rows = vector()
+                fts_rows = pending.result()
+            elif mode == "vector":
+                vector_rows = vector()
+            else:
+                fts_rows = full_text()
         except KnowledgeError:
             raise
         except Exception as exc:
@@ -467,3 +482,18 @@ def _kind_of(parsed: Parsed, plural: bool = False) -> str:
         kind = kinds.pop()
         return {"faq": "FAQ entries", "product": "products"}[kind] if plural else kind
     return "rows" if plural else "mixed"
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _search_pool():
+    """One small shared thread pool for the full-text half of hybrid searches."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-search")
+        return _POOL
