@@ -27,12 +27,13 @@ import numpy as np
 from ..config import KnowledgeSettings
 from ..domain import Passage
 from ..errors import InputError, KnowledgeError
+from ..intent import catalog_intent
 from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
 from .lexicon import expand
-from .search import MODES, bigrams, catalog_intent, fts_query, fuse, normalise_query, query_bigrams
+from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams
 from .store import TEXT_COLUMNS, KBStore, sql_str
 
 Progress = Callable[[str, int, int], None]  # (file name, done, total)

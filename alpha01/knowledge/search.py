@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..intent import without_catalog_words
+
 MODES = ("vector", "fts", "hybrid")
 RRF_K = 20
 
@@ -27,17 +29,6 @@ RRF_K = 20
 # query only (the embedder sees the question as typed).
 _FILLERS = set("的了吗呢啊呀吧么嘛哦哈呗啦喔噢哇嗯诶欸哎是在我你您们这那个有没不")
 _WORD = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
-
-
-# A customer asking what something costs or whether it is in stock wants the catalog row.
-_CATALOG_INTENT = re.compile(
-    r"多少钱|几块|几元|多钱|价格|价钱|价位|单价|售价|咋卖|怎么卖|怎样卖|卖多少|贵不贵|有货|没货|"
-    r"有没有货|库存|现货|到货|还有吗|规格|产地|哪产|哪里产|price|how much|in stock"
-)
-
-
-def catalog_intent(query: str) -> bool:
-    return bool(_CATALOG_INTENT.search(normalise_query(query)))
 
 
 def normalise_query(text: str) -> str:
@@ -101,7 +92,7 @@ def coverage(query_grams: set[str], text: str) -> float:
 def mentions(query: str, text: str) -> bool:
     """Whether `text` contains a topic word of `query` (a CJK bigram or an ASCII word of 3+
     letters), leaving out the catalog-intent words themselves (多少钱, 有货…)."""
-    topic = _CATALOG_INTENT.sub(" ", normalise_query(query))
+    topic = without_catalog_words(normalise_query(query))
     grams = {g for g in query_bigrams(topic) if len(g) >= 2 and (not g.isascii() or len(g) >= 3)}
     have = bigrams(text)
     return bool(grams & have)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from ..config import KnowledgeSettings
 from ..domain import Decision, Passage, Tier
+from ..intent import catalog_intent, without_catalog_words
 
 
 class Retriever(Protocol):
@@ -120,6 +121,48 @@ def focus(question: str) -> str:
     return "\n".join(kept) if kept else question.strip()
 
 
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+
+
+def _product(p: Passage) -> tuple[str, dict[str, str]] | None:
+    """(name, columns) of a product passage, whichever retriever produced it."""
+    fields = p.meta.get("fields") or {k: v for k, v in p.meta.items() if isinstance(v, str)}
+    if not fields:
+        return None
+    name = p.meta.get("name") or next(iter(fields.values()), "")
+    return (str(name), {str(k): str(v) for k, v in fields.items()}) if name else None
+
+
+def _named_in(name: str, question: str) -> bool:
+    """Whether the question names this product: a run of 2+ of its characters (榴莲 in
+    泰国金枕榴莲) appears in the question."""
+    for run in _CJK_RUN.findall(name):
+        for size in range(len(run), 1, -1):
+            if any(run[i:i + size] in question for i in range(len(run) - size + 1)):
+                return True
+    return False
+
+
+def catalog_answer(question: str, hits: list[Passage]) -> tuple[str, list[Passage]] | None:
+    """A price/stock question about products the question names: answered from the catalog
+    rows themselves, every figure exactly as the merchant wrote it, no model involved."""
+    topic = without_catalog_words(question)
+    rows = []
+    for p in hits:
+        if p.kind != "product":
+            continue
+        product = _product(p)
+        if product and _named_in(product[0], topic):
+            rows.append((p, product))
+    if not rows:
+        return None
+    lines = []
+    for _, (name, fields) in rows[:3]:
+        details = "，".join(f"{k}{v}" for k, v in fields.items() if v and v != name)
+        lines.append(f"{name}：{details}。" if details else f"{name}。")
+    return "\n".join(lines), [p for p, _ in rows[:3]]
+
+
 def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings) -> Decision:
     """The retrieval stage.
 
@@ -136,6 +179,12 @@ def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings) -
         return Decision.respond(faq.answer, Tier.FAQ, "faq match", passages=[faq.to_json()],
                                 faq_score=round(faq.score, 4))
     hits = retriever.search(question, k=settings.top_k)
+    if catalog_intent(question):
+        found = catalog_answer(question, hits)
+        if found is not None:
+            reply, products = found
+            return Decision.respond(reply, Tier.FAQ, "catalog lookup",
+                                    passages=[p.to_json() for p in products])
     relevant = [p for p in hits if p.score >= settings.relevance_threshold]
     kept: list[Passage] = []
     budget = settings.passage_chars

@@ -246,12 +246,24 @@ def test_manual_reply_goes_out_once_through_the_outbox(make_rig):
 
 def test_the_ask_json_contract(make_rig):
     rig = make_rig()
-    out = rig.engine.ask("芒果多少钱一斤？", customer="eval").to_json()
+    rig.llm.enqueue("海南金煌芒果当季，香甜少纤维。")
+    out = rig.engine.ask("芒果甜不甜？", customer="eval").to_json()
     assert set(out) >= {"reply", "tier", "handoff", "passages", "model", "latency_ms"}
     assert out["tier"] == "local" and out["handoff"] is False
     assert out["model"] == "fake-model"
     assert all({"text", "source", "score"} <= set(p) for p in out["passages"])
     assert any("芒果" in p["text"] for p in out["passages"])
+
+
+def test_a_price_question_is_answered_from_the_catalog_row_without_the_model(make_rig):
+    rig = make_rig()
+    out = rig.engine.ask("芒果多少钱一斤？", customer="eval").to_json()
+    assert (out["tier"], out["reason"]) == ("faq", "catalog lookup")
+    assert "海南金煌芒果" in out["reply"] and "12.8" in out["reply"]
+    assert rig.llm.history == []
+    # a product the shop does not sell is not "found" by a look-alike row
+    other = rig.engine.ask("榴莲多少钱？", customer="eval2").to_json()
+    assert other["reason"] != "catalog lookup"
 
 
 def test_unavailable_channel_error_is_recorded(make_rig):

@@ -35,7 +35,7 @@ def _publish(svg: Path, name: str) -> None:
 async def _shop_traffic(rig, pilot) -> None:
     rig.llm.enqueue("芒果今天 12 元一斤，台芒和贵妃芒都有。")
     for chat, text in (("小王", "你们几点开门？"), ("李阿姨", "可以送货上门吗"),
-                       ("小王", "芒果多少钱一斤？"), ("张先生", "我买的草莓坏了好几个，投诉"),
+                       ("小王", "芒果今天甜吗？"), ("张先生", "我买的草莓坏了好几个，投诉"),
                        ("陈女士", "榴莲能帮忙开好吗")):
         rig.channel.inject(chat, text)
         await wait_for(pilot, lambda c=chat: rig.channel.sent_to(c) or
