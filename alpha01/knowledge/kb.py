@@ -28,11 +28,11 @@ from ..config import KnowledgeSettings
 from ..domain import Passage
 from ..errors import InputError, KnowledgeError
 from ..intent import catalog_intent
+from ..lexicon import expand
 from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
-from .lexicon import expand
 from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams
 from .store import TEXT_COLUMNS, KBStore, sql_str
 

@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from ..domain import Passage
+from ..lexicon import covered_words
 
 
 @dataclass(slots=True)
@@ -312,6 +313,34 @@ _UNIT_TOKEN = re.compile(r"^\d+(?:\.\d+)?[a-z]{1,3}$", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 
 
+# Characters that make a pair of characters say nothing about the topic.
+_FILLER = set("的了吗呢啊呀吧么嘛哦哈呗啦你我您们他她这那个有没不是在也都还就和跟与或可以能会要想请问")
+_CJK = re.compile(r"[\u3400-\u9fff]+")
+_REFUSAL = re.compile(r"抱歉|对不起|不好意思|不能|无法|不可以|不支持|确认|店主|人工")
+
+
+def _unsupported_topic(reply: str, question: str, known: str) -> str | None:
+    """A topic word of the question that the shop's data never mentions, taken up by the reply
+    ("店里有洗手间吗" → "有洗手间"; "芒果打催熟剂吗" → "芒果没有打催熟剂"): whatever the reply says
+    about it, yes or no, the shop did not say it. Returns that word (a character pair)."""
+    def pairs(text: str) -> set[str]:
+        out = set()
+        for run in _CJK.findall(text):
+            for i in range(len(run) - 1):
+                pair = run[i:i + 2]
+                if pair[0] not in _FILLER and pair[1] not in _FILLER:
+                    out.add(pair)
+        return out
+
+    for pair in sorted(pairs(question) & pairs(reply)):
+        # a character the data never uses at all: not a rewording of something it does say
+        if pair not in known and (pair[0] not in known or pair[1] not in known):
+            if _REFUSAL.search(_sentence_at(reply, reply.find(pair))):
+                continue  # "抱歉，不能以2元出售榴莲" says nothing about durians
+            return pair
+    return None
+
+
 def _negated(text: str, start: int) -> bool:
     return bool(_NEGATED_BEFORE.search(text[max(0, start - 10): start]))
 
@@ -410,6 +439,11 @@ def check(
         if word in norm_data or _negated(norm_reply, m.start()):
             continue
         blocks.append(f"blocked:time_promise:{m.group(0)}")
+
+    known = norm_data + normalise(system_prompt)
+    foreign = _unsupported_topic(norm_reply, norm_question, known + covered_words(known))
+    if foreign:
+        blocks.append(f"blocked:unsupported_topic:{foreign}")
 
     if len(text) > max_chars:
         text = cut_at_sentence(text, max_chars)

@@ -224,3 +224,29 @@ def test_saying_yes_to_the_customers_own_discount_is_blocked_even_if_the_shop_us
     ok = check("银卡会员打98折，20:30以后草莓7折清货。", question=q, passages=data,
                system_prompt="sys", canary="QH-X")
     assert ok.ok, ok.reasons
+
+
+TOPIC_DATA = [Passage("营业时间：周末 8:00-22:00，门店在春熙路。支持微信、支付宝、现金。"
+                      "配送费：3公里内免费，3-10公里8元。", "intro.md", 0.5)]
+
+
+@pytest.mark.parametrize(("question", "reply"), [
+    ("店里有洗手间吗", "有洗手间，可以带孩子过去方便。"),
+    ("芒果打催熟剂吗", "芒果没有打催熟剂。"),
+    ("美团上能点吗", "可以，美团外卖可以点。"),
+])
+def test_a_reply_about_a_topic_the_shop_data_never_mentions_is_blocked(question, reply):
+    res = check(reply, question=question, passages=TOPIC_DATA, system_prompt="sys",
+                canary="QH-X")
+    assert not res.ok and any(r.startswith("blocked:unsupported_topic") for r in res.reasons)
+
+
+@pytest.mark.parametrize(("question", "reply"), [
+    ("周末几点开门", "周末8:00开门，22:00关门。"),
+    ("5公里配送费多少", "3-10公里配送费8元。"),
+    ("能用花呗吗", "抱歉，花呗要跟店主确认一下。"),
+])
+def test_rewordings_and_refusals_are_not_unsupported_topics(question, reply):
+    res = check(reply, question=question, passages=TOPIC_DATA, system_prompt="sys",
+                canary="QH-X")
+    assert not any(r.startswith("blocked:unsupported_topic") for r in res.reasons), res.reasons

@@ -1,6 +1,7 @@
 """Everyday words customers use for what a shop's documents call something else.
 
-Used to expand the full-text query only (the embedder sees the message as typed): a customer
+Used to expand the full-text query (the embedder sees the message as typed), and by the guard
+to tell a rewording from a new topic: a customer
 asks 几点关门 where the intro says 营业时间, 座机 where it says 电话. Generic shop vocabulary,
 not any one shop's data; a merchant's own words belong in the FAQ sheet.
 """
@@ -28,6 +29,14 @@ EXPANSIONS: dict[tuple[str, ...], str] = {
     ("礼盒", "送礼", "礼品"): "礼盒",
     ("预订", "预定", "订购", "定金"): "预订",
 }
+
+
+def covered_words(data: str) -> str:
+    """The everyday words for topics `data` covers under its own name (data says 营业时间:
+    开门, 关门, 几点 … are covered too). Used by the guard's unsupported-topic check."""
+    low = data.lower()
+    return " ".join(w for words, terms in EXPANSIONS.items()
+                    if any(t in low for t in terms.split()) for w in words)
 
 
 def expand(query: str) -> str:
