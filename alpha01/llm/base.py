@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..domain import Completion
@@ -67,28 +67,34 @@ class LLMBackend(ABC):
         """Free the model / connection."""
 
 
-# The shape of a streaming backend's generator: (messages, max_tokens, temperature, deadline,
-# info) -> pieces, filling `info` with tokens_in/tokens_out/ttft_ms/finish_reason/model.
-PieceStream = Callable[[list[ChatMessage], int, float, float | None, dict[str, Any]],
-                       Iterator[str]]
+class StreamingBackend(LLMBackend):
+    """A backend that produces its reply as a stream of pieces: `complete` and `stream` both
+    come from `_pieces`, which fills `info` with tokens_in/tokens_out/ttft_ms/finish_reason
+    (and `model` when the server names it)."""
 
+    @abstractmethod
+    def _pieces(self, messages: list[ChatMessage], max_tokens: int, temperature: float,
+                deadline: float | None, info: dict[str, Any]) -> Iterator[str]:
+        """Yield the reply in pieces, honouring `deadline` between them."""
 
-def collect(backend: LLMBackend, stream: PieceStream, messages: list[ChatMessage], *,
-            max_tokens: int, temperature: float, deadline: float | None,
-            model: Callable[[], str]) -> Completion:
-    """Run a streaming generator to the end and return what it produced as one Completion.
+    @abstractmethod
+    def model_label(self) -> str:
+        """The model's name, asked after generation (a lazily loaded model knows it then)."""
 
-    `model` is asked afterwards: a lazily loaded backend knows its model only then."""
-    started = time.monotonic()
-    info: dict[str, Any] = {}
-    text = "".join(stream(messages, max_tokens, temperature, deadline, info)).strip()
-    return Completion(
-        text=text,
-        model=info.get("model") or model(),
-        served_by=backend.name,
-        tokens_in=info.get("tokens_in", 0),
-        tokens_out=info.get("tokens_out", 0),
-        latency_ms=(time.monotonic() - started) * 1000,
-        meta={"tier": backend.tier, "ttft_ms": info.get("ttft_ms"),
-              "finish_reason": info.get("finish_reason")},
-    )
+    def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
+        started = time.monotonic()
+        info: dict[str, Any] = {}
+        text = "".join(self._pieces(messages, max_tokens, temperature, deadline, info)).strip()
+        return Completion(
+            text=text,
+            model=info.get("model") or self.model_label(),
+            served_by=self.name,
+            tokens_in=info.get("tokens_in", 0),
+            tokens_out=info.get("tokens_out", 0),
+            latency_ms=(time.monotonic() - started) * 1000,
+            meta={"tier": self.tier, "ttft_ms": info.get("ttft_ms"),
+                  "finish_reason": info.get("finish_reason")},
+        )
+
+    def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:
+        yield from self._pieces(messages, max_tokens, temperature, deadline, {})

@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import LLMSettings
-from ..domain import Completion
 from ..errors import LLMError, LLMTimeout, LLMUnavailable
 from ..paths import Paths
-from .base import ChatMessage, LLMBackend, collect
+from .base import ChatMessage, StreamingBackend
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def batch_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class LlamaCppBackend(LLMBackend):
+class LlamaCppBackend(StreamingBackend):
     """A local GGUF model. One model per backend; calls are serialised (llama.cpp contexts
     are not thread-safe)."""
 
@@ -177,15 +176,10 @@ class LlamaCppBackend(LLMBackend):
 
     # -- generation -------------------------------------------------------------------------
 
-    def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
-        return collect(self, self._generate, messages, max_tokens=max_tokens,
-                       temperature=temperature, deadline=deadline,
-                       model=lambda: self.model_name)
+    def model_label(self) -> str:
+        return self.model_name or ""
 
-    def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:
-        yield from self._generate(messages, max_tokens, temperature, deadline, {})
-
-    def _generate(
+    def _pieces(
         self,
         messages: list[ChatMessage],
         max_tokens: int,

@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import LLMSettings
-from ..domain import Completion
 from ..errors import LLMError, LLMTimeout, LLMUnavailable
 from ..paths import Paths
-from .base import ChatMessage, LLMBackend, collect
+from .base import ChatMessage, StreamingBackend
 
 ENV_KEY = "ZHIPUAI_API_KEY"
 DEFAULT_MODEL = "glm-4.7-flash"
@@ -36,7 +35,7 @@ class RateLimited(LLMError):
         self.retry_after = retry_after
 
 
-class ZhipuBackend(LLMBackend):
+class ZhipuBackend(StreamingBackend):
     name = "zhipu"
     tier = "cloud"
 
@@ -89,15 +88,10 @@ class ZhipuBackend(LLMBackend):
 
     # -- calls ------------------------------------------------------------------------------
 
-    def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
-        return collect(self, self._stream, messages, max_tokens=max_tokens,
-                       temperature=temperature, deadline=deadline,
-                       model=lambda: self.model)
+    def model_label(self) -> str:
+        return self.model or ""
 
-    def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:
-        yield from self._stream(messages, max_tokens, temperature, deadline, {})
-
-    def _stream(
+    def _pieces(
         self,
         messages: list[ChatMessage],
         max_tokens: int,
