@@ -56,15 +56,9 @@ def broadcast(runner: JobRunner, job: Job, key: str, now: float) -> dict[str, An
             if store.is_group_chat(c["channel"], c["chat"]):
                 continue
             send_key = f"{key}:c{c['id']}"
-            if store.run_key_used(send_key):
-                out["already"] += 1
-                continue
-            if c["paused_until"] and c["paused_until"] > now:
-                out["paused"] += 1
-                continue
-            if s.per_customer_daily and (store.proactive_since(now - DAY, c["id"])
-                                         >= s.per_customer_daily):
-                out["customer_cap"] += 1
+            held = _held_back(store, c, send_key, now, s.per_customer_daily)
+            if held:
+                out[held] += 1
                 continue
             if budget <= 0:
                 out["daily_cap"] += 1
@@ -82,6 +76,19 @@ def broadcast(runner: JobRunner, job: Job, key: str, now: float) -> dict[str, An
         return out
 
     return runner.write(queue)
+
+
+def _held_back(store: Store, c: Any, send_key: str, now: float,
+               per_customer_daily: int) -> str | None:
+    """Why a proactive message to customer `c` must not be queued now (the counter to bump),
+    or None: already queued under this key, AI paused for them, or their daily cap reached."""
+    if store.run_key_used(send_key):
+        return "already"
+    if c["paused_until"] and c["paused_until"] > now:
+        return "paused"
+    if per_customer_daily and store.proactive_since(now - DAY, c["id"]) >= per_customer_daily:
+        return "customer_cap"
+    return None
 
 
 def _count_opted_out(store: Store, tags: list[str], match_all: bool) -> int:
@@ -110,15 +117,9 @@ def followup(runner: JobRunner, job: Job, key: str, now: float) -> dict[str, Any
         for m in store.followup_candidates(now - after - window, now - after):
             c = store.customer_row(m["customer_id"])
             send_key = f"followup:m{m['message_id']}"  # one follow-up per question, ever
-            if store.run_key_used(send_key):
-                out["already"] += 1
-                continue
-            if c["paused_until"] and c["paused_until"] > now:
-                out["paused"] += 1
-                continue
-            if s.per_customer_daily and (store.proactive_since(now - DAY, c["id"])
-                                         >= s.per_customer_daily):
-                out["customer_cap"] += 1
+            held = _held_back(store, c, send_key, now, s.per_customer_daily)
+            if held:
+                out[held] += 1
                 continue
             if store.add_reply(
                     message_id=None, run_key=send_key, customer_id=c["id"],
