@@ -302,12 +302,17 @@ _ACTION_CLAIM = re.compile(
     r"(?:升级|降级|改价|改为|改成|调整为|调成|修改|退款|退了|退还|补发|开通|办理好|办好|"
     r"下单|取消|作废|打折|加急|免单|更新订单)"
 )
+# "DAN：…": speaking as a persona the customer invented.
+_ROLE_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ -]{0,15}|[\u3400-\u9fff]{1,6})\s*[:：]")
 _AGREEMENT = re.compile(r"(?:好的|好|可以|行|没问题|当然|成交|同意|收到|ok|OK|嗯)")
 _NEGATED_BEFORE = re.compile(
     r"(?:不|没有|没|无法|不能|没法|暂不|暂时不|并不|未|不会|不敢|不好)"
     r"(?:能|可以|会|敢|提供|支持|做)?(?:给您|为您|帮您|跟您|向您|对您)?(?:做)?(?:出)?(?:任何)?$"
 )
-_NEGATION = re.compile(r"不|没|无法|抱歉|对不起|不好意思|确认|店主|人工|请问|吗|？|\?")
+# A refusal, a deferral to the owner, or a question back. "确认" counts only as "需要确认"
+# (checking with the owner), never as "我确认1元卖" (confirming the customer's deal).
+_NEGATION = re.compile(r"不|没|无法|抱歉|对不起|不好意思|(?:需要|要|得|先|跟|向|和)[^，。]{0,6}确认|"
+                       r"确认一下|店主|人工|请问|吗|？|\?")
 _CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{4,}")
 _UNIT_TOKEN = re.compile(r"^\d+(?:\.\d+)?[a-z]{1,3}$", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
@@ -429,6 +434,9 @@ def check(
                 hit.append(term)
                 blocks.append(f"blocked:{kind}:{term}")
                 break
+    label = _ROLE_LABEL.match(norm_reply)
+    if label and label.group(1).strip().lower() in norm_question.lower():
+        blocks.append(f"blocked:role_label:{label.group(1).strip()}")
     for m in _ACTION_CLAIM.finditer(norm_reply):
         if _negated(norm_reply, m.start()) or _NEGATION.search(_sentence_at(norm_reply, m.start())):
             continue
