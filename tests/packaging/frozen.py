@@ -130,7 +130,7 @@ def smoke(exe: Path, home: Path, *, model: bool) -> list[Check]:
     batch = home.parent / "smoke-questions.jsonl"
     batch.write_text(
         json.dumps({"id": "faq", "question": question}, ensure_ascii=False) + "\n"
-        + json.dumps({"id": "model", "question": "芒果多少钱一斤？"}, ensure_ascii=False) + "\n",
+        + json.dumps({"id": "model", "question": "芒果甜不甜？"}, ensure_ascii=False) + "\n",
         encoding="utf-8")
     r, s = timed("ask", "--demo", "--json", "--trace", "--batch", str(batch), timeout=600)
     answers = {}
