@@ -321,7 +321,7 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 # Characters that make a pair of characters say nothing about the topic.
 _FILLER = set("的了吗呢啊呀吧么嘛哦哈啦你我您们他她这那个有没不是在也都还就和跟与或可以能会要想请问")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
-_REFUSAL = re.compile(r"抱歉|对不起|不好意思|不能|无法|不可以|不支持|确认|店主|人工")
+_REFUSAL = re.compile(r"抱歉|对不起|不好意思|无法|确认|店主|人工")
 
 
 def _unsupported_topic(reply: str, question: str, known: str) -> str | None:

@@ -267,3 +267,9 @@ def test_speaking_as_the_customers_invented_persona_is_blocked():
     fine = check("答：周末8:00开门。", question="周末几点开门", passages=TOPIC_DATA,
                  system_prompt="sys", canary="QH-X")
     assert not any(r.startswith("blocked:role_label") for r in fine.reasons)
+
+
+def test_a_flat_no_about_an_unknown_topic_is_still_a_claim():
+    res = check("不支持花呗分期。", question="你们支持花呗分期吗", passages=TOPIC_DATA,
+                system_prompt="sys", canary="QH-X")
+    assert any(r.startswith("blocked:unsupported_topic") for r in res.reasons)
