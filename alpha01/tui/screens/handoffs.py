@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable
 
 from ..format import clip, hhmm
 from ..widgets import PromptScreen
+from .listing import ListScreen
 
 STATE_LABELS = {"open": ("待认领", "bold yellow"), "claimed": ("处理中", "cyan")}
 
 
-class HandoffScreen(Screen[None]):
+class HandoffScreen(ListScreen):
+    HEADING = "转人工队列（未解决）"
+    TABLE_ID = "handoffs"
+    COLUMNS = (("#", "id", 4), ("时间", "at", 8), ("顾客", "customer", 10), ("状态", "state", 6),
+               ("原因", "reason", 20), ("顾客的话", "question", 40))
+
     BINDINGS = [
         Binding("escape", "back", "返回"),
         Binding("c", "claim", "认领"),
         Binding("enter", "reply", "回复"),
         Binding("x", "resolve", "解决"),
     ]
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Label("转人工队列（未解决）", classes="section-title")
-        yield DataTable(id="handoffs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key, width in (("#", "id", 4), ("时间", "at", 8), ("顾客", "customer", 10),
-                                  ("状态", "state", 6), ("原因", "reason", 20),
-                                  ("顾客的话", "question", 40)):
-            table.add_column(label, key=key, width=width)
-        table.focus()
-        self.ready = True
-        self.refresh_data()
 
     def refresh_data(self, status_only: bool = False) -> None:
         bridge = self.app.bridge
@@ -52,22 +40,11 @@ class HandoffScreen(Screen[None]):
                           Text(label, style=style), clip(r["reason"], 20),
                           clip(r["question"], 40), key=str(r["id"]))
             self._rows[r["id"]] = r
-        if keep is not None and str(keep) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(keep)), animate=False)
-
-    def selected(self) -> int | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return int(key.value) if key.value is not None else None
+        self.reselect(keep)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_reply()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     def action_claim(self) -> None:
         hid = self.selected()

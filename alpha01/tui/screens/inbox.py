@@ -5,13 +5,18 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Input, Label
 
 from ..format import clip, hhmm
+from .listing import ListScreen
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(ListScreen):
+    HEADING = "未解答的问题（转人工或“待确认”的回复）"
+    TABLE_ID = "questions"
+    COLUMNS = (("时间", "at", 8), ("顾客", "customer", 10), ("问题", "text", 44),
+               ("原因", "reason", 22))
+
     BINDINGS = [
         Binding("escape", "back", "返回"),
         Binding("enter", "answer", "写答案", show=False),
@@ -19,26 +24,12 @@ class InboxScreen(Screen[None]):
         Binding("ctrl+d", "dismiss_question", "忽略此问题"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Label("未解答的问题（转人工或“待确认”的回复）", classes="section-title")
-        yield DataTable(id="questions", cursor_type="row", zebra_stripes=True)
+    def compose_below(self) -> ComposeResult:
         with Vertical(id="faq-form"):
             yield Label("问题（可改写得更通用）")
             yield Input(id="faq-question")
             yield Label("店主的答案（回车或 Ctrl+S 保存为 FAQ，立即生效）")
             yield Input(id="faq-answer", placeholder="例如：榴莲可以帮您开好，果肉装盒送到。")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key, width in (("时间", "at", 8), ("顾客", "customer", 10),
-                                  ("问题", "text", 44), ("原因", "reason", 22)):
-            table.add_column(label, key=key, width=width)
-        self._rows: dict[int, dict] = {}
-        table.focus()
-        self.ready = True
-        self.refresh_data()
 
     def refresh_data(self, status_only: bool = False) -> None:
         bridge = self.app.bridge
@@ -52,15 +43,7 @@ class InboxScreen(Screen[None]):
             table.add_row(hhmm(r["received_at"]), clip(r["customer"], 10), clip(r["text"], 44),
                           clip(r["reason"], 22), key=str(r["id"]))
             self._rows[r["id"]] = dict(r)
-        if keep is not None and str(keep) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(keep)), animate=False)
-
-    def selected(self) -> int | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return int(key.value) if key.value is not None else None
+        self.reselect(keep)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self._rows.get(int(event.row_key.value)) if event.row_key.value else None
@@ -103,6 +86,3 @@ class InboxScreen(Screen[None]):
         mid = self.selected()
         if mid is not None and self.app.bridge:
             self.app.engine_call(self.app.bridge.dismiss(mid), "已从收件箱移除")
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

@@ -6,12 +6,11 @@ import json
 import time
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable
 
 from ..format import clip
+from .listing import ListScreen
 
 STATUS_STYLES = {"ok": ("成功", "green"), "error": ("出错", "bold red"),
                  "missed": ("错过", "yellow"), "skipped": ("跳过", "dim"),
@@ -22,28 +21,17 @@ def _when(ts: float | None) -> str:
     return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
-class JobsScreen(Screen[None]):
+class JobsScreen(ListScreen):
+    HEADING = "定时任务（群发、回访、小结、商品同步、备份）"
+    TABLE_ID = "jobs"
+    COLUMNS = (("#", "id", 4), ("任务", "name", 14), ("类型", "kind", 9), ("计划", "schedule", 16),
+               ("下次运行", "next", 11), ("上次", "last", 6), ("上次时间", "at", 11),
+               ("错误", "error", 36))
+
     BINDINGS = [
         Binding("escape", "back", "返回"),
         Binding("r", "run_now", "立即运行"),
     ]
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Label("定时任务（群发、回访、小结、商品同步、备份）", classes="section-title")
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key, width in (("#", "id", 4), ("任务", "name", 14), ("类型", "kind", 9),
-                                  ("计划", "schedule", 16), ("下次运行", "next", 11),
-                                  ("上次", "last", 6), ("上次时间", "at", 11),
-                                  ("错误", "error", 36)):
-            table.add_column(label, key=key, width=width)
-        table.focus()
-        self.ready = True
-        self.refresh_data()
 
     def refresh_data(self, status_only: bool = False) -> None:
         bridge = self.app.bridge
@@ -78,16 +66,6 @@ class JobsScreen(Screen[None]):
                           key=str(job.id))
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
-
-    def selected(self) -> int | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return int(key.value) if key.value is not None else None
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     def action_run_now(self) -> None:
         jid = self.selected()
