@@ -26,21 +26,13 @@ class HandoffScreen(ListScreen):
         Binding("x", "resolve", "解决"),
     ]
 
-    def refresh_data(self, status_only: bool = False) -> None:
-        bridge = self.app.bridge
-        if bridge is None or status_only:
-            return
-        table = self.query_one(DataTable)
-        keep = self.selected()
-        table.clear()
-        self._rows = {}
-        for r in bridge.reader.open_handoff_rows():
-            label, style = STATE_LABELS.get(r["state"], (r["state"], ""))
-            table.add_row(str(r["id"]), hhmm(r["created_at"]), clip(r["customer"], 10),
-                          Text(label, style=style), clip(r["reason"], 20),
-                          clip(r["question"], 40), key=str(r["id"]))
-            self._rows[r["id"]] = r
-        self.reselect(keep)
+    def fetch(self, reader):
+        return reader.open_handoff_rows()
+
+    def cells(self, r):
+        label, style = STATE_LABELS.get(r["state"], (r["state"], ""))
+        return (str(r["id"]), hhmm(r["created_at"]), clip(r["customer"], 10),
+                Text(label, style=style), clip(r["reason"], 20), clip(r["question"], 40))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -31,19 +31,12 @@ class InboxScreen(ListScreen):
             yield Label("店主的答案（回车或 Ctrl+S 保存为 FAQ，立即生效）")
             yield Input(id="faq-answer", placeholder="例如：榴莲可以帮您开好，果肉装盒送到。")
 
-    def refresh_data(self, status_only: bool = False) -> None:
-        bridge = self.app.bridge
-        if bridge is None or status_only:
-            return
-        table = self.query_one(DataTable)
-        keep = self.selected()
-        table.clear()
-        self._rows = {}
-        for r in bridge.reader.unanswered():
-            table.add_row(hhmm(r["received_at"]), clip(r["customer"], 10), clip(r["text"], 44),
-                          clip(r["reason"], 22), key=str(r["id"]))
-            self._rows[r["id"]] = dict(r)
-        self.reselect(keep)
+    def fetch(self, reader):
+        return reader.unanswered()
+
+    def cells(self, r):
+        return (hhmm(r["received_at"]), clip(r["customer"], 10), clip(r["text"], 44),
+                clip(r["reason"], 22))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self._rows.get(int(event.row_key.value)) if event.row_key.value else None

@@ -3,6 +3,9 @@ table of rows keyed by their database id, the selection kept across refreshes, E
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
@@ -35,7 +38,27 @@ class ListScreen(Screen[None]):
         self.refresh_data()
 
     def refresh_data(self, status_only: bool = False) -> None:
-        """Reload the rows from the database (the app calls this when something changed)."""
+        """Reload the rows from the database (the app calls this when something changed),
+        keeping the highlighted row highlighted."""
+        bridge = self.app.bridge
+        if bridge is None or status_only:
+            return
+        table = self.query_one(DataTable)
+        keep = self.selected()
+        table.clear()
+        self._rows = {}
+        for r in self.fetch(bridge.reader):
+            table.add_row(*self.cells(r), key=str(r["id"]))
+            self._rows[r["id"]] = dict(r)
+        self.reselect(keep)
+
+    def fetch(self, reader: Any) -> Iterable[Any]:
+        """The rows to show (each with an "id"), from the TUI's read-only Store."""
+        return ()
+
+    def cells(self, row: Any) -> tuple[Any, ...]:
+        """One row's cells, in COLUMNS order."""
+        return ()
 
     def selected(self) -> int | None:
         """The database id of the highlighted row."""
