@@ -220,7 +220,7 @@ def _markdown_blocks(text: str) -> list[Block]:
     return blocks
 
 
-def _plain_blocks(text: str, locator: str = "line") -> list[Block]:
+def _plain_blocks(text: str, locator: str = "line", detect_title: bool = True) -> list[Block]:
     blocks: list[Block] = []
     para: list[str] = []
     start = 0
@@ -238,7 +238,8 @@ def _plain_blocks(text: str, locator: str = "line") -> list[Block]:
         if not line:
             flush()
             continue
-        title = no - 1 == first_content and len(line) <= 40 and not _ends_sentence(line)
+        title = (detect_title and no - 1 == first_content and len(line) <= 40
+                 and not _ends_sentence(line))
         if title or (len(line) <= 30 and _TXT_HEADING.match(line) and not _ends_sentence(line)):
             flush()
             blocks.append(Block(line, 1 if title else 2, f"{locator} {no}"))
@@ -342,8 +343,7 @@ def _read_pdf(data: bytes) -> Parsed:
                 raise InputError("PDF is password-protected; save an unprotected copy and add it")
         blocks: list[Block] = []
         for no, page in enumerate(reader.pages, 1):
-            text = page.extract_text() or ""
-            blocks.extend(_plain_blocks(_clean(text), locator=f"page {no} line"))
+            blocks.extend(_pdf_page_blocks(page, no))
     except InputError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
@@ -355,6 +355,63 @@ def _read_pdf(data: bytes) -> Parsed:
     if not any(b.text.strip() for b in blocks):
         raise InputError("PDF has no text layer (a scan?); only PDFs with selectable text work")
     return Parsed(_fix_pdf_blocks(blocks))
+
+
+_PDF_GAP = re.compile(r"\s{2,}")
+
+
+def _pdf_page_blocks(page: Any, no: int) -> list[Block]:
+    """One page's blocks. The layout-preserving extraction keeps a table row on one line with
+    its cells apart (runs of spaces), where the plain extraction puts every cell on a line of
+    its own and the row is lost; so tables come from the layout text and become table blocks
+    ("cell | cell"), like a Markdown table. Falls back to the plain text when the layout
+    extraction fails or finds nothing."""
+    locator = f"page {no} line"
+    try:
+        layout = page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # pypdf's layout mode is newer and pickier than the plain one
+        layout = ""
+    if not layout.strip():
+        return _plain_blocks(_clean(page.extract_text() or ""), locator=locator)
+    rows: list[tuple[int, list[str] | str]] = []  # (line no, cells of a table row | text)
+    for line_no, raw in enumerate(_clean(layout).split("\n"), 1):
+        if not raw.strip():
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        cells = _PDF_GAP.split(raw.strip())
+        prev = rows[-1][1] if rows else None
+        if len(cells) == 1 and indent >= 8 and isinstance(prev, list):
+            prev[-1] += cells[0]  # a cell's text wrapped onto the next line
+            continue
+        rows.append((line_no, cells if len(cells) >= 2 else raw.strip()))
+    blocks: list[Block] = []
+    text: list[tuple[int, str]] = []  # (line no, text) of the running non-table lines
+
+    def flush_text() -> None:
+        # Plain blocks number their lines from 1; put the page's own line numbers back.
+        for b in _plain_blocks("\n".join(t for _, t in text), locator=locator,
+                               detect_title=not blocks):
+            k = int(b.locator.rsplit(" ", 1)[1])
+            b.locator = f"{locator} {text[k - 1][0]}"
+            blocks.append(b)
+        text.clear()
+
+    i = 0
+    while i < len(rows):
+        j = i
+        while j < len(rows) and isinstance(rows[j][1], list):
+            j += 1
+        if j - i >= 2:  # a header and at least one row: a table
+            flush_text()
+            body = "\n".join(" | ".join(cells) for _, cells in rows[i:j])  # type: ignore[arg-type]
+            blocks.append(Block(body, 0, f"{locator} {rows[i][0]}", table=True))
+            i = j
+            continue
+        line_no, item = rows[i]
+        text.append((line_no, " ".join(item) if isinstance(item, list) else item))
+        i += 1
+    flush_text()
+    return blocks
 
 
 def _fix_pdf_blocks(blocks: list[Block]) -> list[Block]:

@@ -4,7 +4,9 @@ STSong-Light with the UCS-2 CMap, which PDF readers know without an embedded fon
 from __future__ import annotations
 
 
-def make_pdf(pages: list[list[str]]) -> bytes:
+def make_pdf(pages: list[list[str | list[tuple[int, str]]]]) -> bytes:
+    """A PDF whose pages hold `lines`, top to bottom. A line is a string, or a list of
+    (x, text) cells placed at those horizontal positions, as a table row is laid out."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -21,9 +23,13 @@ def make_pdf(pages: list[list[str]]) -> bytes:
         b"/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>")
     kids = []
     for lines in pages:
-        ops = [b"BT /F1 12 Tf 14 TL 50 780 Td"]
-        for line in lines:
-            ops.append(b"<" + line.encode("utf-16-be").hex().upper().encode() + b"> Tj T*")
+        ops = [b"BT /F1 12 Tf"]
+        for n, line in enumerate(lines):
+            y = 780 - 18 * n
+            cells = [(50, line)] if isinstance(line, str) else line
+            for x, text in cells:
+                ops.append(b"1 0 0 1 %d %d Tm <" % (x, y)
+                           + text.encode("utf-16-be").hex().upper().encode() + b"> Tj")
         ops.append(b"ET")
         stream = b"\n".join(ops)
         content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
