@@ -17,6 +17,7 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,15 @@ from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
 from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams
+from .snapshot import MAX_ROWS, Snapshot, table_key
+from .snapshot import load as load_snapshot
 from .store import TEXT_COLUMNS, KBStore, sql_str
 
 Progress = Callable[[str, int, int], None]  # (file name, done, total)
 CANDIDATES = 30  # rows fetched from each of the vector and full-text lists before fusion
+# Query vectors kept: the retrieval stage asks faq_match and then search with the same
+# question, and customers repeat the same short questions; 512 vectors are 1 MB.
+QUERY_CACHE = 512
 
 
 @dataclass
@@ -109,6 +115,13 @@ class KnowledgeBase:
         self.store = KBStore(root, embedder.name, embedder.dim, check_embedder=check_embedder)
         self._write_lock = threading.Lock()
         self._faq_cache: tuple[int, list[dict], np.ndarray] | None = None
+        # In-memory copy of the chunk table (snapshot.py), reloaded when the table changes.
+        self._snapshot_cache: Snapshot | None = None
+        self._snapshot_skipped: tuple[str, int] | None = None  # key of a table left in LanceDB
+        self._snapshot_lock = threading.Lock()
+        self.max_memory_rows = MAX_ROWS
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
         self.chunk_chars = 450
         # Add everyday-word synonyms (lexicon.py) to the full-text query.
         self.expand_queries = True
@@ -136,6 +149,8 @@ class KnowledgeBase:
         if changed:
             with self._write_lock:
                 self.store.optimize()
+            if self._snapshot_cache is not None:  # searches are being served: reload now,
+                self._snapshot()  # not during the next customer's question
         report.seconds = time.perf_counter() - started
         return report
 
@@ -335,6 +350,8 @@ class KnowledgeBase:
                 self._embed_rows(rows[start : start + batch])
             self.store.rebuild(rows, self.embedder.dim, self.embedder.name)
             self._faq_cache = None
+            with self._query_lock:
+                self._query_vectors.clear()
             if progress:
                 progress("", len(rows), len(rows))
         return len(rows)
@@ -342,6 +359,7 @@ class KnowledgeBase:
     def close(self) -> None:
         self.store = self.store  # LanceDB holds no open handles that need closing
         self._faq_cache = None
+        self._snapshot_cache = None
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -363,26 +381,33 @@ class KnowledgeBase:
         if not query or table is None or k <= 0:
             return []
         depth = max(CANDIDATES, k)
-
-        def vector() -> list[dict]:
-            qv = self.embedder.embed([query])[0]
-            if not np.any(qv):
-                return []
-            return (table.search(qv, vector_column_name="vector")
-                    .distance_type("cosine").select(TEXT_COLUMNS + ["_distance"])
-                    .limit(depth).to_arrow().to_pylist())
-
-        def full_text() -> list[dict]:
-            extra = expand(query) if self.expand_queries else ""
-            text = " ".join(filter(None, [fts_query(query), extra]))
-            if not text:
-                return []
-            return (table.search(text, query_type="fts", fts_columns="search_text")
-                    .select(TEXT_COLUMNS + ["_score"]).limit(depth).to_arrow().to_pylist())
-
         vector_rows: list[dict] = []
         fts_rows: list[dict] = []
         try:
+            snap = self._snapshot()
+
+            def vector() -> list[dict]:
+                qv = self.query_vector(query)
+                if not np.any(qv):
+                    return []
+                if snap is not None:
+                    return snap.nearest(qv, depth)
+                return (table.search(qv, vector_column_name="vector")
+                        .distance_type("cosine").select(TEXT_COLUMNS + ["_distance"])
+                        .limit(depth).to_arrow().to_pylist())
+
+            def full_text() -> list[dict]:
+                extra = expand(query) if self.expand_queries else ""
+                text = " ".join(filter(None, [fts_query(query), extra]))
+                if not text:
+                    return []
+                # With a snapshot, only ids and scores come back from LanceDB: fetching and
+                # converting 30 wide rows costs more than the full-text search itself.
+                columns = ["id", "_score"] if snap is not None else TEXT_COLUMNS + ["_score"]
+                rows = (table.search(text, query_type="fts", fts_columns="search_text")
+                        .select(columns).limit(depth).to_arrow().to_pylist())
+                return self._complete(snap, rows) if snap is not None else rows
+
             if mode == "hybrid":
                 # Both searches at once: LanceDB and numpy release the GIL, so hybrid costs
                 # about the slower of the two instead of their sum.
@@ -419,7 +444,7 @@ class KnowledgeBase:
         rows, matrix = self._faq_index()
         if not rows:
             return []
-        qv = self.embedder.embed([query])[0]
+        qv = self.query_vector(query)
         cosines = matrix @ qv
         qgrams = bigrams(query)
         scored = []
@@ -429,7 +454,62 @@ class KnowledgeBase:
         scored.sort(key=lambda t: -t[0])
         return [_passage(row, score, parts) for score, row, parts in scored[:k]]
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedding of a (normalised) query, from a small LRU cache: one embedding per
+        customer question, however many lookups it goes through."""
+        with self._query_lock:
+            qv = self._query_vectors.get(query)
+            if qv is not None:
+                self._query_vectors.move_to_end(query)
+                return qv
+        qv = self.embedder.embed([query])[0]
+        qv.setflags(write=False)  # shared by every caller
+        with self._query_lock:
+            self._query_vectors[query] = qv
+            while len(self._query_vectors) > QUERY_CACHE:
+                self._query_vectors.popitem(last=False)
+        return qv
+
+    def _snapshot(self) -> Snapshot | None:
+        """The in-memory copy of the current chunk table (None: empty, or too large to
+        copy), reloaded when the table has changed since it was read."""
+        key = table_key(self.store)
+        snap = self._snapshot_cache
+        if snap is not None and snap.key == key:
+            return snap
+        if self._snapshot_skipped == key:
+            return None
+        with self._snapshot_lock:
+            key = table_key(self.store)
+            snap = self._snapshot_cache
+            if snap is not None and snap.key == key:
+                return snap
+            snap = load_snapshot(self.store, self.embedder.dim, self.max_memory_rows)
+            self._snapshot_cache = snap
+            self._snapshot_skipped = None if snap is not None else key
+            return snap
+
+    def _complete(self, snap: Snapshot, rows: list[dict]) -> list[dict]:
+        """Full rows for (id, _score) full-text results, from the snapshot; a row committed
+        after the snapshot was read is fetched from LanceDB."""
+        full = snap.take([r["id"] for r in rows])
+        missing = [r["id"] for r, f in zip(rows, full, strict=True) if f is None]
+        if missing:
+            where = "id IN (" + ", ".join(sql_str(i) for i in missing) + ")"
+            fetched = {r["id"]: r for r in self.store.rows(where, TEXT_COLUMNS)}
+            full = [f if f is not None else fetched.get(r["id"])
+                    for r, f in zip(rows, full, strict=True)]
+        out = []
+        for r, f in zip(rows, full, strict=True):
+            if f is not None:  # None: deleted meanwhile
+                f["_score"] = r["_score"]
+                out.append(f)
+        return out
+
     def _faq_index(self) -> tuple[list[dict], np.ndarray]:
+        snap = self._snapshot()
+        if snap is not None:
+            return snap.faq_rows, snap.faq_matrix
         version = self.store.version()
         cache = self._faq_cache
         if cache is not None and cache[0] == version:

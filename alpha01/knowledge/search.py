@@ -18,8 +18,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..intent import without_catalog_words
 
 MODES = ("vector", "fts", "hybrid")
@@ -29,6 +27,7 @@ RRF_K = 20
 # query only (the embedder sees the question as typed).
 _FILLERS = set("的了吗呢啊呀吧么嘛哦哈呗啦喔噢哇嗯诶欸哎是在我你您们这那个有没不")
 _WORD = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
+_ASCII_WORD = re.compile(r"[0-9a-z]+")
 
 
 def normalise_query(text: str) -> str:
@@ -76,15 +75,27 @@ def coverage(query_grams: set[str], text: str) -> float:
     half for its character bigrams, so a colloquial paraphrase still gets partial credit."""
     if not query_grams:
         return 0.0
-    have = bigrams(text)
+    # Substring tests on the normalised text instead of building its bigram set (this runs
+    # for every candidate of every search): a CJK bigram occurs in the text exactly when it
+    # is one of its bigrams, a single character anywhere counts, ASCII words count whole.
+    norm = unicodedata.normalize("NFKC", text or "").lower()
+    words: set[str] | None = None
+
+    def has(gram: str) -> bool:
+        nonlocal words
+        if gram.isascii() and len(gram) > 1:
+            if words is None:
+                words = set(_ASCII_WORD.findall(norm))
+            return gram in words
+        return gram in norm
+
     chars = {g for g in query_grams if len(g) == 1 or g.isascii()}
     pairs = query_grams - chars
     singles = {c for g in pairs for c in g} | chars
-    text_chars = set(normalise_query(text))
-    char_cov = sum(1 for c in singles if c in text_chars or c in have) / len(singles)
+    char_cov = sum(1 for c in singles if has(c)) / len(singles)
     if not pairs:
         return char_cov
-    pair_cov = len(pairs & have) / len(pairs)
+    pair_cov = sum(1 for g in pairs if has(g)) / len(pairs)
     # Single characters match almost anything in Chinese; bigrams carry the meaning.
     return 0.3 * char_cov + 0.7 * pair_cov
 
@@ -122,7 +133,7 @@ def _first_per_passage(rows: list[dict]) -> list[dict]:
 
 
 def calibrate(cosine: float, low: float, high: float) -> float:
-    return float(np.clip((cosine - low) / max(high - low, 1e-6), 0.0, 1.0))
+    return min(1.0, max(0.0, (cosine - low) / max(high - low, 1e-6)))
 
 
 def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: set[str],

@@ -264,6 +264,13 @@ class KBStore:
             query = query.select(columns)
         return query.to_arrow().to_pylist()
 
+    def arrow(self, columns: list[str]):
+        """These columns of every chunk row as one pyarrow Table (None when still empty)."""
+        table = self.chunks()
+        if table is None:
+            return None
+        return table.search().limit(None).select(columns).to_arrow()
+
     def count(self) -> int:
         table = self.chunks()
         return 0 if table is None else table.count_rows()

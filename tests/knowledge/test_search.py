@@ -1,0 +1,106 @@
+"""Search internals on real LanceDB: the in-memory snapshot and the query-vector cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alpha01.knowledge import HashEmbedder
+from alpha01.knowledge import kb as kb_module
+
+
+class CountingEmbedder(HashEmbedder):
+    """The hash embedder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def _ids(passages) -> list[str]:
+    return [p.meta["id"] for p in passages]
+
+
+# -- snapshot -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["vector", "fts", "hybrid"])
+def test_the_snapshot_returns_what_lancedb_returns(hash_kb, shop, mode):
+    hash_kb.add([shop])
+    questions = ["配送费多少", "安吉白茶的价格", "可以开发票吗", "几点关门", "草莓"]
+    fast = [hash_kb.search(q, k=4, mode=mode) for q in questions]
+    assert hash_kb._snapshot_cache is not None
+    hash_kb.max_memory_rows = 0  # too large to copy: every query goes to LanceDB
+    hash_kb._snapshot_cache = None
+    slow = [hash_kb.search(q, k=4, mode=mode) for q in questions]
+    assert hash_kb._snapshot_cache is None
+    for a, b in zip(fast, slow, strict=True):
+        assert _ids(a) == _ids(b)
+        assert [p.score for p in a] == pytest.approx([p.score for p in b], abs=1e-5)
+
+
+def test_the_snapshot_follows_ingest_remove_and_direct_writes(hash_kb, shop, tmp_path):
+    hash_kb.add([shop / "intro.md"])
+    assert {p.source for p in hash_kb.search("安吉白茶", k=10, mode="vector")} == {"intro.md"}
+    first = hash_kb._snapshot_cache
+    assert first is not None
+
+    hash_kb.add([shop / "products.csv"])
+    assert "products.csv" in {p.source for p in hash_kb.search("安吉白茶", k=10, mode="vector")}
+    assert hash_kb._snapshot_cache is not first
+
+    hash_kb.add_faq("可以寄到外地吗", "只做同城配送。")
+    assert any(p.kind == "faq" for p in hash_kb.search("寄到外地", k=10, mode="vector"))
+    assert hash_kb.faq_match("可以寄到外地吗") is not None
+
+    hash_kb.remove(["products.csv"])
+    assert "products.csv" not in {p.source for p in hash_kb.search("安吉白茶", k=10)}
+
+
+def test_a_full_text_hit_newer_than_the_snapshot_is_fetched(hash_kb, shop):
+    hash_kb.add([shop / "intro.md"])
+    hash_kb.search("配送", k=1)
+    snap = hash_kb._snapshot_cache
+    hash_kb.add_faq("可以寄到外地吗", "只做同城配送。")
+    new_id = hash_kb.store.rows("kind = 'faq'", ["id"])[0]["id"]
+    rows = hash_kb._complete(snap, [{"id": new_id, "_score": 2.0},
+                                    {"id": "gone", "_score": 1.0}])
+    assert [(r["id"], r["_score"], r["answer"]) for r in rows] == [(new_id, 2.0, "只做同城配送。")]
+
+
+def test_a_reindex_switches_the_snapshot_to_the_new_table(hash_kb, shop):
+    hash_kb.add([shop])
+    before = _ids(hash_kb.search("配送费多少", k=3))
+    key = hash_kb._snapshot_cache.key
+    hash_kb.reindex()
+    assert _ids(hash_kb.search("配送费多少", k=3)) == before
+    assert hash_kb._snapshot_cache.key != key
+
+
+# -- query vectors ------------------------------------------------------------------------------
+
+def test_one_question_is_embedded_once(paths, settings, shop):
+    embedder = CountingEmbedder()
+    knowledge = kb_module.KnowledgeBase(paths.kb, settings, embedder)
+    knowledge.add([shop])
+    embedder.texts.clear()
+    knowledge.faq_match("发票能开吗？")
+    knowledge.search("发票能开吗?", k=3)  # the same question after normalisation
+    knowledge.search("发票能开吗？", k=3, mode="vector")
+    assert embedder.texts == ["发票能开吗?"]
+
+
+def test_the_query_vector_cache_is_bounded(paths, settings, monkeypatch):
+    monkeypatch.setattr(kb_module, "QUERY_CACHE", 3)
+    embedder = CountingEmbedder()
+    knowledge = kb_module.KnowledgeBase(paths.kb, settings, embedder)
+    for q in ["一", "二", "三", "四", "二"]:
+        vector = knowledge.query_vector(q)
+        assert not vector.flags.writeable  # shared between callers
+    assert list(knowledge._query_vectors) == ["三", "四", "二"]
+    assert embedder.texts == ["一", "二", "三", "四"]
+    knowledge.query_vector("一")  # evicted: embedded again
+    assert embedder.texts[-1] == "一" and len(knowledge._query_vectors) == 3
