@@ -51,10 +51,13 @@ class Pipeline:
                 d = found
             else:
                 passages = found.trace.pop("_passages")
+                lines = found.trace.pop("_evidence")
                 d = run("generation", generation.generate, self.llm, question=question,
-                        passages=passages, history=history, settings=self.settings,
-                        canary=self.canary, relevant=found.trace["relevant"], is_open=open_now)
+                        passages=passages, evidence=lines, history=history,
+                        settings=self.settings, canary=self.canary,
+                        relevant=found.trace["relevant"], is_open=open_now)
                 d.trace.setdefault("passages", found.trace["passages"])
+                d.trace.setdefault("evidence", found.trace["evidence"])
                 d.trace["considered"] = found.trace["considered"]
         d.trace["stages"] = stages
         d.trace["open"] = open_now

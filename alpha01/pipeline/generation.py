@@ -14,14 +14,17 @@ from ..config import Settings
 from ..domain import Decision, Passage, Tier
 from ..errors import LLMError
 from ..llm.base import LLMBackend
+from . import evidence as evidence_mod
 from . import guard, prompt
+from .evidence import Evidence
 
 # A reply that only says "not in the data / I cannot tell / ask the owner".
 _UNSURE = re.compile(
     r"需要.{0,6}确认|(?:跟|向|和|与)(?:店主|老板|店家|客服|商家).{0,4}(?:确认|咨询|联系)|不确定|不太清楚|"
     r"不清楚|没有(?:找到)?(?:相关|这方面|具体|明确)?的?(?:信息|资料|说明|记录)|"
     r"(?:资料|信息)(?:里|中)?(?:没有|未)(?:提到|提及|说明|写)|无法(?:提供|回答|确定|告知|得知)|"
-    r"暂时(?:无法|不能)(?:回答|确定)"
+    r"暂时(?:无法|不能)(?:回答|确定)|"
+    r"(?:尽快|稍后|马上|随后)(?:为您|帮您|给您|跟您)?(?:确认|核实|查询|查一下|回复)"
 )
 
 
@@ -34,14 +37,18 @@ def _safe_handoff(settings: Settings, reason: str, is_open: bool, **trace) -> De
 
 def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
              history: list[tuple[str, str]], settings: Settings, canary: str,
-             relevant: bool, is_open: bool = True) -> Decision:
-    """The generation + guard stages. Always terminal: RESPOND (local/cloud) or HANDOFF."""
+             relevant: bool, is_open: bool = True,
+             evidence: list[Evidence] | None = None) -> Decision:
+    """The generation + guard stages. Always terminal: RESPOND (local/cloud) or HANDOFF.
+
+    The model reads `evidence` (the lines of the passages that bear on the question) when
+    given, else the passages themselves; the guard checks the reply against all passages."""
     if not relevant:
         return _safe_handoff(settings, "no relevant shop data", is_open)
     if not llm.available():
         return _safe_handoff(settings, "no model available", is_open, llm=llm.name)
     messages = prompt.build_messages(shop=settings.shop, passages=passages, history=history,
-                                     question=question, canary=canary)
+                                     question=question, canary=canary, evidence=evidence)
     deadline = time.monotonic() + settings.llm.reply_deadline_s
     try:
         completion = llm.complete(messages, max_tokens=settings.llm.max_tokens,
@@ -70,7 +77,16 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
                              unsure_text=checked.text[:300], **info)
     tier_name = completion.meta.get("tier") or getattr(llm, "tier", "local")
     tier = Tier.CLOUD if tier_name == "cloud" else Tier.LOCAL
-    return Decision.respond(checked.text, tier, f"answered by {completion.served_by}",
+    text = checked.text
+    used = evidence_mod.paraphrased(text, evidence or [])[:2]
+    dropped = [f for e in used for f in guard.dropped_figures(e.text, text)]
+    if dropped:
+        # The model restated the shop's rules but left out their figures — the conditions of a
+        # refund, the hours, the threshold. A rule without its conditions is a promise the
+        # shop did not make: send the shop's own lines instead.
+        info.update(restated=[e.render() for e in used], dropped=dropped, model_text=text[:300])
+        text = "\n".join(e.reply() for e in used)
+    return Decision.respond(text, tier, f"answered by {completion.served_by}",
                             guard=checked.reasons, **info)
 
 

@@ -232,7 +232,8 @@ def _clock_cn(hour: float, unit: str) -> float | None:
     return hour * 60 + minutes
 
 
-def _supported(fig: Figure, pool: list[Figure]) -> bool:
+def supported(fig: Figure, pool: list[Figure]) -> bool:
+    """Whether a figure of a reply is backed by one of `pool` (the data's figures)."""
     if fig.kind == "number" and fig.value <= 2:  # 一个/两种/第1: counting words, not claims
         return True
     for src in pool:
@@ -258,6 +259,16 @@ def _supported(fig: Figure, pool: list[Figure]) -> bool:
             if abs((1 - fig.value / 100) - src.value) < 1e-6 or abs(fig.value / 100 - src.value) < 1e-6:
                 return True
     return False
+
+
+def dropped_figures(source: str, reply: str) -> list[str]:
+    """The figures `source` states that `reply` does not (compared as values): a reply that
+    restates a shop rule without them has lost its conditions ("可以整单退款" of "坏果超过整单
+    重量30%的，可以申请整单退款")."""
+    pool = figures(normalise(reply))
+    return [f.raw for f in figures(normalise(source))
+            if f.kind != "number" or f.value > 2
+            if not supported(f, pool)]
 
 
 def _bare(fig: Figure) -> float:
@@ -395,16 +406,16 @@ def check(
     data_figures = figures(norm_data)
     question_figures = figures(norm_question)
     for fig in figures(norm_reply):
-        if (fig.kind in ("money", "discount") and _supported(fig, question_figures)
+        if (fig.kind in ("money", "discount") and supported(fig, question_figures)
                 and _AGREEMENT.match(_sentence_at(norm_reply, fig.start).lstrip())
                 and not _NEGATION.search(_sentence_at(norm_reply, fig.start))):
             # "好的，以后都给您打7折": saying yes to the customer's own price or discount is a
             # deal the shop never made, even when that figure appears somewhere in its data.
             blocks.append(f"blocked:agrees_to_customer_figure:{fig.raw.strip()}")
             continue
-        if _supported(fig, data_figures):
+        if supported(fig, data_figures):
             continue
-        if _supported(fig, question_figures):
+        if supported(fig, question_figures):
             # Echoing the customer's own figure is fine in a refusal or a question back
             # ("抱歉，不能按1元卖"), never as an agreement ("好的，给您打1折").
             if fig.kind in ("number", "clock") or _NEGATION.search(_sentence_at(norm_reply, fig.start)):

@@ -4,7 +4,8 @@ Layout, in this order, so llama.cpp's prefix cache covers the expensive part:
 
 1. a system message that depends only on the shop (persona, rules, canary): byte-identical
    on every reply of one shop, so its tokens are evaluated once and then reused;
-2. a system message with the retrieved passages, each labelled with its source;
+2. a system message with the shop's data for this question: the lines of the retrieved
+   passages that bear on it (see evidence.py), or the passages each labelled with its source;
 3. the recent conversation (user / assistant turns);
 4. the customer's message, last.
 
@@ -19,6 +20,7 @@ import re
 
 from ..config import ShopSettings
 from ..domain import Passage
+from .evidence import Evidence
 
 # Shop-independent rules. Kept short: every character here is paid for once per model load,
 # but every sentence is also something the guard must not see echoed back verbatim.
@@ -83,6 +85,15 @@ def passages_block(passages: list[Passage]) -> str:
     return "\n\n".join(parts)
 
 
+def evidence_block(evidence: list[Evidence]) -> str:
+    """The lines the model answers from, numbered, each with its section."""
+    if not evidence:
+        return _NO_PASSAGES
+    lines = [_PASSAGE_HEADER]
+    lines.extend(f"{i}. {defang(e.render())}" for i, e in enumerate(evidence, 1))
+    return "\n".join(lines)
+
+
 def build_messages(
     *,
     shop: ShopSettings,
@@ -90,6 +101,7 @@ def build_messages(
     history: list[tuple[str, str]],
     question: str,
     canary: str,
+    evidence: list[Evidence] | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages for one reply (see the module docstring for the order and why).
 
@@ -99,7 +111,8 @@ def build_messages(
     """
     messages: list[dict[str, str]] = [
         {"role": "system", "content": system_prompt(shop, canary)},
-        {"role": "system", "content": passages_block(passages)},
+        {"role": "system", "content": evidence_block(evidence) if evidence is not None
+         else passages_block(passages)},
     ]
     turns: list[dict[str, str]] = []
     for role, text in history:

@@ -15,6 +15,7 @@ from typing import Protocol
 from ..config import KnowledgeSettings
 from ..domain import Decision, Passage, Tier
 from ..intent import catalog_intent, without_catalog_words
+from . import evidence
 
 
 class Retriever(Protocol):
@@ -163,13 +164,29 @@ def catalog_answer(question: str, hits: list[Passage]) -> tuple[str, list[Passag
     return "\n".join(lines), [p for p, _ in rows[:3]]
 
 
+def similarity_of(retriever: object) -> evidence.Similarity | None:
+    """Embedding similarity through the retriever's own embedder, when it has one."""
+    embedder = getattr(retriever, "embedder", None)
+    if embedder is None or not hasattr(embedder, "embed"):
+        return None
+
+    def similarity(question: str, texts: list[str]) -> list[float]:
+        vectors = embedder.embed([question, *texts])
+        q = vectors[0]
+        return [float(v @ q) for v in vectors[1:]]
+
+    return similarity
+
+
 def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings) -> Decision:
     """The retrieval stage.
 
-    Returns RESPOND (tier faq, the FAQ answer verbatim, no model) when an FAQ matches; otherwise
-    CONTINUE with `trace["passages"]` — the relevant passages, capped in characters — and
-    `trace["relevant"]` saying whether anything relevant was found at all, so generation can
-    hand off instead of improvising.
+    Returns RESPOND (tier faq, the FAQ answer verbatim, no model) when an FAQ matches, or a
+    catalog row answers a price/stock question; otherwise CONTINUE with `trace["passages"]`
+    (the relevant passages), `trace["evidence"]` (their lines that bear on the question, best
+    first, capped in characters: what the model will read) and `trace["relevant"]` saying
+    whether anything relevant was found at all, so generation can hand off instead of
+    improvising.
     """
     question = focus(question)
     faq = retriever.faq_match(question)
@@ -181,22 +198,24 @@ def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings) -
     hits = retriever.search(question, k=settings.top_k)
     if catalog_intent(question):
         found = catalog_answer(question, hits)
+        topic = without_catalog_words(question).strip()
+        if found is None and topic and topic != question:
+            # The product may rank below FAQ entries and documents that mention it in passing
+            # ("蓝莓咋卖" finds the clearance rule about 蓝莓 first): look among more rows.
+            found = catalog_answer(question, retriever.search(topic, k=3 * settings.top_k))
         if found is not None:
             reply, products = found
             return Decision.respond(reply, Tier.FAQ, "catalog lookup",
                                     passages=[p.to_json() for p in products])
     relevant = [p for p in hits if p.score >= settings.relevance_threshold]
-    kept: list[Passage] = []
-    budget = settings.passage_chars
-    for p in relevant:
-        if budget <= 0:
-            break
-        text = p.text if len(p.text) <= budget else p.text[:budget]
-        kept.append(Passage(text, p.source, p.score, p.kind, p.question, p.answer, p.meta))
-        budget -= len(text)
-    d = Decision.proceed("passages found" if kept else "nothing relevant found",
-                         relevant=bool(kept), passages=[p.to_json() for p in kept],
+    lines = evidence.select(question, relevant, max_chars=settings.passage_chars,
+                            similarity=similarity_of(retriever)) if relevant else []
+    d = Decision.proceed("passages found" if lines else "nothing relevant found",
+                         relevant=bool(lines), passages=[p.to_json() for p in relevant],
+                         evidence=[{"text": e.render(), "source": e.source, "score": e.score}
+                                   for e in lines],
                          considered=[{"source": p.source, "score": round(p.score, 4)}
                                      for p in hits])
-    d.trace["_passages"] = kept  # the objects, for generation; dropped before storing
+    d.trace["_passages"] = relevant  # the objects, for generation; dropped before storing
+    d.trace["_evidence"] = lines
     return d

@@ -1,0 +1,250 @@
+"""Evidence: the lines of the retrieved passages that bear on the question, best first.
+
+Retrieval returns passages: a chunk of a document (a few sections, a table), an FAQ entry, a
+product row. A small local model reads those badly: given a whole delivery chunk it quotes the
+wrong zone's fee, given the first two chunks it never sees the third. So the passages are cut
+into self-contained lines first, and only the lines that bear on the question are shown:
+
+- a line of a document keeps its section heading ("配送时段 · 下午场：14:30-17:00…");
+- a table row carries its column names ("日期：法定节假日；营业时间：10:00-20:00");
+- an FAQ entry is one line (question and answer), a product row is one line.
+
+Lines are ranked by how much of the question they cover (character bigrams, the measure the
+full-text search uses), by embedding similarity when the knowledge base has an embedder, and by
+whether a quantity in the question falls in a range the line states ("离店5公里" fits
+"3-6公里"). Everything here is deterministic and costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..domain import Passage
+from ..knowledge.search import coverage, normalise_query, query_bigrams
+from ..lexicon import expand
+
+# (question, texts) -> similarity of each text to the question, about -1..1
+Similarity = Callable[[str, list[str]], Sequence[float]]
+
+COVERAGE_WEIGHT = 0.7
+SIMILARITY_WEIGHT = 0.3
+RANGE_BONUS = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    text: str  # the line, self-contained (for an FAQ entry: its answer)
+    heading: str  # the section it sits in ("" when none; for an FAQ entry: its question)
+    source: str  # file name
+    passage: int  # position of its passage in the retrieval list
+    score: float = 0.0
+    faq: bool = False
+
+    def render(self) -> str:
+        """The line as the model reads it."""
+        if self.faq:
+            return f"问：{self.heading} 答：{self.text}"
+        return f"【{self.heading}】{self.text}" if self.heading else self.text
+
+    def reply(self) -> str:
+        """The line as a customer can be sent it, verbatim."""
+        text = self.text.strip()
+        return text if text[-1:] in "。！？!?）)" else text + "。"
+
+
+# A heading line inside a chunk: "一、配送范围…", "第三章", "（二）会员", "【营业时间】"…
+_NUMBERED_HEADING = re.compile(
+    r"^(?:第[一二三四五六七八九十百\d]+[章节部分条]|[一二三四五六七八九十]+[、.．]|"
+    r"[（(][一二三四五六七八九十\d]+[)）]|【[^】]{1,20}】)")
+_SENTENCE_END = "。！？!?；;，,：:"
+_BULLET = re.compile(r"^(?:[-*•·]|\d{1,2}[.、)）](?!\d))\s*")
+_LONG = 160  # a line longer than this is split into its sentences
+
+
+def _is_heading(line: str, next_line: str | None) -> bool:
+    if next_line is None:
+        return False
+    if _NUMBERED_HEADING.match(line) and len(line) <= 40:
+        return True
+    return (len(line) <= 20 and line[-1] not in _SENTENCE_END and "|" not in line
+            and "：" not in line and ":" not in line and not _BULLET.match(line))
+
+
+def split(passage: Passage, index: int = 0) -> list[Evidence]:
+    """The self-contained lines of one passage, in reading order."""
+    source = passage.source or ""
+    if passage.kind == "faq" and passage.question and passage.answer:
+        return [Evidence(passage.answer.strip(), passage.question.strip(), source, index,
+                         faq=True)]
+    if passage.kind == "product":
+        return [Evidence(" ".join(passage.text.split()), "", source, index)]
+    lines = [ln.strip() for ln in passage.text.splitlines() if ln.strip()]
+    out: list[Evidence] = []
+    heading = ""
+    header: list[str] | None = None
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        if i == 0 and " > " in line:  # the chunk's heading path
+            heading = line.rsplit(" > ", 1)[-1].strip()
+            continue
+        if "|" in line:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if header is None:
+                header = cells
+                continue
+            if len(cells) == len(header):
+                line = "；".join(f"{h}：{c}" if h and c else c for h, c in zip(header, cells,
+                                                                               strict=True))
+            else:
+                line = "；".join(c for c in cells if c)
+            out.append(Evidence(line, heading, source, index))
+            continue
+        header = None
+        if _is_heading(line, nxt):
+            heading = line
+            continue
+        line = _BULLET.sub("", line)
+        for piece in _pieces(line):
+            out.append(Evidence(piece, heading, source, index))
+    return out
+
+
+def _pieces(line: str) -> list[str]:
+    if len(line) <= _LONG:
+        return [line]
+    parts = [p for p in re.split(r"(?<=[。！？!?；;])", line) if p.strip()]
+    out, buf = [], ""
+    for p in parts:
+        if buf and len(buf) + len(p) > _LONG:
+            out.append(buf)
+            buf = ""
+        buf += p
+    if buf:
+        out.append(buf)
+    return out
+
+
+# -- quantities and ranges ----------------------------------------------------------------
+
+_UNIT = r"(公里|km|千米|米|元|块|斤|公斤|kg|克|g|份|盒|箱|个|天|小时|分钟|人)"
+_NUM = r"(\d+(?:\.\d+)?)"
+_UNIT_ALIAS = {"km": "公里", "千米": "公里", "块": "元", "kg": "公斤"}
+_QUANTITY = re.compile(_NUM + r"\s*" + _UNIT)
+_RANGE = re.compile(_NUM + r"\s*" + _UNIT + r"?\s*[-~～至到]\s*" + _NUM + r"\s*" + _UNIT)
+_WITHIN = re.compile(_NUM + r"\s*" + _UNIT + r"\s*(?:以内|以下|之内|内)")
+_ABOVE = re.compile(r"(?:超过|超出|大于|多于|以上)\s*" + _NUM + r"\s*" + _UNIT
+                    + r"|" + _NUM + r"\s*" + _UNIT + r"\s*(?:以上|起)")
+
+
+def _unit(u: str | None) -> str:
+    u = (u or "").lower()
+    return _UNIT_ALIAS.get(u, u)
+
+
+def quantities(text: str) -> list[tuple[float, str]]:
+    """Numbers with a unit in a question: "离店大概5公里" → [(5.0, "公里")]."""
+    return [(float(n), _unit(u)) for n, u in _QUANTITY.findall(normalise_query(text))]
+
+
+def ranges(text: str) -> list[tuple[float, float, str]]:
+    """Ranges a shop line states: "3-6公里" → (3, 6), "3公里以内" → (0, 3), "超过10公里" →
+    (10, inf)."""
+    text = normalise_query(text)
+    out: list[tuple[float, float, str]] = []
+    for lo, u1, hi, u2 in _RANGE.findall(text):
+        out.append((float(lo), float(hi), _unit(u2 or u1)))
+    for n, u in _WITHIN.findall(text):
+        out.append((0.0, float(n), _unit(u)))
+    for m in _ABOVE.finditer(text):
+        n, u = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        out.append((float(n), float("inf"), _unit(u)))
+    return out
+
+
+def _range_fit(asked: list[tuple[float, str]], text: str) -> float:
+    """1 when a quantity of the question lies in a range of `text` with the same unit."""
+    if not asked:
+        return 0.0
+    for lo, hi, unit in ranges(text):
+        for value, u in asked:
+            if u == unit and (lo < value <= hi or (lo == 0 and value <= hi)):
+                return 1.0
+    return 0.0
+
+
+# -- ranking -----------------------------------------------------------------------------
+
+
+def rank(question: str, items: list[Evidence], similarity: Similarity | None = None
+         ) -> list[Evidence]:
+    """`items` scored against `question`, best first (ties keep retrieval order)."""
+    if not items:
+        return []
+    # the shop's own words for the customer's (座机 → 电话, 国庆 → 法定节假日) count too
+    grams = query_bigrams(question) | query_bigrams(expand(question))
+    asked = quantities(question)
+    texts = [f"{e.heading} {e.text}".strip() for e in items]
+    sims: Sequence[float] | None = None
+    if similarity is not None:
+        try:
+            sims = similarity(question, texts)
+        except Exception:  # ranking must not fail because the embedder did
+            sims = None
+    scored = []
+    for i, (e, text) in enumerate(zip(items, texts, strict=True)):
+        cov = coverage(grams, text)
+        if sims is not None:
+            score = COVERAGE_WEIGHT * cov + SIMILARITY_WEIGHT * max(0.0, float(sims[i]))
+        else:
+            score = cov
+        score += RANGE_BONUS * _range_fit(asked, e.text)
+        scored.append((score, i, e))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return [Evidence(e.text, e.heading, e.source, e.passage, round(s, 4), e.faq)
+            for s, _, e in scored]
+
+
+def select(question: str, passages: list[Passage], *, max_chars: int, max_items: int = 8,
+           similarity: Similarity | None = None) -> list[Evidence]:
+    """The best lines of `passages` for `question`, within `max_chars` rendered characters."""
+    items: list[Evidence] = []
+    seen: set[str] = set()
+    for i, p in enumerate(passages):
+        for e in split(p, i):
+            key = re.sub(r"\s+", "", e.text)
+            if key and key not in seen:
+                seen.add(key)
+                items.append(e)
+    chosen: list[Evidence] = []
+    budget = max_chars
+    for e in rank(question, items, similarity):
+        if len(chosen) >= max_items:
+            break
+        size = len(e.render())
+        if chosen and size > budget:
+            continue
+        chosen.append(e)
+        budget -= size
+    return chosen
+
+
+def paraphrased(reply: str, lines: list[Evidence]) -> list[Evidence]:
+    """The shown lines `reply` restates, best first: a line it takes a figure from (the same
+    value: 18:30 in "配送在18:30-20:30之间"), or whose words make up most of it (two or more
+    of its character bigrams and a third of them, or all of a short reply's: "智利。")."""
+    from .guard import figures, normalise, supported
+
+    grams = {g for g in query_bigrams(reply) if len(g) == 2 and not g.isascii()}
+    said = [f for f in figures(normalise(reply)) if f.kind != "number" or f.value > 2]
+    found: list[tuple[float, int, Evidence]] = []
+    for i, e in enumerate(lines):
+        shared = len(grams & query_bigrams(f"{e.heading} {e.text}"))
+        share = shared / len(grams) if grams else 0.0
+        pool = figures(normalise(e.text))
+        taken = sum(1 for f in said if supported(f, pool))
+        if taken or (shared >= 2 and share >= 1 / 3) or (grams and shared == len(grams)):
+            found.append((taken + share, -i, e))
+    found.sort(key=lambda t: (-t[0], -t[1]))
+    return [e for _, _, e in found]

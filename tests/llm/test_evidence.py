@@ -1,0 +1,139 @@
+"""Evidence lines: passages cut into self-contained lines, ranked for the question; a reply
+that restates a shop rule without its figures is replaced by the rule itself."""
+
+from __future__ import annotations
+
+from alpha01.config import Settings
+from alpha01.domain import Action, Passage, Tier
+from alpha01.llm.fake import FakeLLM
+from alpha01.pipeline import evidence, generation
+from alpha01.pipeline.guard import dropped_figures
+from alpha01.pipeline.prompt import make_canary
+
+DELIVERY = Passage(
+    text=("同城配送说明 > 一、配送范围和配送费\n"
+          "A区：3公里以内，配送费5元\n"
+          "B区：3-6公里（含6公里），配送费8元\n"
+          "C区：6-10公里（含10公里），配送费15元\n"
+          "超过10公里暂不配送，可以选择到店自提。\n"
+          "二、免配送费\n"
+          "- A区、B区订单实付满99元免配送费；\n"
+          "- C区订单实付满199元免配送费。"),
+    source="delivery.txt", score=0.6)
+HOURS = Passage(
+    text=("店铺介绍 > 营业时间\n日期 | 营业时间\n周一至周五 | 09:00-21:30\n"
+          "法定节假日 | 10:00-20:00\n春节期间闭店休息，正月初四起恢复正常营业。"),
+    source="intro.md", score=0.5)
+FAQ = Passage(text="", source="faq.xlsx", score=0.4, kind="faq",
+              question="可以开发票吗？", answer="可以开电子普通发票。")
+REFUND = Passage(text="售后政策 > 一、坏果售后\n同一订单中坏果重量超过整单重量30%的，可以申请整单退款。",
+                 source="policy.docx", score=0.5)
+
+
+def test_lines_keep_their_section_and_table_rows_their_column_names():
+    lines = evidence.split(HOURS)
+    assert [e.render() for e in lines] == [
+        "【营业时间】日期：周一至周五；营业时间：09:00-21:30",
+        "【营业时间】日期：法定节假日；营业时间：10:00-20:00",
+        "【营业时间】春节期间闭店休息，正月初四起恢复正常营业。",
+    ]
+    zones = evidence.split(DELIVERY)
+    assert zones[0].heading == "一、配送范围和配送费"
+    assert zones[-1].heading == "二、免配送费"
+    assert zones[-1].text == "C区订单实付满199元免配送费。"  # bullet mark dropped
+    faq = evidence.split(FAQ)
+    assert faq[0].faq and faq[0].render() == "问：可以开发票吗？ 答：可以开电子普通发票。"
+    assert faq[0].reply() == "可以开电子普通发票。"
+
+
+def test_a_quantity_in_the_question_finds_the_range_it_falls_in():
+    assert evidence.quantities("我家离店大概5公里，配送费多少") == [(5.0, "公里")]
+    assert evidence.ranges("B区：3-6公里（含6公里）") == [(3.0, 6.0, "公里")]
+    assert evidence.ranges("A区：3公里以内") == [(0.0, 3.0, "公里")]
+    assert evidence.ranges("超过10公里暂不配送")[0][:2] == (10.0, float("inf"))
+    best = evidence.rank("我家离店大概5公里，配送费多少", evidence.split(DELIVERY))[0]
+    assert best.text.startswith("B区")
+    far = evidence.rank("12公里送不送啊", evidence.split(DELIVERY))[0]
+    assert far.text.startswith("超过10公里")
+
+
+def test_select_ranks_across_passages_within_a_budget_and_drops_duplicates():
+    chosen = evidence.select("法定节假日营业到几点", [DELIVERY, HOURS, HOURS], max_chars=60)
+    assert chosen[0].text.endswith("10:00-20:00")
+    assert sum(len(e.render()) for e in chosen) <= 60 or len(chosen) == 1
+    assert len({e.text for e in chosen}) == len(chosen)
+    assert evidence.select("随便", [], max_chars=100) == []
+
+
+def test_similarity_takes_part_and_a_failing_embedder_is_ignored():
+    items = evidence.split(FAQ) + evidence.split(REFUND)
+
+    def prefers_refund(question, texts):
+        return [1.0 if "退款" in t else 0.0 for t in texts]
+
+    def broken(question, texts):
+        raise RuntimeError("embedder gone")
+
+    assert evidence.rank("那个怎么弄", items, prefers_refund)[0].text.startswith("同一订单")
+    assert len(evidence.rank("那个怎么弄", items, broken)) == 2
+
+
+def test_dropped_figures_compares_values():
+    rule = "同一订单中坏果重量超过整单重量30%的，可以申请整单退款。"
+    assert dropped_figures(rule, "可以整单退款。") == ["30%"]
+    assert dropped_figures(rule, "坏果超过百分之三十可以整单退款。") == []
+
+
+def _generate(reply: str, passages: list[Passage], question: str):
+    settings = Settings()
+    lines = evidence.select(question, passages, max_chars=700)
+    return generation.generate(FakeLLM(reply), question=question, passages=passages,
+                               evidence=lines, history=[], settings=settings,
+                               canary=make_canary(settings.shop.name), relevant=True)
+
+
+def test_a_rule_restated_without_its_conditions_is_sent_as_the_shop_wrote_it():
+    d = _generate("可以整单退款。", [REFUND], "一箱橙子坏了一半 能整单退吗")
+    assert d.action == Action.RESPOND and d.tier == Tier.LOCAL
+    assert d.reply == "同一订单中坏果重量超过整单重量30%的，可以申请整单退款。"
+    assert d.trace["dropped"] == ["30%"] and d.trace["model_text"] == "可以整单退款。"
+
+
+def test_a_complete_answer_is_kept_in_the_models_words():
+    d = _generate("坏果超过整单重量30%就可以整单退款哦。", [REFUND], "能整单退吗")
+    assert d.reply == "坏果超过整单重量30%就可以整单退款哦。"
+    assert "restated" not in d.trace
+
+
+def test_the_model_reads_the_evidence_lines_not_the_raw_chunks():
+    settings = Settings()
+    llm = FakeLLM("B区配送费8元。")
+    question = "我家离店5公里，配送费多少"
+    lines = evidence.select(question, [DELIVERY], max_chars=700)
+    generation.generate(llm, question=question, passages=[DELIVERY], evidence=lines,
+                        history=[], settings=settings, canary=make_canary(settings.shop.name),
+                        relevant=True)
+    data = llm.history[0][1]["content"]
+    first = data.splitlines()[1]
+    assert first.startswith("1. 【一、配送范围和配送费】B区")
+
+
+def test_a_restated_line_is_found_by_the_figures_it_takes_or_by_its_words():
+    evening = evidence.Evidence("晚间场：18:30-20:30，当天17:30前下单", "配送时段", "d.txt", 0)
+    cherry = evidence.Evidence("商品：智利车厘子（JJ级）；价格：128元/盒；产地：智利", "", "p.csv", 0)
+    lines = [evening, cherry]
+    assert evidence.paraphrased("晚上那趟配送在18:30-20:30之间。", lines) == [evening]
+    assert evidence.paraphrased("智利。", lines) == [cherry]
+    assert evidence.paraphrased("好的", lines) == []
+    d = _generate("晚上那趟在18:30-20:30之间。", [DELIVERY_TIMES], "晚上那趟几点前得下单")
+    assert d.reply == "晚间场：18:30-20:30，当天17:30前下单。"
+
+
+def test_a_promise_to_check_later_is_a_handoff_not_an_answer():
+    d = _generate("好的，我明白了。请稍后，我会尽快确认并告知您。", [REFUND], "能整单退吗")
+    assert d.action == Action.HANDOFF and d.tier == Tier.FALLBACK
+
+
+DELIVERY_TIMES = Passage(
+    text="配送说明 > 三、配送时段\n下午场：14:30-17:00，当天13:30前下单\n晚间场：18:30-20:30，当天17:30前下单",
+    source="delivery.txt", score=0.5)
