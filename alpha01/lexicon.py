@@ -8,6 +8,8 @@ not any one shop's data; a merchant's own words belong in the FAQ sheet.
 
 from __future__ import annotations
 
+import re
+
 # trigger words → terms added to the full-text query
 EXPANSIONS: dict[tuple[str, ...], str] = {
     ("几点", "关门", "开门", "打烊", "营业", "上班", "下班", "开到", "开着", "几时"): "营业时间",
@@ -31,6 +33,68 @@ EXPANSIONS: dict[tuple[str, ...], str] = {
 }
 
 
+# English (and pinyin) words customers mix into Chinese messages → the same terms. Matched as
+# whole words, so "ship" is not found inside "membership".
+ENGLISH: dict[tuple[str, ...], str] = {
+    ("hours", "open", "opens", "opening", "close", "closes", "closing"): "营业时间",
+    ("address", "location", "located"): "地址",
+    ("phone", "tel", "telephone", "call"): "电话",
+    ("shipping fee", "delivery fee", "delivery charge"): "配送费",
+    ("ship", "shipping", "deliver", "delivers", "delivery"): "配送",
+    ("price", "prices", "how much", "cost", "costs"): "价格",
+    ("refund", "refunds", "return", "money back"): "退款",
+    ("rotten", "damaged", "broken", "spoiled"): "坏果 售后",
+    ("invoice", "receipt", "fapiao"): "发票",
+    ("holiday", "holidays"): "法定节假日",
+    ("member", "members", "membership"): "会员",
+    ("points",): "积分",
+    ("pay", "payment", "alipay", "cash"): "付款方式",
+    ("pickup", "pick up"): "自提",
+    ("parking", "park"): "停车",
+    ("gift", "gifts", "gift box"): "礼盒",
+    ("preorder", "pre-order", "reserve", "booking", "deposit"): "预订",
+}
+
+# Names of the same goods: any one in a message adds the others (common Chinese aliases and
+# the English names customers type). Everyday produce vocabulary, not one shop's catalog.
+ALIASES: tuple[tuple[str, ...], ...] = (
+    ("猕猴桃", "奇异果", "kiwi", "kiwifruit", "kiwis"),
+    ("车厘子", "樱桃", "cherry", "cherries"),
+    ("牛油果", "鳄梨", "avocado", "avocados"),
+    ("菠萝", "凤梨", "pineapple"),
+    ("番茄", "西红柿", "tomato", "tomatoes"),
+    ("土豆", "马铃薯", "potato", "potatoes"),
+    ("红薯", "地瓜", "番薯", "sweet potato"),
+    ("龙眼", "桂圆", "longan"),
+    ("火龙果", "pitaya", "dragon fruit"),
+    ("椰子", "椰青", "coconut"),
+    ("柚子", "pomelo", "grapefruit"),
+    ("橘子", "桔子", "mandarin", "tangerine"),
+    ("橙子", "orange", "oranges"),
+    ("苹果", "apple", "apples"),
+    ("香蕉", "banana", "bananas"),
+    ("草莓", "strawberry", "strawberries"),
+    ("蓝莓", "blueberry", "blueberries"),
+    ("葡萄", "grape", "grapes"),
+    ("西瓜", "watermelon"),
+    ("哈密瓜", "cantaloupe", "melon"),
+    ("芒果", "mango", "mangoes", "mangos"),
+    ("榴莲", "durian"),
+    ("荔枝", "lychee", "litchi"),
+    ("山竹", "mangosteen"),
+    ("百香果", "passion fruit"),
+    ("石榴", "pomegranate"),
+    ("柠檬", "lemon", "lemons"),
+    ("梨子", "pear", "pears"),
+    ("桃子", "peach", "peaches"),
+    ("李子", "plum", "plums"),
+    ("柿子", "persimmon"),
+    ("无花果", "fig", "figs"),
+    ("枇杷", "loquat"),
+    ("杨梅", "bayberry"),
+)
+
+
 def covered_words(data: str) -> str:
     """The everyday words for topics `data` covers under its own name (data says 营业时间:
     开门, 关门, 几点 … are covered too). Used by the guard's unsupported-topic check."""
@@ -39,8 +103,32 @@ def covered_words(data: str) -> str:
                     if any(t in low for t in terms.split()) for w in words)
 
 
+def synonyms(query: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(a word of `query`, the terms the shop's data may use for it instead) for every
+    lexicon entry the query uses."""
+    q = query.lower()
+    latin = _LATIN.search(q) is not None
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for words, terms in EXPANSIONS.items():
+        found += [(w, tuple(terms.split())) for w in words if w in q]
+    if latin:
+        for words, terms in ENGLISH.items():
+            found += [(w, tuple(terms.split())) for w in words if _has_word(q, w)]
+    for names in ALIASES:
+        for n in names:
+            used = (latin and _has_word(q, n)) if n.isascii() else n in q
+            if used:  # the Chinese names stand for it (the index holds Chinese text)
+                found.append((n, tuple(m for m in names if m != n and not m.isascii())))
+    return found
+
+
 def expand(query: str) -> str:
     """Terms to add to a full-text query for `query` (empty when nothing applies)."""
-    q = query.lower()
-    extra = [terms for words, terms in EXPANSIONS.items() if any(w in q for w in words)]
-    return " ".join(dict.fromkeys(" ".join(extra).split()))
+    return " ".join(dict.fromkeys(t for _, terms in synonyms(query) for t in terms))
+
+
+_LATIN = re.compile(r"[a-z]{2}")
+
+
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text) is not None

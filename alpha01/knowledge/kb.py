@@ -34,7 +34,7 @@ from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
-from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams
+from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams, query_synonyms
 from .snapshot import MAX_ROWS, Snapshot, table_key
 from .snapshot import load as load_snapshot
 from .store import TEXT_COLUMNS, KBStore, sql_str
@@ -425,7 +425,8 @@ class KnowledgeBase:
         hits = fuse(vector_rows, fts_rows, mode, query_bigrams(query),
                     getattr(self.embedder, "sim_low", 0.2),
                     getattr(self.embedder, "sim_high", 0.8),
-                    prefer_kind="product" if catalog_intent(query) else None, query=query)
+                    prefer_kind="product" if catalog_intent(query) else None, query=query,
+                    synonyms=query_synonyms(query) if self.expand_queries else [])
         return [_passage(h.row, h.score, h.extra) for h in hits[:k]]
 
     def faq_match(self, query: str) -> Passage | None:

@@ -6,9 +6,10 @@ Scores are normalised to 0..1 and mean the same thing in every mode, so one thre
   `sim_high` → 1);
 - full text: the share of the query's character bigrams found in the passage (BM25 orders the
   candidates, coverage says how much of the question they actually touch);
-- hybrid: candidates from both lists ranked by reciprocal-rank fusion; the RRF value,
-  normalised by its maximum, is multiplied by the passage's best absolute relevance, so an
-  unrelated question gets low scores instead of a confident-looking top hit.
+- hybrid: candidates from both lists ordered by reciprocal-rank fusion (normalised by its
+  maximum) plus their full-text coverage; the first hit's score is the best relevance
+  among the top three, the others scale with their fused value, so an unrelated question
+  gets low scores instead of a confident-looking top hit.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..intent import without_catalog_words
+from ..lexicon import synonyms as lexicon_synonyms
 
 MODES = ("vector", "fts", "hybrid")
 RRF_K = 20
+# Weight of a candidate's full-text coverage next to its normalised RRF value when ordering
+# hybrid results (see fuse).
+COVERAGE_WEIGHT = 1.0
 
 # Chinese function characters and chat fillers that carry no topic. Dropped from the full-text
 # query only (the embedder sees the question as typed).
@@ -70,9 +75,30 @@ def query_bigrams(text: str) -> set[str]:
     return grams
 
 
-def coverage(query_grams: set[str], text: str) -> float:
+Synonyms = list[tuple[set[str], tuple[str, ...]]]
+
+
+def query_synonyms(query: str) -> Synonyms:
+    """For each everyday word of `query` the lexicon knows (几点, 座机, avocado…): its grams
+    and characters, and the terms a shop's text may use instead (营业时间, 电话, 牛油果)."""
+    out: Synonyms = []
+    for word, terms in lexicon_synonyms(normalise_query(query)):
+        if not without_catalog_words(" ".join(terms)).strip():
+            # 多少钱 → 价格: every catalog row has a price, so finding one says nothing
+            # about whether the passage is about the thing asked for.
+            continue
+        grams = bigrams(word)
+        if not word.isascii():
+            grams |= set(word)
+        out.append((grams, terms))
+    return out
+
+
+def coverage(query_grams: set[str], text: str, synonyms: Synonyms = ()) -> float:
     """Share of the query's terms found in `text`: half for its characters (and ASCII words),
-    half for its character bigrams, so a colloquial paraphrase still gets partial credit."""
+    half for its character bigrams, so a colloquial paraphrase still gets partial credit.
+    A word of the query counts as found where the text uses one of its `synonyms` instead
+    (the customer asks 几点关门, the text says 营业时间)."""
     if not query_grams:
         return 0.0
     # Substring tests on the normalised text instead of building its bigram set (this runs
@@ -80,9 +106,15 @@ def coverage(query_grams: set[str], text: str) -> float:
     # is one of its bigrams, a single character anywhere counts, ASCII words count whole.
     norm = unicodedata.normalize("NFKC", text or "").lower()
     words: set[str] | None = None
+    granted: set[str] = set()
+    for grams, terms in synonyms:
+        if any(t in norm for t in terms):
+            granted |= grams
 
     def has(gram: str) -> bool:
         nonlocal words
+        if gram in granted:
+            return True
         if gram.isascii() and len(gram) > 1:
             if words is None:
                 words = set(_ASCII_WORD.findall(norm))
@@ -138,7 +170,8 @@ def calibrate(cosine: float, low: float, high: float) -> float:
 
 def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: set[str],
          sim_low: float, sim_high: float, rrf_k: int = RRF_K,
-         prefer_kind: str | None = None, query: str = "") -> list[Hit]:
+         prefer_kind: str | None = None, query: str = "",
+         synonyms: Synonyms = (), coverage_weight: float = COVERAGE_WEIGHT) -> list[Hit]:
     """Merge the two candidate lists into scored hits, best first. `prefer_kind` (e.g.
     "product" for a price question) gives rows of that kind that name a topic word of
     `query` half a top rank extra."""
@@ -155,7 +188,8 @@ def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: 
         hit.extra["fts_unit"] = row.get("search_text") or row["text"]
     for hit in hits.values():
         rel_v = calibrate(hit.cosine, sim_low, sim_high) if hit.cosine is not None else 0.0
-        rel_f = coverage(query_grams, hit.extra.pop("fts_unit", None) or hit.row["text"])
+        rel_f = coverage(query_grams, hit.extra.pop("fts_unit", None) or hit.row["text"],
+                         synonyms)
         hit.extra = {"vector_relevance": round(rel_v, 4), "fts_relevance": round(rel_f, 4)}
         if mode == "vector":
             hit.relevance = hit.score = rel_v
@@ -167,8 +201,16 @@ def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: 
                     and (rel_f > 0 or mentions(query, hit.row["text"]))):
                 rrf += 0.5 / (rrf_k + 1)
             hit.relevance = max(rel_v, rel_f)
-            hit.score = rrf / (2.0 / (rrf_k + 1))
-            hit.extra["rrf"] = round(hit.score, 4)
+            rrf /= 2.0 / (rrf_k + 1)
+            hit.extra["rrf"] = round(rrf, 4)
+            # Ranks alone cannot tell a strong match in one list from a weak one in both:
+            # in a small shop's table the 30 vector candidates are half of all rows, so
+            # being in both lists is common and says little, while a passage holding most
+            # of the question's words may be missing from the vector list altogether. The
+            # share of the question a passage covers is that missing absolute measure; the
+            # calibrated cosine is not added (its evidence is in the vector rank already,
+            # and unrelated shop texts reach cosines that look half relevant).
+            hit.score = rrf + coverage_weight * rel_f
     ordered = list(hits.values())
     if mode == "vector":
         ordered.sort(key=lambda h: h.vector_rank or 1e9)
@@ -176,9 +218,11 @@ def fuse(vector_rows: list[dict], fts_rows: list[dict], mode: str, query_grams: 
         ordered.sort(key=lambda h: h.fts_rank or 1e9)
     else:
         ordered.sort(key=lambda h: (-h.score, -h.relevance))
-        # Rank fusion only orders; how sure we are comes from the absolute relevance of the
-        # best candidates, so an unrelated question gets uniformly low scores.
+        # The fused value only orders; how sure we are comes from the absolute relevance of
+        # the best candidates, so an unrelated question gets uniformly low scores. The first
+        # hit gets that confidence, the others their share of its fused value.
         confidence = max((h.relevance for h in ordered[:3]), default=0.0)
+        top = ordered[0].score if ordered else 0.0
         for h in ordered:
-            h.score = min(1.0, h.score) * confidence
+            h.score = min(1.0, confidence * h.score / top) if top > 0 else 0.0
     return ordered

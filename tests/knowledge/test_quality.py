@@ -74,3 +74,9 @@ def test_unrelated_questions_score_low(kb):
     unrelated = kb.search("明天会下雨吗", k=1)
     assert related >= KnowledgeSettings().relevance_threshold
     assert not unrelated or unrelated[0].score < related
+
+
+def test_a_question_with_a_typo_still_finds_the_hours_with_a_usable_score(kb):
+    top = kb.search("几点关们呀", k=1)[0]
+    assert "晚上十点打烊" in top.text
+    assert top.score >= KnowledgeSettings().relevance_threshold

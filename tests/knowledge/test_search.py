@@ -1,4 +1,5 @@
-"""Search internals on real LanceDB: the in-memory snapshot and the query-vector cache."""
+"""Search internals on real LanceDB: the in-memory snapshot, the query-vector cache, synonyms
+in relevance, and the order of fused results."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 
 from alpha01.knowledge import HashEmbedder
 from alpha01.knowledge import kb as kb_module
+from alpha01.knowledge.search import coverage, fuse, query_bigrams, query_synonyms
+from alpha01.lexicon import expand, synonyms
 
 
 class CountingEmbedder(HashEmbedder):
@@ -104,3 +107,47 @@ def test_the_query_vector_cache_is_bounded(paths, settings, monkeypatch):
     assert embedder.texts == ["一", "二", "三", "四"]
     knowledge.query_vector("一")  # evicted: embedded again
     assert embedder.texts[-1] == "一" and len(knowledge._query_vectors) == 3
+
+
+# -- lexicon and relevance ----------------------------------------------------------------------
+
+def test_english_words_match_whole_words_only():
+    assert "配送" in expand("can u ship to 北京")
+    assert "会员" in expand("membership怎么办") and "配送" not in expand("membership怎么办")
+    assert expand("shipping fee多少") == "配送费 配送"
+
+
+def test_aliases_work_both_ways_and_in_english():
+    assert "奇异果" in expand("猕猴桃有吗") and "猕猴桃" in expand("奇异果有吗")
+    assert expand("avocado有吗").split() == ["牛油果", "鳄梨"]
+    assert ("avocado", ("牛油果", "鳄梨")) in synonyms("avocado有吗")
+
+
+def test_a_synonym_in_the_text_counts_as_the_customers_word():
+    grams = query_bigrams("几点关门呀")
+    hours = "营业时间：每天9:00-22:00"
+    assert coverage(grams, hours) == 0.0
+    assert coverage(grams, hours, query_synonyms("几点关门呀")) >= 0.5
+    assert coverage(grams, "我们卖水果", query_synonyms("几点关门呀")) == 0.0
+
+
+def test_a_price_word_says_nothing_about_which_product():
+    # 多少钱 → 价格 widens the full-text query, but every product row has a price.
+    assert "价格" in expand("大闸蟹多少钱")
+    assert query_synonyms("大闸蟹多少钱") == []
+
+
+def _row(rid: str, text: str) -> dict:
+    return {"id": rid, "parent": rid, "text": text, "search_text": text, "kind": "chunk"}
+
+
+def test_a_passage_with_the_questions_words_beats_weak_hits_in_both_lists():
+    # Vector candidates: two vaguely similar passages; the full text finds the one that says
+    # what was asked but the vector list missed it.
+    vector = [dict(_row("a", "节日礼盒"), _distance=0.5), dict(_row("b", "果切"), _distance=0.55)]
+    fts = [dict(_row("c", "公司下午茶、团购可以吗"), _score=9.0),
+           dict(_row("a", "节日礼盒"), _score=1.0), dict(_row("b", "果切"), _score=0.5)]
+    hits = fuse(vector, fts, "hybrid", query_bigrams("公司下午茶团购"), 0.25, 0.75)
+    assert [h.row["id"] for h in hits][0] == "c"
+    assert hits[0].score == pytest.approx(max(h.relevance for h in hits[:3]))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
