@@ -332,7 +332,9 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 # Characters that make a pair of characters say nothing about the topic.
 _FILLER = set("的了吗呢啊呀吧么嘛哦哈啦你我您们他她这那个有没不是在也都还就和跟与或可以能会要想请问")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
-_REFUSAL = re.compile(r"抱歉|对不起|不好意思|无法|确认|店主|人工")
+# Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
+#提供农残检测报告") still does, whatever the apology around it.
+_DEFERRAL = re.compile(r"确认|店主|老板|人工|不确定|不清楚")
 
 
 def _unsupported_topic(reply: str, question: str, known: str) -> str | None:
@@ -351,8 +353,8 @@ def _unsupported_topic(reply: str, question: str, known: str) -> str | None:
     for pair in sorted(pairs(question) & pairs(reply)):
         # a character the data never uses at all: not a rewording of something it does say
         if pair not in known and (pair[0] not in known or pair[1] not in known):
-            if _REFUSAL.search(_sentence_at(reply, reply.find(pair))):
-                continue  # "抱歉，不能以2元出售榴莲" says nothing about durians
+            if _DEFERRAL.search(_sentence_at(reply, reply.find(pair))):
+                continue  # "抱歉，这个要跟店主确认一下" says nothing about it
             return pair
     return None
 
