@@ -34,6 +34,7 @@ _RULES = (
 )
 
 _PASSAGE_HEADER = "店铺资料（回答只能依据以下内容）："
+_EVIDENCE_HEADER = "店铺资料（回答只能依据以下内容，越靠前越相关）："
 _NO_PASSAGES = "店铺资料：没有找到与这个问题相关的资料。"
 
 # Control tokens of the chat templates we may meet (ChatML, Gemma, Llama 2/3, Phi, Mistral).
@@ -89,7 +90,7 @@ def evidence_block(evidence: list[Evidence]) -> str:
     """The lines the model answers from, numbered, each with its section."""
     if not evidence:
         return _NO_PASSAGES
-    lines = [_PASSAGE_HEADER]
+    lines = [_EVIDENCE_HEADER]
     lines.extend(f"{i}. {defang(e.render())}" for i, e in enumerate(evidence, 1))
     return "\n".join(lines)
 
