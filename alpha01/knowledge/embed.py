@@ -147,8 +147,8 @@ class Usem3Embedder(Embedder):
     # Up to this many characters in one call count as a query: one BLAS thread.
     small_chars = 600
     # A batch is embedded in slices of about this many characters (at most `batch_size`
-    # texts), each timed for ThreadChoice: ~0.1 s of work; a probe slice is a quarter.
-    slice_chars = 3000
+    # texts), each timed for ThreadChoice: ~0.25 s of work; a probe slice is a quarter.
+    slice_chars = 8000
 
     def __init__(self, threads: int = 0, batch_size: int = 256) -> None:
         import os

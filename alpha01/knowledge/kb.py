@@ -29,12 +29,19 @@ from ..config import KnowledgeSettings
 from ..domain import Passage
 from ..errors import InputError, KnowledgeError
 from ..intent import catalog_intent
-from ..lexicon import expand
 from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
-from .search import MODES, bigrams, fts_query, fuse, normalise_query, query_bigrams, query_synonyms
+from .search import (
+    MODES,
+    bigrams,
+    full_text_query,
+    fuse,
+    normalise_query,
+    query_bigrams,
+    query_synonyms,
+)
 from .snapshot import MAX_ROWS, Snapshot, table_key
 from .snapshot import load as load_snapshot
 from .store import TEXT_COLUMNS, KBStore, sql_str
@@ -397,8 +404,7 @@ class KnowledgeBase:
                         .limit(depth).to_arrow().to_pylist())
 
             def full_text() -> list[dict]:
-                extra = expand(query) if self.expand_queries else ""
-                text = " ".join(filter(None, [fts_query(query), extra]))
+                text = full_text_query(query, self.expand_queries)
                 if not text:
                     return []
                 # With a snapshot, only ids and scores come back from LanceDB: fetching and

@@ -14,12 +14,14 @@ Scores are normalised to 0..1 and mean the same thing in every mode, so one thre
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..intent import without_catalog_words
+from ..lexicon import expand as lexicon_expand
 from ..lexicon import synonyms as lexicon_synonyms
 
 MODES = ("vector", "fts", "hybrid")
@@ -54,6 +56,22 @@ def query_terms(text: str) -> list[str]:
 
 def fts_query(text: str) -> str:
     return " ".join(query_terms(text))
+
+
+def full_text_query(query: str, expand_queries: bool = True) -> str:
+    """What is sent to the full-text index for `query`: its terms without fillers and
+    without the catalog-intent words (多少钱, 有货…), plus the lexicon's terms for them.
+
+    The intent words say what is asked, not about what: catalog rows are indexed without
+    their column labels, so they cannot match there, and in other passages they match
+    whatever mentions prices. Leaving them out also makes the query cheaper (each word's
+    characters are posting lists to merge). Relevance still counts them (coverage), and
+    the catalog intent itself steers the fusion (`prefer_kind`)."""
+    topic = without_catalog_words(query)
+    if not query_terms(topic):
+        topic = query  # nothing but intent words ("多少钱?"): search them as they are
+    extra = lexicon_expand(topic) if expand_queries else ""
+    return " ".join(filter(None, [fts_query(topic), extra]))
 
 
 def bigrams(text: str) -> set[str]:
@@ -94,6 +112,12 @@ def query_synonyms(query: str) -> Synonyms:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _normalised(text: str) -> str:
+    # NFKC was half of fusion's time; candidates recur from one question to the next.
+    return unicodedata.normalize("NFKC", text).lower()
+
+
 def coverage(query_grams: set[str], text: str, synonyms: Synonyms = ()) -> float:
     """Share of the query's terms found in `text`: half for its characters (and ASCII words),
     half for its character bigrams, so a colloquial paraphrase still gets partial credit.
@@ -104,7 +128,7 @@ def coverage(query_grams: set[str], text: str, synonyms: Synonyms = ()) -> float
     # Substring tests on the normalised text instead of building its bigram set (this runs
     # for every candidate of every search): a CJK bigram occurs in the text exactly when it
     # is one of its bigrams, a single character anywhere counts, ASCII words count whole.
-    norm = unicodedata.normalize("NFKC", text or "").lower()
+    norm = _normalised(text or "")
     words: set[str] | None = None
     granted: set[str] = set()
     for grams, terms in synonyms:
