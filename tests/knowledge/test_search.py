@@ -8,7 +8,13 @@ import pytest
 
 from alpha01.knowledge import HashEmbedder
 from alpha01.knowledge import kb as kb_module
-from alpha01.knowledge.search import coverage, fuse, query_bigrams, query_synonyms
+from alpha01.knowledge.search import (
+    coverage,
+    full_text_query,
+    fuse,
+    query_bigrams,
+    query_synonyms,
+)
 from alpha01.lexicon import expand, synonyms
 
 
@@ -151,3 +157,9 @@ def test_a_passage_with_the_questions_words_beats_weak_hits_in_both_lists():
     assert [h.row["id"] for h in hits][0] == "c"
     assert hits[0].score == pytest.approx(max(h.relevance for h in hits[:3]))
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_the_full_text_query_leaves_out_what_is_asked_but_keeps_what_about():
+    assert full_text_query("龙井茶多少钱一罐").split() == ["龙井茶", "一罐"]
+    assert full_text_query("几点关门") == "几点关门 营业时间"
+    assert full_text_query("多少钱?") == "多少钱 价格"  # nothing else to search for
