@@ -448,7 +448,9 @@ def check(
                 blocks.append(f"blocked:{kind}:{term}")
                 break
     label = _ROLE_LABEL.match(norm_reply)
-    if label and label.group(1).strip().lower() in norm_question.lower():
+    name = label.group(1).strip().lower() if label else ""
+    # "地址：…" copied from the shop's own "地址：" line is a field, not a persona
+    if name and name in norm_question.lower() and f"{name}:" not in norm_data.lower():
         blocks.append(f"blocked:role_label:{label.group(1).strip()}")
     for m in _ACTION_CLAIM.finditer(norm_reply):
         if _negated(norm_reply, m.start()) or _NEGATION.search(_sentence_at(norm_reply, m.start())):

@@ -284,3 +284,10 @@ def test_a_polite_no_about_an_unknown_topic_is_still_a_claim():
     res = check("不好意思，我不能提供农残检测报告。", question="你们的苹果有农残检测报告吗",
                 passages=TOPIC_DATA, system_prompt="sys", canary="QH-X")
     assert any(r.startswith("blocked:unsupported_topic") for r in res.reasons)
+
+
+def test_a_field_label_copied_from_the_shop_data_is_not_a_persona():
+    data = [Passage("门店信息\n地址：成都市武侯区禾香路168号", "intro.md", 0.5)]
+    res = check("地址：成都市武侯区禾香路168号", question="店在哪 发个地址", passages=data,
+                system_prompt="sys", canary="QH-X")
+    assert res.ok, res.reasons
