@@ -38,6 +38,12 @@ def test_a_losing_probe_waits_twice_as_long_and_a_winning_one_switches():
     assert used[switched:].count(2) >= len(used[switched:]) - 3
 
 
+def test_timing_noise_does_not_drop_the_second_thread():
+    choice = ThreadChoice(2, first=4)
+    assert set(_run(choice, {2: 1.1, 1: 1.0}, 6)[2:]) == {2}  # 10% is noise
+    assert _run(choice, {2: 2.0, 1: 1.0}, 8)[-1] == 1  # twice as slow is not
+
+
 def test_one_core_means_one_thread():
     choice = ThreadChoice(1)
     assert _run(choice, {1: 1.0}, 5) == [1] * 5
