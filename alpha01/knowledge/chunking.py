@@ -69,6 +69,20 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def pack(pieces: list[str], max_chars: int) -> list[str]:
+    """Consecutive pieces joined into runs of at most `max_chars` (a piece longer than that
+    stays whole, on its own)."""
+    out, buf = [], ""
+    for piece in pieces:
+        if buf and len(buf) + len(piece) > max_chars:
+            out.append(buf)
+            buf = ""
+        buf += piece
+    if buf.strip():
+        out.append(buf)
+    return out
+
+
 def _split_long(sentence: str, max_chars: int) -> list[str]:
     if len(sentence) <= max_chars:
         return [sentence]
@@ -141,14 +155,7 @@ def chunk_blocks(blocks: list[Block], max_chars: int = 360) -> list[Chunk]:
 
     def units_of(headings: list[str], pieces: list[str]) -> list[str]:
         prefix = " > ".join(headings)
-        out, buf = [], ""
-        for piece in pieces:
-            if buf and len(buf) + len(piece) > unit_chars:
-                out.append(buf)
-                buf = ""
-            buf += piece
-        if buf.strip():
-            out.append(buf)
+        out = pack(pieces, unit_chars)
         return [f"{prefix}\n{u.strip()}" if prefix else u.strip() for u in out if u.strip()]
 
     def emit(headings: list[str], body: str, locator: str,

@@ -22,8 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..domain import Passage
+from ..knowledge.chunking import pack, split_sentences
 from ..knowledge.search import coverage, normalise_query, query_bigrams
 from ..lexicon import expand
+from .guard import figures, normalise, supported
 
 # (question, texts) -> similarity of each text to the question, about -1..1
 Similarity = Callable[[str, list[str]], Sequence[float]]
@@ -114,16 +116,7 @@ def split(passage: Passage, index: int = 0) -> list[Evidence]:
 def _pieces(line: str) -> list[str]:
     if len(line) <= _LONG:
         return [line]
-    parts = [p for p in re.split(r"(?<=[。！？!?；;])", line) if p.strip()]
-    out, buf = [], ""
-    for p in parts:
-        if buf and len(buf) + len(p) > _LONG:
-            out.append(buf)
-            buf = ""
-        buf += p
-    if buf:
-        out.append(buf)
-    return out
+    return pack(split_sentences(line), _LONG)
 
 
 # -- quantities and ranges ----------------------------------------------------------------
@@ -234,8 +227,6 @@ def paraphrased(reply: str, lines: list[Evidence]) -> list[Evidence]:
     """The shown lines `reply` restates, best first: a line it takes a figure from (the same
     value: 18:30 in "配送在18:30-20:30之间"), or whose words make up most of it (two or more
     of its character bigrams and a third of them, or all of a short reply's: "智利。")."""
-    from .guard import figures, normalise, supported
-
     grams = {g for g in query_bigrams(reply) if len(g) == 2 and not g.isascii()}
     said = [f for f in figures(normalise(reply)) if f.kind != "number" or f.value > 2]
     found: list[tuple[float, int, Evidence]] = []

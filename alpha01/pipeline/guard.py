@@ -266,9 +266,7 @@ def dropped_figures(source: str, reply: str) -> list[str]:
     restates a shop rule without them has lost its conditions ("可以整单退款" of "坏果超过整单
     重量30%的，可以申请整单退款")."""
     pool = figures(normalise(reply))
-    return [f.raw for f in figures(normalise(source))
-            if f.kind != "number" or f.value > 2
-            if not supported(f, pool)]
+    return [f.raw for f in figures(normalise(source)) if not supported(f, pool)]
 
 
 def _bare(fig: Figure) -> float:
