@@ -461,6 +461,13 @@ class KnowledgeBase:
         scored.sort(key=lambda t: -t[0])
         return [_passage(row, score, parts) for score, row, parts in scored[:k]]
 
+    def mentions(self, word: str) -> bool:
+        """Whether the shop's data mentions `word` anywhere (not only in the passages a search
+        returned): the guard asks before it calls a word of a reply a topic the shop never
+        wrote about. False when the table is too large to hold in memory."""
+        snap = self._snapshot()
+        return snap is not None and snap.mentions(word)
+
     def query_vector(self, query: str) -> np.ndarray:
         """The embedding of a (normalised) query, from a small LRU cache: one embedding per
         customer question, however many lookups it goes through."""

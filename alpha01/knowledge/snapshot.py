@@ -13,7 +13,8 @@ after a write loads a fresh copy: no write is ever missed, however it was made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ class Snapshot:
     positions: dict[str, int]  # row id → row number
     faq_rows: list[dict]  # the FAQ rows (TEXT_COLUMNS), for question matching
     faq_matrix: np.ndarray  # (len(faq_rows), dim) their question vectors
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -58,6 +60,13 @@ class Snapshot:
         for row, i in zip(rows, top, strict=True):
             row["_distance"] = 1.0 - float(cosines[i])
         return rows
+
+    def mentions(self, word: str) -> bool:
+        """Whether any row's text contains `word` (compared after NFKC)."""
+        if "text" not in self._cache:
+            texts = self.columns.column("text").to_pylist()
+            self._cache["text"] = unicodedata.normalize("NFKC", "\n".join(t or "" for t in texts))
+        return unicodedata.normalize("NFKC", word) in self._cache["text"]
 
     def take(self, ids: list[str]) -> list[dict | None]:
         """The rows with these ids (None for an id the snapshot does not hold)."""

@@ -55,7 +55,8 @@ class Pipeline:
                 d = run("generation", generation.generate, self.llm, question=question,
                         passages=passages, evidence=lines, history=history,
                         settings=self.settings, canary=self.canary,
-                        relevant=found.trace["relevant"], is_open=open_now)
+                        relevant=found.trace["relevant"], is_open=open_now,
+                        mentions=getattr(self.retriever, "mentions", None))
                 d.trace.setdefault("passages", found.trace["passages"])
                 d.trace.setdefault("evidence", found.trace["evidence"])
                 d.trace["considered"] = found.trace["considered"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..domain import Passage
@@ -266,7 +267,11 @@ def dropped_figures(source: str, reply: str) -> list[str]:
     restates a shop rule without them has lost its conditions ("可以整单退款" of "坏果超过整单
     重量30%的，可以申请整单退款")."""
     pool = figures(normalise(reply))
-    return [f.raw for f in figures(normalise(source)) if not supported(f, pool)]
+    dropped = [f.raw for f in figures(normalise(source)) if not supported(f, pool)]
+    # 免费 is a price too: "可以帮忙剥榴莲，收钱" of "榴莲免费开果" has lost it
+    if "免费" in source and "免费" not in reply:
+        dropped.append("免费")
+    return dropped
 
 
 def _bare(fig: Figure) -> float:
@@ -309,7 +314,7 @@ _ACTION_CLAIM = re.compile(
     r"(?:已经?|这就|马上|立刻|我(?:会|将|来|已经?|这就|马上)?)"
     r"(?:为您|给您|帮您|替您|把|将)?[^。！？!?，,]{0,12}?"
     r"(?:升级|降级|改价|改为|改成|调整为|调成|修改|退款|退了|退还|补发|开通|办理好|办好|"
-    r"下单|取消|作废|打折|加急|免单|更新订单)"
+    r"下单|取消|作废|打折|加急|免单|更新订单|确认了|确认过|确认无误)"
 )
 # "DAN：…": speaking as a persona the customer invented.
 _ROLE_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ -]{0,15}|[\u3400-\u9fff]{1,6})\s*[:：]")
@@ -328,14 +333,20 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 
 
 # Characters that make a pair of characters say nothing about the topic.
-_FILLER = set("的了吗呢啊呀吧么嘛哦哈啦你我您们他她这那个有没不是在也都还就和跟与或可以能会要想请问")
+FILLER = set("的了吗呢啊呀吧么嘛哦哈啦你我您们他她这那个有没不是在也都还就和跟与或可以能会要想请问")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 # Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
 #提供农残检测报告") still does, whatever the apology around it.
 _DEFERRAL = re.compile(r"确认|店主|老板|人工|不确定|不清楚")
+# When and where the customer is, not what the question is about: "今天下单礼盒今天能拿到吗" asks
+# about gift boxes, and a reply that says 今天 has not taken up a topic the shop never mentions.
+_CONTEXT_WORDS = re.compile(
+    r"今天|今晚|今早|今年|明天|明早|明晚|后天|昨天|前天|周末|早上|上午|中午|下午|晚上|傍晚|"
+    r"刚才|现在|待会|一会|离店|离你们|我家|家里")
 
 
-def _unsupported_topic(reply: str, question: str, known: str) -> str | None:
+def _unsupported_topic(reply: str, question: str, known: str,
+                       mentions: Callable[[str], bool] | None = None) -> str | None:
     """A topic word of the question that the shop's data never mentions, taken up by the reply
     ("店里有洗手间吗" → "有洗手间"; "芒果打催熟剂吗" → "芒果没有打催熟剂"): whatever the reply says
     about it, yes or no, the shop did not say it. Returns that word (a character pair)."""
@@ -344,17 +355,27 @@ def _unsupported_topic(reply: str, question: str, known: str) -> str | None:
         for run in _CJK.findall(text):
             for i in range(len(run) - 1):
                 pair = run[i:i + 2]
-                if pair[0] not in _FILLER and pair[1] not in _FILLER:
+                if pair[0] not in FILLER and pair[1] not in FILLER:
                     out.add(pair)
         return out
 
+    question = _CONTEXT_WORDS.sub(" ", question)
     for pair in sorted(pairs(question) & pairs(reply)):
         # a character the data never uses at all: not a rewording of something it does say
         if pair not in known and (pair[0] not in known or pair[1] not in known):
             if _DEFERRAL.search(_sentence_at(reply, reply.find(pair))):
                 continue  # "抱歉，这个要跟店主确认一下" says nothing about it
+            if mentions is not None and _mentioned(mentions, pair):
+                continue  # named elsewhere in the shop's data (芒果 in the storage tips)
             return pair
     return None
+
+
+def _mentioned(mentions: Callable[[str], bool], word: str) -> bool:
+    try:
+        return bool(mentions(word))
+    except Exception:  # a failing lookup must not let an unknown topic through
+        return False
 
 
 def _negated(text: str, start: int) -> bool:
@@ -381,8 +402,13 @@ def check(
     system_prompt: str,
     canary: str,
     max_chars: int = 300,
+    mentions: Callable[[str], bool] | None = None,
 ) -> GuardResult:
-    """Check and repair one reply. Blocking reasons start with "blocked:"."""
+    """Check and repair one reply. Blocking reasons start with "blocked:".
+
+    `mentions(word)` says whether the shop's data mentions a word anywhere, beyond
+    `passages` (the knowledge base's `mentions`): a product the passages of this question
+    happen not to name is not a topic the shop never wrote about."""
     notes: list[str] = []
     blocks: list[str] = []
 
@@ -462,7 +488,8 @@ def check(
         blocks.append(f"blocked:time_promise:{m.group(0)}")
 
     known = norm_data + normalise(system_prompt)
-    foreign = _unsupported_topic(norm_reply, norm_question, known + covered_words(known))
+    foreign = _unsupported_topic(norm_reply, norm_question, known + covered_words(known),
+                                 mentions)
     if foreign:
         blocks.append(f"blocked:unsupported_topic:{foreign}")
 

@@ -69,6 +69,17 @@ def test_the_snapshot_follows_ingest_remove_and_direct_writes(hash_kb, shop, tmp
     assert "products.csv" not in {p.source for p in hash_kb.search("安吉白茶", k=10)}
 
 
+def test_mentions_looks_through_all_of_the_shops_data_and_follows_changes(hash_kb, shop):
+    assert not hash_kb.mentions("白茶")  # empty
+    hash_kb.add([shop / "products.csv"])
+    assert hash_kb.mentions("白茶") and hash_kb.mentions("ＡＢ") is False
+    assert not hash_kb.mentions("洗手间")
+    hash_kb.add_faq("店里有洗手间吗", "有，在收银台左手边。")
+    assert hash_kb.mentions("洗手间")
+    hash_kb.remove(["products.csv"])
+    assert not hash_kb.mentions("白茶")
+
+
 def test_a_full_text_hit_newer_than_the_snapshot_is_fetched(hash_kb, shop):
     hash_kb.add([shop / "intro.md"])
     hash_kb.search("配送", k=1)
