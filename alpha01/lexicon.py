@@ -22,6 +22,7 @@ EXPANSIONS: dict[tuple[str, ...], str] = {
     ("坏了", "烂了", "烂的", "坏果", "破了", "压坏", "变质"): "坏果 售后",
     ("专票", "普票", "开票", "发票", "报销"): "发票",
     ("过年", "春节", "除夕", "大年", "初一", "初二", "初三", "年三十"): "春节",
+    ("周末", "星期六", "星期天", "星期日", "礼拜六", "礼拜天"): "周六 周日",
     ("国庆", "五一", "劳动节", "中秋", "端午", "清明", "元旦", "节假日", "放假"): "法定节假日",
     ("会员", "vip", "等级", "升级"): "会员",
     ("积分", "积份", "抵扣", "抵钱"): "积分",
@@ -120,6 +121,17 @@ def synonyms(query: str) -> list[tuple[str, tuple[str, ...]]]:
             if used:  # the Chinese names stand for it (the index holds Chinese text)
                 found.append((n, tuple(m for m in names if m != n and not m.isascii())))
     return found
+
+
+def aliases(query: str) -> str:
+    """The Chinese names of the goods `query` names by another name ("avocado" → 牛油果 鳄梨)."""
+    q = query.lower()
+    latin = _LATIN.search(q) is not None
+    found: list[str] = []
+    for names in ALIASES:
+        if any((latin and _has_word(q, n)) if n.isascii() else n in q for n in names):
+            found += [n for n in names if not n.isascii() and n not in q]
+    return " ".join(dict.fromkeys(found))
 
 
 def expand(query: str) -> str:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Protocol
 
 from ..config import KnowledgeSettings
 from ..domain import Decision, Passage, Tier
 from ..intent import catalog_intent, without_catalog_words
+from ..lexicon import aliases
 from . import evidence
 
 
@@ -63,6 +65,12 @@ class MemoryRetriever:
         for t in body:
             self._df[t] = self._df.get(t, 0) + 1
         self._idf_cache: dict[str, float] = {}
+
+    def mentions(self, word: str) -> bool:
+        """Whether any passage contains `word` (compared after NFKC)."""
+        word = unicodedata.normalize("NFKC", word)
+        return any(word in unicodedata.normalize("NFKC", f"{p.text}\n{p.question or ''}\n{p.answer or ''}")
+                   for p, _, _ in self._items)
 
     def add_faq(self, question: str, answer: str, source: str = "inbox") -> Passage:
         """A merchant-written FAQ (e.g. from the unanswered inbox), answerable at once."""
@@ -148,6 +156,8 @@ def catalog_answer(question: str, hits: list[Passage]) -> tuple[str, list[Passag
     """A price/stock question about products the question names: answered from the catalog
     rows themselves, every figure exactly as the merchant wrote it, no model involved."""
     topic = without_catalog_words(question)
+    # the product's other names count: "avocado有吗" names 墨西哥牛油果, 奇异果 names 猕猴桃
+    topic = f"{topic} {aliases(topic)}"
     rows = []
     for p in hits:
         if p.kind != "product":

@@ -261,6 +261,9 @@ def test_a_price_question_is_answered_from_the_catalog_row_without_the_model(mak
     assert (out["tier"], out["reason"]) == ("faq", "catalog lookup")
     assert "海南金煌芒果" in out["reply"] and "12.8" in out["reply"]
     assert rig.llm.history == []
+    # named in English: the lexicon's produce names find the row
+    english = rig.engine.ask("mango多少钱？", customer="eval3").to_json()
+    assert english["reason"] == "catalog lookup" and "12.8" in english["reply"]
     # a product the shop does not sell is not "found" by a look-alike row
     other = rig.engine.ask("榴莲多少钱？", customer="eval2").to_json()
     assert other["reason"] != "catalog lookup"
