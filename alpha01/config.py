@@ -71,7 +71,7 @@ class LLMSettings:
     n_threads: int = 0  # 0 = cores - 1
     n_ctx: int = 4096
     max_tokens: int = 256
-    temperature: float = 0.2
+    temperature: float = 0.0  # greedy: the same question gets the same reply
     reply_deadline_s: float = 30.0
     zhipu_model: str = "glm-4.7-flash"
     zhipu_api_key: str = ""  # or ZHIPUAI_API_KEY

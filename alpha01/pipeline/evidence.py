@@ -25,7 +25,7 @@ from ..domain import Passage
 from ..knowledge.chunking import pack, split_sentences
 from ..knowledge.search import coverage, normalise_query, query_bigrams
 from ..lexicon import expand
-from .guard import figures, normalise, supported
+from .guard import FILLER, figures, normalise, supported
 
 # (question, texts) -> similarity of each text to the question, about -1..1
 Similarity = Callable[[str, list[str]], Sequence[float]]
@@ -156,6 +156,21 @@ def ranges(text: str) -> list[tuple[float, float, str]]:
     return out
 
 
+def range_rows(question: str, lines: list[Evidence]) -> tuple[list[Evidence], list[Evidence]]:
+    """The lines whose range holds a quantity of the question ("离店5公里": "3-6公里"), and the
+    lines that state a range in the same unit that does not hold it (the neighbouring rows)."""
+    asked = quantities(question)
+    units = {u for _, u in asked}
+    fit: list[Evidence] = []
+    misfit: list[Evidence] = []
+    for e in lines:
+        if _range_fit(asked, e.text):
+            fit.append(e)
+        elif any(unit in units for _, _, unit in ranges(e.text)):
+            misfit.append(e)
+    return fit, misfit
+
+
 def _range_fit(asked: list[tuple[float, str]], text: str) -> float:
     """1 when a quantity of the question lies in a range of `text` with the same unit."""
     if not asked:
@@ -223,18 +238,66 @@ def select(question: str, passages: list[Passage], *, max_chars: int, max_items:
     return chosen
 
 
+_LABEL = re.compile(r"^([^：:；;，,。\s]{1,4})[：:]")
+
+
+def definitions(reply: str, lines: list[Evidence]) -> list[Evidence]:
+    """Lines that define a code the reply uses but does not explain: "A区支持1小时送达" says
+    nothing to a customer who does not know that "A区：3公里以内". A code is a short label
+    with a letter or digit in it (A区, B区, 1号店), defined by a line that starts with it."""
+    found: list[Evidence] = []
+    seen: set[str] = set()
+    for e in lines:
+        m = _LABEL.match(e.text)
+        label = m.group(1) if m else ""
+        if (not label or label in seen or not re.search(r"[A-Za-z0-9]", label)
+                or label not in reply):
+            continue
+        seen.add(label)
+        pool = figures(normalise(reply))
+        if all(supported(f, pool) for f in figures(normalise(e.text))):
+            continue  # the reply already says what it is
+        found.append(e)
+    return found[:2]
+
+
+def figures_taken(reply: str, line: Evidence, besides: Evidence | None = None,
+                  question: str = "") -> int:
+    """How many figures of `reply` `line` states, not counting those `besides` states as
+    well, nor the customer's own ("离店5公里"), nor those that say little: 1 and 2, and long
+    numbers, which are phone or order numbers rather than a rule's figures."""
+    pool = figures(normalise(line.text))
+    other = figures(normalise(besides.text)) if besides is not None else []
+    own = {f.raw for f in figures(normalise(question))}
+    return sum(1 for f in figures(normalise(reply))
+               if (f.kind != "number" or 2 < f.value < 100_000) and f.raw not in own
+               and supported(f, pool) and not (other and supported(f, other)))
+
+
+def _content_grams(text: str) -> set[str]:
+    # pairs of function characters (可以, 不可) say nothing about which line a reply restates
+    return {g for g in query_bigrams(text) if len(g) == 2 and not g.isascii()
+            and not (g[0] in FILLER and g[1] in FILLER)}
+
+
+def share(reply: str, line: Evidence) -> float:
+    """The part of the reply's words (character bigrams) that `line` has too."""
+    grams = _content_grams(reply)
+    if not grams:
+        return 0.0
+    return len(grams & query_bigrams(f"{line.heading} {line.text}")) / len(grams)
+
+
 def paraphrased(reply: str, lines: list[Evidence]) -> list[Evidence]:
     """The shown lines `reply` restates, best first: a line it takes a figure from (the same
     value: 18:30 in "配送在18:30-20:30之间"), or whose words make up most of it (two or more
     of its character bigrams and a third of them, or all of a short reply's: "智利。")."""
-    grams = {g for g in query_bigrams(reply) if len(g) == 2 and not g.isascii()}
-    said = [f for f in figures(normalise(reply)) if f.kind != "number" or f.value > 2]
+    grams = _content_grams(reply)
     found: list[tuple[float, int, Evidence]] = []
     for i, e in enumerate(lines):
         shared = len(grams & query_bigrams(f"{e.heading} {e.text}"))
         share = shared / len(grams) if grams else 0.0
-        pool = figures(normalise(e.text))
-        taken = sum(1 for f in said if supported(f, pool))
+        taken = figures_taken(reply, e)
         if taken or (shared >= 2 and share >= 1 / 3) or (grams and shared == len(grams)):
             found.append((taken + share, -i, e))
     found.sort(key=lambda t: (-t[0], -t[1]))

@@ -137,3 +137,68 @@ def test_a_promise_to_check_later_is_a_handoff_not_an_answer():
 DELIVERY_TIMES = Passage(
     text="配送说明 > 三、配送时段\n下午场：14:30-17:00，当天13:30前下单\n晚间场：18:30-20:30，当天17:30前下单",
     source="delivery.txt", score=0.5)
+
+
+def test_a_reply_that_restates_no_shown_line_is_a_handoff():
+    # "不可以。" to a question the lines do not answer is the model's own opinion
+    d = _generate("不可以。", [REFUND], "可以带狗狗进店吗")
+    assert d.action == Action.HANDOFF and d.reason == "reply not grounded in the shop data"
+    assert d.trace["ungrounded_text"] == "不可以。"
+    d = _generate("明天成都下雨，建议您改天再送。", [DELIVERY], "明天成都下雨吗？下雨就改天再送")
+    assert d.action == Action.HANDOFF
+    # pairs of function characters do not tie a reply to a line
+    assert evidence.paraphrased("不可以。", evidence.split(REFUND)) == []
+
+
+def test_a_neighbouring_row_of_a_range_table_is_replaced_by_the_row_that_applies():
+    d = _generate("C区配送费15元。", [DELIVERY], "我家离店大概5公里，配送费多少")
+    assert d.action == Action.RESPOND
+    assert d.reply.splitlines()[0] == "B区：3-6公里（含6公里），配送费8元。"
+    assert d.trace["wrong_row"] == ["【一、配送范围和配送费】C区：6-10公里（含10公里），配送费15元"]
+    # the right row in the model's words stays as it is
+    right = "您离店5公里，在B区（3-6公里），配送费8元。"
+    d = _generate(right, [DELIVERY], "我家离店大概5公里，配送费多少")
+    assert d.reply == right and "wrong_row" not in d.trace
+
+
+def test_free_counts_as_a_figure_a_restated_rule_must_keep():
+    durian = Passage(text="问：能帮忙剥榴莲吗？\n答：可以。本店榴莲免费开果、剥肉装盒。", source="faq.xlsx",
+                     score=0.5, kind="faq", question="能帮忙剥榴莲吗？",
+                     answer="可以。本店榴莲免费开果、剥肉装盒。")
+    assert dropped_figures("本店榴莲免费开果", "可以帮忙剥榴莲，收钱。") == ["免费"]
+    d = _generate("可以帮忙开果，剥肉装盒。", [durian], "买的榴莲能帮忙剥吗 另外收钱不")
+    assert d.reply == "可以。本店榴莲免费开果、剥肉装盒。"
+
+
+def test_the_memory_retriever_knows_what_its_passages_mention():
+    from alpha01.pipeline.retrieval import MemoryRetriever
+    r = MemoryRetriever([DELIVERY, FAQ])
+    assert r.mentions("配送费") and r.mentions("电子普通发票")
+    assert not r.mentions("洗手间")
+
+
+def test_an_answer_from_a_line_ranked_far_below_the_best_one_is_replaced_by_the_best_line():
+    gift = Passage(text=("礼盒与预订 > 一、节日礼盒\n礼盒需要提前1天预订，当天下单最早次日取货或配送。\n"
+                         "每个礼盒免费附赠手写贺卡。"), source="gift.pdf", score=0.5)
+    pickup = Passage(text="店铺介绍 > 到店自提\n在小程序下单时选择到店自提，最快下单后30分钟就可以到店取货。",
+                     source="intro.md", score=0.4)
+    question = "今天下单礼盒 今天能拿到吗"
+    d = _generate("今天下单，最快下单后30分钟就可以到店取货。", [gift, pickup], question)
+    assert d.reply == "礼盒需要提前1天预订，当天下单最早次日取货或配送。"
+    assert d.trace["overruled"][0].endswith("最快下单后30分钟就可以到店取货。")
+    # the best line in the model's own words is kept
+    own = "礼盒要提前1天预订，今天下单最早明天取货。"
+    d = _generate(own, [gift, pickup], question)
+    assert d.reply == own and "overruled" not in d.trace
+
+
+def test_a_code_the_reply_uses_comes_with_its_definition():
+    rush = Passage(text="配送说明 > 四、加急配送\nA区支持1小时送达，另加收10元加急费。", source="delivery.txt",
+                   score=0.5)
+    d = _generate("A区支持1小时送达，另加收10元加急费。", [rush, DELIVERY], "急用！能1小时送到吗")
+    assert d.reply.splitlines() == ["A区支持1小时送达，另加收10元加急费。", "A区：3公里以内，配送费5元。"]
+    assert d.trace["defined"] == ["【一、配送范围和配送费】A区：3公里以内，配送费5元"]
+    # explained already, or no code at all: nothing is added
+    d = _generate("3公里以内的A区支持1小时送达，配送费5元，加急另加收10元。", [rush, DELIVERY], "急用！能1小时送到吗")
+    assert "defined" not in d.trace
+    assert evidence.definitions("日期：周六", evidence.split(HOURS)) == []
