@@ -18,7 +18,10 @@ def test_30_sessions_x_3_messages_no_lost_or_duplicated_replies(make_web):
     assert (res.sent, res.replies, res.lost, res.duplicates) == (90, 90, 0, 0)
     rows = rig.rows("SELECT state, count(*) AS n FROM messages WHERE channel = 'web'"
                     " GROUP BY state")
-    assert rows == [{"state": "answered", "n": 90}]
+    # every message was dealt with once: answered, or (a fake reply the shop data does not
+    # back) handed to the owner with the safe reply
+    assert {r["state"] for r in rows} <= {"answered", "handed_off"}
+    assert sum(r["n"] for r in rows) == 90
     replies = rig.rows("SELECT state, count(*) AS n FROM replies GROUP BY state")
     assert replies == [{"state": "sent", "n": 90}]
     assert len(rig.rows("SELECT id FROM customers WHERE channel = 'web'")) == 30
