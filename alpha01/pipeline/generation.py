@@ -54,6 +54,11 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
         return _safe_handoff(settings, "no relevant shop data", is_open)
     if not llm.available():
         return _safe_handoff(settings, "no model available", is_open, llm=llm.name)
+    # The shop's stock replies ("需要跟店主确认") say nothing, and a small model copies what it
+    # said before: a customer once handed off would get the same non-answer to every question.
+    stock = {settings.shop.safe_reply.strip(), settings.shop.after_hours_reply.strip(),
+             settings.shop.handoff_reply.strip()}
+    history = [(role, text) for role, text in history if (text or "").strip() not in stock]
     messages = prompt.build_messages(shop=settings.shop, passages=passages, history=history,
                                      question=question, canary=canary, evidence=evidence)
     deadline = time.monotonic() + settings.llm.reply_deadline_s

@@ -202,3 +202,17 @@ def test_a_code_the_reply_uses_comes_with_its_definition():
     d = _generate("3公里以内的A区支持1小时送达，配送费5元，加急另加收10元。", [rush, DELIVERY], "急用！能1小时送到吗")
     assert "defined" not in d.trace
     assert evidence.definitions("日期：周六", evidence.split(HOURS)) == []
+
+
+def test_the_shops_stock_replies_are_left_out_of_the_history_the_model_reads():
+    settings = Settings()
+    llm = FakeLLM("坏果超过整单重量30%可以整单退款。")
+    history = [("user", "能带狗吗"), ("assistant", settings.shop.safe_reply),
+               ("user", "那退款呢"), ("assistant", "退款原路返回。")]
+    generation.generate(llm, question="能整单退吗", passages=[REFUND],
+                        evidence=evidence.select("能整单退吗", [REFUND], max_chars=700),
+                        history=history, settings=settings,
+                        canary=make_canary(settings.shop.name), relevant=True)
+    said = [m["content"] for m in llm.history[0]]
+    assert settings.shop.safe_reply not in "\n".join(said)
+    assert any("退款原路返回。" in m for m in said)
