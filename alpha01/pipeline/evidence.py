@@ -214,9 +214,8 @@ def rank(question: str, items: list[Evidence], similarity: Similarity | None = N
             for s, _, e in scored]
 
 
-def select(question: str, passages: list[Passage], *, max_chars: int, max_items: int = 8,
-           similarity: Similarity | None = None) -> list[Evidence]:
-    """The best lines of `passages` for `question`, within `max_chars` rendered characters."""
+def lines_of(passages: list[Passage]) -> list[Evidence]:
+    """All lines of `passages` in reading order, each text once."""
     items: list[Evidence] = []
     seen: set[str] = set()
     for i, p in enumerate(passages):
@@ -225,9 +224,15 @@ def select(question: str, passages: list[Passage], *, max_chars: int, max_items:
             if key and key not in seen:
                 seen.add(key)
                 items.append(e)
+    return items
+
+
+def select(question: str, passages: list[Passage], *, max_chars: int, max_items: int = 8,
+           similarity: Similarity | None = None) -> list[Evidence]:
+    """The best lines of `passages` for `question`, within `max_chars` rendered characters."""
     chosen: list[Evidence] = []
     budget = max_chars
-    for e in rank(question, items, similarity):
+    for e in rank(question, lines_of(passages), similarity):
         if len(chosen) >= max_items:
             break
         size = len(e.render())
@@ -244,7 +249,9 @@ _LABEL = re.compile(r"^([^：:；;，,。\s]{1,4})[：:]")
 def definitions(reply: str, lines: list[Evidence]) -> list[Evidence]:
     """Lines that define a code the reply uses but does not explain: "A区支持1小时送达" says
     nothing to a customer who does not know that "A区：3公里以内". A code is a short label
-    with a letter or digit in it (A区, B区, 1号店), defined by a line that starts with it."""
+    with a letter or digit in it (A区, B区, 1号店), defined by a line that starts with it.
+    `lines` are best all lines of the retrieved passages: the model's few rarely hold the
+    definition too."""
     found: list[Evidence] = []
     seen: set[str] = set()
     for e in lines:
@@ -278,6 +285,13 @@ def _content_grams(text: str) -> set[str]:
     # pairs of function characters (可以, 不可) say nothing about which line a reply restates
     return {g for g in query_bigrams(text) if len(g) == 2 and not g.isascii()
             and not (g[0] in FILLER and g[1] in FILLER)}
+
+
+def bare(reply: str) -> bool:
+    """A yes or no and nothing else ("可以。", "不行", "有的"): it says which way, not what
+    the shop's rule is."""
+    words = re.sub(r"[\W_]+", "", reply)
+    return 0 < len(words) <= 4 and not _content_grams(reply) and not figures(normalise(reply))
 
 
 def share(reply: str, line: Evidence) -> float:

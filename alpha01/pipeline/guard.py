@@ -338,11 +338,11 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 # Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
 #提供农残检测报告") still does, whatever the apology around it.
 _DEFERRAL = re.compile(r"确认|店主|老板|人工|不确定|不清楚")
-# When and where the customer is, not what the question is about: "今天下单礼盒今天能拿到吗" asks
+# When and where the customer is (or goes), not what the question is about: "今天下单礼盒今天能拿到吗" asks
 # about gift boxes, and a reply that says 今天 has not taken up a topic the shop never mentions.
 _CONTEXT_WORDS = re.compile(
     r"今天|今晚|今早|今年|明天|明早|明晚|后天|昨天|前天|周末|早上|上午|中午|下午|晚上|傍晚|"
-    r"刚才|现在|待会|一会|离店|离你们|我家|家里")
+    r"刚才|现在|待会|一会|离店|离你们|我家|家里|过去|过来")
 
 
 def _unsupported_topic(reply: str, question: str, known: str,
@@ -369,6 +369,15 @@ def _unsupported_topic(reply: str, question: str, known: str,
                 continue  # named elsewhere in the shop's data (芒果 in the storage tips)
             return pair
     return None
+
+
+def unknown_topic(question: str, passages: list[Passage],
+                  mentions: Callable[[str], bool] | None = None) -> str | None:
+    """A topic word of `question` that neither `passages` nor the rest of the shop's data
+    (`mentions`) speak of ("带狗狗进店" → 狗狗), as the unsupported-topic check finds them."""
+    known = normalise("\n".join(_passage_text(p) for p in passages))
+    asked = normalise(question)
+    return _unsupported_topic(asked, asked, known + covered_words(known), mentions)
 
 
 def _mentioned(mentions: Callable[[str], bool], word: str) -> bool:

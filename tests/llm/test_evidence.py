@@ -204,6 +204,43 @@ def test_a_code_the_reply_uses_comes_with_its_definition():
     assert evidence.definitions("日期：周六", evidence.split(HOURS)) == []
 
 
+def test_a_definition_is_found_among_all_lines_of_the_passages_not_only_those_shown():
+    rush = Passage(text="配送说明 > 四、加急配送\nA区支持1小时送达，另加收10元加急费。", source="delivery.txt",
+                   score=0.5)
+    settings = Settings()
+    question = "急用！能1小时送到吗"
+    shown = evidence.select(question, [rush, DELIVERY], max_chars=700)[:1]  # the rush line only
+    d = generation.generate(FakeLLM("A区支持1小时送达，另加收10元加急费。"), question=question,
+                            passages=[rush, DELIVERY], evidence=shown, history=[],
+                            settings=settings, canary=make_canary(settings.shop.name),
+                            relevant=True)
+    assert d.reply.splitlines()[1] == "A区：3公里以内，配送费5元。"
+
+
+PARKING = Passage(text=("店铺介绍 > 交通与停车\n- 公交：62路在禾香路口站下车，步行约3分钟。\n"
+                        "- 停车：门口划线车位可以临时停车，限停15分钟。"), source="intro.md", score=0.4)
+
+
+def test_a_bare_yes_or_no_is_answered_with_the_line_clearly_best_for_the_question():
+    question = "开车过去 门口能停吗"
+    lines = evidence.select(question, [PARKING, REFUND], max_chars=700)
+    assert lines[0].text.startswith("停车") and lines[0].score >= generation.BARE_TOP
+    assert lines[0].score - lines[1].score >= generation.BARE_MARGIN
+    for said in ("可以。", "不行", "能"):
+        d = _generate(said, [PARKING, REFUND], question)
+        assert d.action == Action.RESPOND and d.tier == Tier.LOCAL
+        assert d.reply == "停车：门口划线车位可以临时停车，限停15分钟。"
+        assert d.trace["bare_text"] == said
+    # a topic the shop's data never mentions (狗) is still the owner's to answer
+    d = _generate("可以。", [PARKING, REFUND], "门口能停吗 可以带狗狗吗")
+    assert d.action == Action.HANDOFF and d.reason == "reply not grounded in the shop data"
+    # and so is a yes to lines that do not clearly answer it
+    d = _generate("可以。", [HOURS, REFUND], "开车过去 门口能停吗")
+    assert d.action == Action.HANDOFF
+    assert [evidence.bare(t) for t in ("可以。", "不可以！", "有的", "可以，限停15分钟", "能停车")] == [
+        True, True, True, False, False]
+
+
 def test_the_shops_stock_replies_are_left_out_of_the_history_the_model_reads():
     settings = Settings()
     llm = FakeLLM("坏果超过整单重量30%可以整单退款。")
