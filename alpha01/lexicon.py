@@ -21,6 +21,8 @@ EXPANSIONS: dict[tuple[str, ...], str] = {
     ("退钱", "退货", "退款", "退吗", "能退", "退不退"): "退款",
     ("坏了", "烂了", "烂的", "坏果", "破了", "压坏", "变质"): "坏果 售后",
     ("专票", "普票", "开票", "发票", "报销"): "发票",
+    ("专票", "增票", "增值税"): "专用发票",
+    ("普票",): "普通发票",
     ("过年", "春节", "除夕", "大年", "初一", "初二", "初三", "年三十"): "春节",
     ("周末", "星期六", "星期天", "星期日", "礼拜六", "礼拜天"): "周六 周日",
     ("国庆", "五一", "劳动节", "中秋", "端午", "清明", "元旦", "节假日", "放假"): "法定节假日",
@@ -31,6 +33,7 @@ EXPANSIONS: dict[tuple[str, ...], str] = {
     ("停车", "停车位", "开车"): "停车",
     ("礼盒", "送礼", "礼品"): "礼盒",
     ("预订", "预定", "订购", "定金"): "预订",
+    ("装的啥", "装的什么", "装了啥", "装了什么", "里面装", "里面有啥", "里面有什么", "包含"): "内容",
 }
 
 
@@ -95,6 +98,15 @@ ALIASES: tuple[tuple[str, ...], ...] = (
     ("杨梅", "bayberry"),
 )
 
+# Misspellings customers' input methods commonly produce (same or near sound) → the name.
+# One way only: the right name does not bring the misspellings into a search.
+TYPOS: dict[str, str] = {
+    "车离子": "车厘子", "车里子": "车厘子", "车梨子": "车厘子", "车厘仔": "车厘子",
+    "榴连": "榴莲", "流莲": "榴莲", "菠箩": "菠萝", "波萝": "菠萝",
+    "蓝梅": "蓝莓", "草梅": "草莓", "弥猴桃": "猕猴桃", "猕候桃": "猕猴桃", "迷猴桃": "猕猴桃",
+    "哈蜜瓜": "哈密瓜", "椰清": "椰青", "山竺": "山竹", "火龙国": "火龙果", "百香国": "百香果",
+}
+
 
 def covered_words(data: str) -> str:
     """The everyday words for topics `data` covers under its own name (data says 营业时间:
@@ -120,17 +132,21 @@ def synonyms(query: str) -> list[tuple[str, tuple[str, ...]]]:
             used = (latin and _has_word(q, n)) if n.isascii() else n in q
             if used:  # the Chinese names stand for it (the index holds Chinese text)
                 found.append((n, tuple(m for m in names if m != n and not m.isascii())))
+    found += [(typo, (right,)) for typo, right in TYPOS.items() if typo in q]
     return found
 
 
 def aliases(query: str) -> str:
-    """The Chinese names of the goods `query` names by another name ("avocado" → 牛油果 鳄梨)."""
-    q = query.lower()
+    """The Chinese names of the goods `query` names by another name or misspells ("avocado" →
+    牛油果 鳄梨, 车离子 → 车厘子 樱桃)."""
+    asked = query.lower()
+    # 车离子 → 车厘子, and then its other names
+    found = [right for typo, right in TYPOS.items() if typo in asked]
+    q = " ".join([asked, *found])
     latin = _LATIN.search(q) is not None
-    found: list[str] = []
     for names in ALIASES:
         if any((latin and _has_word(q, n)) if n.isascii() else n in q for n in names):
-            found += [n for n in names if not n.isascii() and n not in q]
+            found += [n for n in names if not n.isascii() and n not in asked]
     return " ".join(dict.fromkeys(found))
 
 

@@ -15,7 +15,7 @@ from alpha01.knowledge.search import (
     query_bigrams,
     query_synonyms,
 )
-from alpha01.lexicon import expand, synonyms
+from alpha01.lexicon import aliases, expand, synonyms
 
 
 class CountingEmbedder(HashEmbedder):
@@ -140,12 +140,27 @@ def test_aliases_work_both_ways_and_in_english():
     assert ("avocado", ("牛油果", "鳄梨")) in synonyms("avocado有吗")
 
 
+def test_a_misspelt_name_finds_the_goods_but_not_the_other_way_round():
+    assert aliases("车离子哪产的").split() == ["车厘子", "樱桃"]
+    assert "车厘子" in expand("车离子哪产的")
+    assert "车离子" not in expand("车厘子多少钱") and "车离子" not in aliases("车厘子")
+
+
 def test_a_synonym_in_the_text_counts_as_the_customers_word():
     grams = query_bigrams("几点关门呀")
     hours = "营业时间：每天9:00-22:00"
     assert coverage(grams, hours) == 0.0
     assert coverage(grams, hours, query_synonyms("几点关门呀")) >= 0.5
     assert coverage(grams, "我们卖水果", query_synonyms("几点关门呀")) == 0.0
+
+
+def test_asking_what_is_inside_finds_the_contents_column():
+    # "398那款里面装的啥": the gift-box table says 内容, the customer 装的啥
+    grams = query_bigrams("398那款里面装的啥")
+    row = "礼盒 | 价格 | 内容\n尊享礼盒 | 398元 | 智利车厘子2斤、丹东草莓1.5斤"
+    assert coverage(grams, row) < 0.2
+    assert coverage(grams, row, query_synonyms("398那款里面装的啥")) >= 0.6
+    assert expand("里面有什么") == "内容"
 
 
 def test_a_price_word_says_nothing_about_which_product():
