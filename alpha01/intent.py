@@ -8,7 +8,8 @@ import unicodedata
 # Asking what something costs, whether it is in stock, its size or origin: the catalog row.
 _CATALOG = re.compile(
     r"多少钱|几块|几元|多钱|价格|价钱|价位|单价|售价|咋卖|怎么卖|怎样卖|卖多少|贵不贵|有货|没货|"
-    r"有没有货|库存|现货|到货|还有吗|还剩|剩多少|剩几|规格|产地|哪产|哪里产|price|how much|in stock"
+    r"有没有货|库存|现货|到货|还有吗|还剩|剩多少|剩几|规格|产地|哪产|哪里产|哪儿产|产自|原产|进口|国产|"
+    r"price|how much|in stock"
 )
 
 
