@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ..domain import Passage
 from ..knowledge.chunking import pack, split_sentences
 from ..knowledge.search import coverage, normalise_query, query_bigrams
-from ..lexicon import expand
+from ..lexicon import expand, synonyms
 from .guard import FILLER, figures, normalise, supported
 
 # (question, texts) -> similarity of each text to the question, about -1..1
@@ -302,17 +302,35 @@ def share(reply: str, line: Evidence) -> float:
     return len(grams & query_bigrams(f"{line.heading} {line.text}")) / len(grams)
 
 
-def paraphrased(reply: str, lines: list[Evidence]) -> list[Evidence]:
+def paraphrased(reply: str, lines: list[Evidence], question: str = "") -> list[Evidence]:
     """The shown lines `reply` restates, best first: a line it takes a figure from (the same
     value: 18:30 in "配送在18:30-20:30之间"), or whose words make up most of it (two or more
-    of its character bigrams and a third of them, or all of a short reply's: "智利。")."""
+    of its character bigrams and a third of them, or all of a short reply's: "智利。").
+    A figure the customer said ("晚上九点多") ties a reply that repeats it to no line."""
     grams = _content_grams(reply)
     found: list[tuple[float, int, Evidence]] = []
     for i, e in enumerate(lines):
         shared = len(grams & query_bigrams(f"{e.heading} {e.text}"))
         share = shared / len(grams) if grams else 0.0
-        taken = figures_taken(reply, e)
+        taken = figures_taken(reply, e, None, question)
         if taken or (shared >= 2 and share >= 1 / 3) or (grams and shared == len(grams)):
             found.append((taken + share, -i, e))
     found.sort(key=lambda t: (-t[0], -t[1]))
     return [e for _, _, e in found]
+
+
+def missed_terms(question: str, line: Evidence, used: list[Evidence]) -> list[str]:
+    """The shop's words for what the customer asked that `line` has and the lines of the reply
+    do not, though they speak of the same thing: 专票 is 发票 or 专用发票 in the shop's words,
+    and a reply from the 普通发票 line (发票 but not 专用发票) answers a neighbouring question."""
+    said = " ".join(f"{e.heading} {e.text}" for e in used)
+    text = f"{line.heading} {line.text}"
+    by_word: dict[str, list[str]] = {}
+    for word, terms in synonyms(question):
+        by_word.setdefault(word, []).extend(terms)
+    missed: list[str] = []
+    for terms in by_word.values():
+        if not any(t in said for t in terms):
+            continue  # the reply is on another topic ("几点" → 营业时间 of a delivery slot)
+        missed += [t for t in terms if t not in question and t in text and t not in said]
+    return list(dict.fromkeys(missed))

@@ -96,7 +96,7 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
     tier = tier_of(completion, llm)
     text = checked.text
     lines = evidence or []
-    used = evidence_mod.paraphrased(text, lines)
+    used = evidence_mod.paraphrased(text, lines, question)
     if evidence and not used:
         top = lines[0]
         runner_up = lines[1].score if len(lines) > 1 else 0.0
@@ -114,11 +114,16 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
         return _safe_handoff(settings, "reply not grounded in the shop data", is_open,
                              ungrounded_text=text[:300], **info)
     top = lines[0] if lines else None
-    if top is not None and top not in used and top.score - max(e.score for e in used) >= TOP_MARGIN:
+    missed = evidence_mod.missed_terms(question, top, used) if top is not None else []
+    if top is not None and top not in used and (
+            top.score - max(e.score for e in used) >= TOP_MARGIN or missed):
         # The model answered from a line ranked far below the best one ("今天能拿到礼盒吗":
-        # the pick-up-in-30-minutes line, not "礼盒需要提前1天预订"). On the eval shop the best
+        # the pick-up-in-30-minutes line, not "礼盒需要提前1天预订"), or from one that does not
+        # speak of what was asked (专票 asked, 普通发票 answered). On the eval shop the best
         # line held the answer far more often than the model's pick did: send the best line.
         info.update(overruled=[e.render() for e in used[:2]], model_text=text[:300])
+        if missed:
+            info["missed"] = missed
         return Decision.respond(top.reply(), tier, f"answered by {completion.served_by}",
                                 guard=checked.reasons, **info)
     fit, misfit = evidence_mod.range_rows(question, lines)

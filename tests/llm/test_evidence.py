@@ -253,3 +253,43 @@ def test_the_shops_stock_replies_are_left_out_of_the_history_the_model_reads():
     said = [m["content"] for m in llm.history[0]]
     assert settings.shop.safe_reply not in "\n".join(said)
     assert any("退款原路返回。" in m for m in said)
+
+
+INVOICE = Passage(text=("发票政策 > 四、发票\n可以开具增值税电子普通发票，不提供纸质发票。\n"
+                        "企业客户需要增值税专用发票的，单笔实付满2000元可以开具。"),
+                  source="policy.docx", score=0.5)
+INVOICE_FAQ = Passage(text="", source="faq.xlsx", score=0.45, kind="faq",
+                      question="可以开发票吗？", answer="可以开电子普通发票，请在下单后30天内联系微信客服申请。")
+
+
+def test_an_answer_that_misses_what_was_asked_is_replaced_by_the_line_that_speaks_of_it():
+    question = "公司报销要开专票，你们能开吗"
+    lines = evidence.select(question, [INVOICE, INVOICE_FAQ], max_chars=700)
+    assert "专用发票" in lines[0].text
+    faq = next(e for e in lines if e.faq)
+    assert evidence.missed_terms(question, lines[0], [faq]) == ["专用发票"]
+    assert evidence.missed_terms(question, lines[0], [lines[0]]) == []
+    # a reply on another topic altogether misses nothing of this kind (几点 → 营业时间)
+    rush = evidence.Evidence("A区支持1小时送达，营业时间内都可以下单", "加急配送", "d.txt", 0)
+    slot = evidence.Evidence("下午场：14:30-17:00，当天13:30前下单", "配送时段", "d.txt", 0)
+    assert evidence.missed_terms("中午12点下的单，下午几点能送到", rush, [slot]) == []
+    d = _generate("可以开电子普通发票，请在下单后30天内联系微信客服申请。", [INVOICE, INVOICE_FAQ],
+                  question)
+    assert d.reply == "企业客户需要增值税专用发票的，单笔实付满2000元可以开具。"
+    assert d.trace["missed"] == ["专用发票"]
+
+
+def test_a_figure_the_customer_said_does_not_ground_a_reply_that_repeats_it():
+    service = Passage(text="", source="faq.xlsx", score=0.4, kind="faq", question="在线客服什么时间有人回复？",
+                      answer="在线客服每天09:00-21:00在线，其他时间的留言会在第二天上午统一回复。")
+    question = "晚上九点多发消息还有人回吗"
+    reply = "晚上九点多发消息，一般情况下会有回复。"
+    lines = evidence.split(service)
+    assert evidence.paraphrased(reply, lines) == lines  # 9点 is a figure of the line…
+    assert evidence.paraphrased(reply, lines, question) == []  # …but the customer said it
+    settings = Settings()
+    # the shop's data elsewhere speaks of 消息 (mentions): only the grounding stops this reply
+    d = generation.generate(FakeLLM(reply), question=question, passages=[service], evidence=lines,
+                            history=[], settings=settings, canary=make_canary(settings.shop.name),
+                            relevant=True, mentions=lambda word: True)
+    assert d.action == Action.HANDOFF and d.reason == "reply not grounded in the shop data"
