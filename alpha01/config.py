@@ -69,6 +69,7 @@ class LLMSettings:
     offline: bool = True  # True: never open a network connection
     model_path: str = ""
     n_threads: int = 0  # 0 = cores - 1
+    n_threads_batch: int = 0  # prompt threads; 0 = every core while other programs idle
     n_ctx: int = 4096
     max_tokens: int = 256
     temperature: float = 0.0  # greedy: the same question gets the same reply

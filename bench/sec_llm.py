@@ -91,6 +91,7 @@ def run(opts) -> list[Row]:
         rows.append(Row(SECTION, f"note: model is {found.path.name}, not the default",
                         float("nan"), ""))
 
+    from alpha01.llm.cpuload import usable_cores
     from alpha01.llm.llamacpp import LlamaCppBackend, default_threads
 
     runs = 2 if opts.quick else 3
@@ -101,7 +102,9 @@ def run(opts) -> list[Row]:
     rows.append(Row(SECTION, f"model load ({found.path.name[:28]})",
                     (time.perf_counter() - t0) * 1000, "ms"))
     raw = llama_cpp.Llama(model_path=str(found.path), n_ctx=ours.n_ctx,
-                          n_threads=default_threads(), n_threads_batch=ours.n_threads_batch,
+                          n_threads=default_threads(),
+                          n_threads_batch=usable_cores() if ours.adaptive_batch
+                          else ours.n_threads_batch,
                           n_batch=ours.n_batch, seed=ours.seed, verbose=False)
 
     # 1. throughput, same model and prompt, alternating so load on the box hits both alike.
@@ -148,7 +151,37 @@ def run(opts) -> list[Row]:
         toks.append(c.tokens_out)
     rows.append(Row.check(SECTION, f"end-to-end reply p50 (~{statistics.mean(toks):.0f} tokens)",
                           statistics.median(e2e), "s", "<= 5"))
-    rows.append(Row(SECTION, f"threads: generation {ours.n_threads}, prompt {ours.n_threads_batch}",
+
+    # 5. the usual worst case of the real pipeline: close to a full evidence budget (700
+    #    characters, `engine.passage_chars`) the model has not seen yet, and a long reply;
+    #    side by side with the prompt fixed on cores − 1 threads (no CpuMeter).
+    fixed = LlamaCppBackend(model_path=found.path, n_threads_batch=default_threads())
+    fixed.load()
+    fixed.complete(_messages("你好"), max_tokens=2, temperature=0.0)
+    e2e: dict[str, list[float]] = {"adaptive": [], "fixed": []}
+    toks, threads = [], []
+    for i in range(runs + 1):
+        for label, backend in (("adaptive", ours), ("fixed", fixed)):
+            extra = "".join(f"第{i}-{label}-{r}-{k}条：{t}\n" for r in range(3)
+                            for k, (_, t) in enumerate(SHOP_PASSAGES))
+            passages = [(f"full{i}.md", extra[:700])]
+            started = time.perf_counter()
+            c = backend.complete(_messages("请把营业时间、售后和配送规则逐条详细说明。", passages),
+                                 max_tokens=max_tokens, temperature=0.0)
+            e2e[label].append(time.perf_counter() - started)
+            if label == "adaptive":
+                toks.append(c.tokens_out)
+                threads.append(c.meta.get("prompt_threads"))
+    size = f"{len(passages[0][1])} new chars of evidence, ~{statistics.mean(toks):.0f} tokens"
+    adaptive, fixed_p50 = statistics.median(e2e["adaptive"]), statistics.median(e2e["fixed"])
+    rows.append(Row.check(SECTION, f"end-to-end p50, {size}", adaptive, "s", "<= 5"))
+    rows.append(Row(SECTION, f"  same, prompt fixed on {fixed.n_threads_batch} thread(s)",
+                    fixed_p50, "s"))
+    rows.append(Row(SECTION, f"  adaptive / fixed (prompt threads chosen: {threads})",
+                    adaptive / fixed_p50, "x"))
+    fixed.close()
+    rows.append(Row(SECTION, f"threads: generation {ours.n_threads}, prompt "
+                    f"{'adaptive, last ' if ours.adaptive_batch else ''}{ours.n_threads_batch}",
                     float(ours.n_threads), "threads"))
     ours.close()
     return rows

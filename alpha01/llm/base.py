@@ -70,7 +70,8 @@ class LLMBackend(ABC):
 class StreamingBackend(LLMBackend):
     """A backend that produces its reply as a stream of pieces: `complete` and `stream` both
     come from `_pieces`, which fills `info` with tokens_in/tokens_out/ttft_ms/finish_reason
-    (and `model` when the server names it)."""
+    (and `model` when the server names it); any other key it sets lands in the Completion's
+    meta (the local model's `prompt_threads`)."""
 
     @abstractmethod
     def _pieces(self, messages: list[ChatMessage], max_tokens: int, temperature: float,
@@ -93,7 +94,10 @@ class StreamingBackend(LLMBackend):
             tokens_out=info.get("tokens_out", 0),
             latency_ms=(time.monotonic() - started) * 1000,
             meta={"tier": self.tier, "ttft_ms": info.get("ttft_ms"),
-                  "finish_reason": info.get("finish_reason")},
+                  "finish_reason": info.get("finish_reason"),
+                  **{k: v for k, v in info.items()
+                     if k not in ("model", "tokens_in", "tokens_out", "ttft_ms",
+                                  "finish_reason")}},
         )
 
     def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:

@@ -3,11 +3,13 @@
 `llama_cpp` is imported, and the model loaded, only on the first reply (or `load()`), so
 importing this module costs nothing and `alpha01 --help` stays instant.
 
-Speed on a small PC comes from three choices:
-- `n_threads` = cores − 1, for generation and prompt evaluation alike: leaving a core free for
-  the rest of the app, WeChat and the OS avoids the oversubscription that makes llama.cpp's
-  spinning workers crawl (measured on the 2-core box under load: all cores for the prompt
-  made a warm reply's first token 3-8 s late instead of ~1.2 s);
+Speed on a small PC comes from these choices:
+- `n_threads` = cores − 1 for generation: it is bound by memory, and a second thread on the
+  2-core box made it no faster (60 tokens: 6.2 s with one thread, 6.4 s with two);
+- the prompt (a new question's passages, ~450 tokens) runs on every core while other programs
+  leave them idle (on the quiet 2-core box: first token after 4.1 s instead of 7.7 s), and on
+  cores − 1 while another program is busy (then every core made it slower: 7.3 s against
+  6.7 s; earlier, under heavier load, 3-8 s late). `CpuMeter` looks just before each prompt;
 - the prompt's first message is byte-identical on every reply of a shop, and llama-cpp-python
   keeps the evaluated tokens of the last prompt: only the tokens after the common prefix
   (passages, history, the question) are evaluated again;
@@ -31,24 +33,16 @@ from ..config import LLMSettings
 from ..errors import LLMError, LLMTimeout, LLMUnavailable
 from ..paths import Paths
 from .base import ChatMessage, StreamingBackend
+from .cpuload import CpuMeter, usable_cores
 
 log = logging.getLogger(__name__)
 
 
 def default_threads() -> int:
     """Cores − 1, at least 1 (cores as this process may use them)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, usable_cores() - 1)
 
 
-def batch_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 class LlamaCppBackend(StreamingBackend):
@@ -77,7 +71,12 @@ class LlamaCppBackend(StreamingBackend):
         self._model_path = Path(model_path) if model_path else None
         configured = n_threads if n_threads is not None else self.settings.n_threads
         self.n_threads = configured or default_threads()
-        self.n_threads_batch = n_threads_batch or self.n_threads
+        batch = n_threads_batch if n_threads_batch is not None else self.settings.n_threads_batch
+        # 0: the prompt runs on every core while other programs leave them idle, on
+        # n_threads otherwise (chosen before each prompt, see cpuload.py)
+        self.adaptive_batch = not batch
+        self.n_threads_batch = batch or self.n_threads
+        self._meter = CpuMeter() if self.adaptive_batch else None
         self.n_ctx = n_ctx or self.settings.n_ctx
         self.n_batch = n_batch
         self.chat_format = chat_format
@@ -194,6 +193,7 @@ class LlamaCppBackend(StreamingBackend):
             raise LLMTimeout("the local model is busy with another reply")
         try:
             llm = self._ensure_loaded()
+            info["prompt_threads"] = self._choose_prompt_threads(llm)
             try:
                 chunks = llm.create_chat_completion(
                     messages=[dict(m) for m in messages],
@@ -224,7 +224,27 @@ class LlamaCppBackend(StreamingBackend):
             info["tokens_out"] = tokens_out
             info["tokens_in"] = max(0, llm.n_tokens - tokens_out)
         finally:
+            if self._meter is not None:
+                self._meter.mark()
             self._lock.release()
+
+    def _choose_prompt_threads(self, llm: Any) -> int:
+        """Every core for the prompt when other programs leave them idle, else n_threads."""
+        if self._meter is None:
+            return self.n_threads_batch
+        cores = usable_cores()
+        others = self._meter.others_busy() if cores > self.n_threads else None
+        wanted = self.n_threads
+        if others is not None:
+            wanted = max(self.n_threads, min(cores, int(cores - others + 0.5)))
+        if wanted != self.n_threads_batch:
+            try:
+                llm._ctx.set_n_threads(self.n_threads, wanted)
+            except AttributeError:  # a llama-cpp-python without it: keep what it loaded with
+                self._meter = None
+                return self.n_threads_batch
+            self.n_threads_batch = wanted
+        return wanted
 
 
 def _wait(deadline: float | None) -> float:
@@ -235,6 +255,12 @@ def _wait(deadline: float | None) -> float:
 
 
 _NATIVE_LOG: Any = None
+# ggml's `enum ggml_log_level` as compiled into llama-cpp-python 0.3.x wheels (include/ggml.h):
+# NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5. Load chatter (INFO) stays out of the
+# owner's log; warnings and errors reach it. (llama_cpp/_logger.py still carries the older
+# numbering, where 2 was WARN: it would print every INFO line as a warning.)
+_NATIVE_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG,
+                  3: logging.WARNING, 4: logging.ERROR}
 
 
 def _route_native_logs(llama_cpp: Any) -> None:
@@ -243,10 +269,15 @@ def _route_native_logs(llama_cpp: Any) -> None:
     if _NATIVE_LOG is not None:
         return
 
+    last = [logging.DEBUG]
+
     @llama_cpp.llama_log_callback
     def _log(level: int, text: bytes, user_data: Any) -> None:
-        if level in (2, 3):  # warn, error
-            log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+        py_level = _NATIVE_LEVELS.get(level, last[0])  # CONT (5) continues the last line's
+        last[0] = py_level
+        line = text.decode("utf-8", "replace").rstrip()
+        if line:
+            log.log(py_level, "llama.cpp: %s", line)
 
     _NATIVE_LOG = _log  # keep the C callback alive
     llama_cpp.llama_log_set(_log, None)

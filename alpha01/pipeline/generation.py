@@ -80,8 +80,9 @@ def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
             "llm_ms": round(completion.latency_ms, 1)}
     if completion.meta.get("route"):
         info["route"] = _jsonable(completion.meta["route"])
-    if completion.meta.get("ttft_ms") is not None:
-        info["ttft_ms"] = completion.meta["ttft_ms"]
+    for key in ("ttft_ms", "prompt_threads"):
+        if completion.meta.get(key) is not None:
+            info[key] = completion.meta[key]
     checked = guard.check(completion.text, question=question, passages=passages,
                           system_prompt=messages[0]["content"], canary=canary,
                           mentions=mentions)

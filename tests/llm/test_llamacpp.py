@@ -45,6 +45,40 @@ def test_a_corrupt_model_is_unavailable(tmp_path):
         LlamaCppBackend(model_path=bad).complete([{"role": "user", "content": "hi"}])
 
 
+def test_native_log_levels_follow_the_compiled_ggml_header(caplog):
+    """Load chatter (INFO) stays out of the owner's log; warnings and errors reach it. The
+    numbering is read from the ggml.h that the installed wheel was compiled with."""
+    import logging
+    import re
+    from pathlib import Path
+
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from alpha01.llm import llamacpp
+
+    root = Path(llama_cpp.__file__).resolve().parent.parent
+    header = next(iter(root.glob("include/ggml.h")), None) or next(
+        iter(root.glob("llama_cpp/**/ggml.h")), None)
+    if header is None:
+        pytest.skip("the wheel ships no ggml.h")
+    enum = re.search(r"enum ggml_log_level \{(.*?)\}", header.read_text(errors="replace"), re.S)
+    levels = {m[0]: int(m[1]) for m in re.findall(r"GGML_LOG_LEVEL_(\w+)\s*=\s*(\d+)",
+                                                    enum[1])}
+    assert llamacpp._NATIVE_LEVELS[levels["WARN"]] == logging.WARNING
+    assert llamacpp._NATIVE_LEVELS[levels["ERROR"]] == logging.ERROR
+    assert llamacpp._NATIVE_LEVELS[levels["INFO"]] < logging.INFO
+    assert llamacpp._NATIVE_LEVELS[levels["DEBUG"]] < logging.INFO
+
+    llamacpp._route_native_logs(llama_cpp)
+    with caplog.at_level(logging.DEBUG, logger=llamacpp.log.name):
+        llamacpp._NATIVE_LOG(levels["INFO"], b"load chatter\n", None)
+        llamacpp._NATIVE_LOG(levels["WARN"], b"a warning", None)
+        llamacpp._NATIVE_LOG(levels["CONT"], b" continued\n", None)
+    got = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert got == [(logging.DEBUG, "llama.cpp: load chatter"),
+                   (logging.WARNING, "llama.cpp: a warning"),
+                   (logging.WARNING, "llama.cpp:  continued")]
+
+
 def _small(name: str):
     pytest.importorskip("llama_cpp")
     spec = models.load_catalog().get(name)
@@ -130,3 +164,38 @@ def test_a_model_without_a_chat_template_falls_back_to_chatml(tmp_path):
         assert c.served_by == "llamacpp" and c.tokens_out <= 4
     finally:
         b.close()
+
+
+@pytest.mark.slow
+def test_the_prompt_gets_every_core_only_while_other_programs_idle(smol, monkeypatch):
+    import llama_cpp
+
+    from alpha01.llm import llamacpp
+    from alpha01.llm.cpuload import CpuMeter
+
+    others = [0.0]
+    clock = [0.0]
+
+    def busy():  # other programs use others[0] cores; each look moves the clock on 1 s
+        clock[0] += 1.0
+        return clock[0] * others[0]
+
+    monkeypatch.setattr(llamacpp, "usable_cores", lambda: 4)
+    b = LlamaCppBackend(model_path=smol._model_path, n_threads=1, n_ctx=1024)
+    assert b.adaptive_batch
+    b._meter = CpuMeter(busy=busy, own=lambda: 0.0, clock=lambda: clock[0],
+                        sleep=lambda s: None)
+    try:
+        quiet = b.complete(_messages("Hi"), max_tokens=2, temperature=0.0)
+        assert quiet.meta["prompt_threads"] == 4
+        assert llama_cpp.llama_n_threads_batch(b._llm._ctx.ctx) == 4
+        assert llama_cpp.llama_n_threads(b._llm._ctx.ctx) == 1  # generation keeps one
+        others[0] = 2.6  # another program keeps most of 3 cores busy
+        busy_box = b.complete(_messages("Hello"), max_tokens=2, temperature=0.0)
+        assert busy_box.meta["prompt_threads"] == 1
+        assert llama_cpp.llama_n_threads_batch(b._llm._ctx.ctx) == 1
+    finally:
+        b.close()
+
+    fixed = LlamaCppBackend(LLMSettings(n_threads=1, n_threads_batch=2))
+    assert not fixed.adaptive_batch and fixed.n_threads_batch == 2
