@@ -93,11 +93,9 @@ class StreamingBackend(LLMBackend):
             tokens_in=info.get("tokens_in", 0),
             tokens_out=info.get("tokens_out", 0),
             latency_ms=(time.monotonic() - started) * 1000,
-            meta={"tier": self.tier, "ttft_ms": info.get("ttft_ms"),
-                  "finish_reason": info.get("finish_reason"),
+            meta={"tier": self.tier, "ttft_ms": None, "finish_reason": None,
                   **{k: v for k, v in info.items()
-                     if k not in ("model", "tokens_in", "tokens_out", "ttft_ms",
-                                  "finish_reason")}},
+                     if k not in ("model", "tokens_in", "tokens_out")}},
         )
 
     def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:

@@ -43,8 +43,6 @@ def default_threads() -> int:
     return max(1, usable_cores() - 1)
 
 
-
-
 class LlamaCppBackend(StreamingBackend):
     """A local GGUF model. One model per backend; calls are serialised (llama.cpp contexts
     are not thread-safe)."""
