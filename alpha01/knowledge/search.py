@@ -14,15 +14,19 @@ Scores are normalised to 0..1 and mean the same thing in every mode, so one thre
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..intent import without_catalog_words
-from ..lexicon import expand as lexicon_expand
-from ..lexicon import synonyms as lexicon_synonyms
+from ..lexicon import Lexicon, resolve
+from ..textmatch import (  # noqa: F401  (re-exported: the knowledge base's helpers)
+    Synonyms,
+    bigrams,
+    coverage,
+    normalise_query,
+    query_bigrams,
+    query_terms,
+)
 
 MODES = ("vector", "fts", "hybrid")
 RRF_K = 20
@@ -30,35 +34,13 @@ RRF_K = 20
 # hybrid results (see fuse).
 COVERAGE_WEIGHT = 1.0
 
-# Chinese function characters and chat fillers that carry no topic. Dropped from the full-text
-# query only (the embedder sees the question as typed).
-_FILLERS = set("的了吗呢啊呀吧么嘛哦哈呗啦喔噢哇嗯诶欸哎是在我你您们这那个有没不")
-_WORD = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
-_ASCII_WORD = re.compile(r"[0-9a-z]+")
-
-
-def normalise_query(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text or "").lower()
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def query_terms(text: str) -> list[str]:
-    """Words and CJK runs of a query, with filler characters removed."""
-    out = []
-    for word in _WORD.findall(normalise_query(text)):
-        if word[0].isascii():
-            out.append(word)
-            continue
-        run = "".join(" " if ch in _FILLERS else ch for ch in word).split()
-        out.extend(run)
-    return out
-
-
 def fts_query(text: str) -> str:
     return " ".join(query_terms(text))
 
 
-def full_text_query(query: str, expand_queries: bool = True) -> str:
+
+def full_text_query(query: str, expand_queries: bool = True,
+                    lexicon: Lexicon | None = None) -> str:
     """What is sent to the full-text index for `query`: its terms without fillers and
     without the catalog-intent words (多少钱, 有货…), plus the lexicon's terms for them.
 
@@ -70,37 +52,16 @@ def full_text_query(query: str, expand_queries: bool = True) -> str:
     topic = without_catalog_words(query)
     if not query_terms(topic):
         topic = query  # nothing but intent words ("多少钱?"): search them as they are
-    extra = lexicon_expand(topic) if expand_queries else ""
+    extra = resolve(lexicon).expand(topic) if expand_queries else ""
     return " ".join(filter(None, [fts_query(topic), extra]))
 
 
-def bigrams(text: str) -> set[str]:
-    grams: set[str] = set()
-    for word in _WORD.findall(normalise_query(text)):
-        if word[0].isascii():
-            grams.add(word)
-        elif len(word) == 1:
-            grams.add(word)
-        else:
-            grams.update(word[i : i + 2] for i in range(len(word) - 1))
-    return grams
 
-
-def query_bigrams(text: str) -> set[str]:
-    grams: set[str] = set()
-    for term in query_terms(text):
-        grams |= bigrams(term)
-    return grams
-
-
-Synonyms = list[tuple[set[str], tuple[str, ...]]]
-
-
-def query_synonyms(query: str) -> Synonyms:
+def query_synonyms(query: str, lexicon: Lexicon | None = None) -> Synonyms:
     """For each everyday word of `query` the lexicon knows (几点, 座机, avocado…): its grams
     and characters, and the terms a shop's text may use instead (营业时间, 电话, 牛油果)."""
     out: Synonyms = []
-    for word, terms in lexicon_synonyms(normalise_query(query)):
+    for word, terms in resolve(lexicon).synonyms(normalise_query(query)):
         if not without_catalog_words(" ".join(terms)).strip():
             # 多少钱 → 价格: every catalog row has a price, so finding one says nothing
             # about whether the passage is about the thing asked for.
@@ -111,49 +72,6 @@ def query_synonyms(query: str) -> Synonyms:
         out.append((grams, terms))
     return out
 
-
-@functools.lru_cache(maxsize=4096)
-def _normalised(text: str) -> str:
-    # NFKC was half of fusion's time; candidates recur from one question to the next.
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def coverage(query_grams: set[str], text: str, synonyms: Synonyms = ()) -> float:
-    """Share of the query's terms found in `text`: half for its characters (and ASCII words),
-    half for its character bigrams, so a colloquial paraphrase still gets partial credit.
-    A word of the query counts as found where the text uses one of its `synonyms` instead
-    (the customer asks 几点关门, the text says 营业时间)."""
-    if not query_grams:
-        return 0.0
-    # Substring tests on the normalised text instead of building its bigram set (this runs
-    # for every candidate of every search): a CJK bigram occurs in the text exactly when it
-    # is one of its bigrams, a single character anywhere counts, ASCII words count whole.
-    norm = _normalised(text or "")
-    words: set[str] | None = None
-    granted: set[str] = set()
-    for grams, terms in synonyms:
-        if any(t in norm for t in terms):
-            granted |= grams
-
-    def has(gram: str) -> bool:
-        nonlocal words
-        if gram in granted:
-            return True
-        if gram.isascii() and len(gram) > 1:
-            if words is None:
-                words = set(_ASCII_WORD.findall(norm))
-            return gram in words
-        return gram in norm
-
-    chars = {g for g in query_grams if len(g) == 1 or g.isascii()}
-    pairs = query_grams - chars
-    singles = {c for g in pairs for c in g} | chars
-    char_cov = sum(1 for c in singles if has(c)) / len(singles)
-    if not pairs:
-        return char_cov
-    pair_cov = sum(1 for g in pairs if has(g)) / len(pairs)
-    # Single characters match almost anything in Chinese; bigrams carry the meaning.
-    return 0.3 * char_cov + 0.7 * pair_cov
 
 
 def mentions(query: str, text: str) -> bool:
