@@ -1,162 +1,258 @@
-"""Everyday words customers use for what a shop's documents call something else.
+"""The words customers use for what a shop's documents call something else.
 
-Used to expand the full-text query (the embedder sees the message as typed), and by the guard
-to tell a rewording from a new topic: a customer
-asks 几点关门 where the intro says 营业时间, 座机 where it says 电话. Generic shop vocabulary,
-not any one shop's data; a merchant's own words belong in the FAQ sheet.
+Three sources, merged into one `Lexicon`:
+
+- **general**: Chinese retail and customer-service vocabulary that holds for any shop (几点关门 is
+  营业时间, 座机 is 电话), read from `data/lexicon.toml`; no product, no shop's wording;
+- **the shop's own**: derived from its documents at ingest (`knowledge/shopwords.py`): product
+  names with the aliases of their catalog rows, the paraphrases its FAQ sheet pairs;
+- **the owner's**: `lexicon.txt` in the home directory, a plain file the owner (or the TUI's
+  knowledge tester) writes: a line of synonyms, or a misspelling and its fix (`车离子 -> 车厘子`).
+
+The lexicon expands full-text queries (the embedder sees the message as typed), lets coverage
+count a synonym as the customer's word, and tells the guard a rewording from a new topic.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-# trigger words → terms added to the full-text query
-EXPANSIONS: dict[tuple[str, ...], str] = {
-    ("几点", "关门", "开门", "打烊", "营业", "上班", "下班", "开到", "开着", "几时"): "营业时间",
-    ("在哪", "哪里", "地址", "位置", "怎么走", "咋走", "定位", "门店在"): "地址",
-    ("电话", "座机", "号码", "打过去", "联系方式", "热线"): "电话",
-    ("运费", "邮费", "送货费", "配送费", "跑腿费"): "配送费",
-    ("送货", "外卖", "送到", "送上门", "配送", "送过来", "同城"): "配送",
-    ("多少钱", "几块", "咋卖", "怎么卖", "价钱", "价位", "多钱"): "价格",
-    ("退钱", "退货", "退款", "退吗", "能退", "退不退"): "退款",
-    ("坏了", "烂了", "烂的", "坏果", "破了", "压坏", "变质"): "坏果 售后",
-    ("专票", "普票", "开票", "发票", "报销"): "发票",
-    ("专票", "增票", "增值税"): "专用发票",
-    ("普票",): "普通发票",
-    ("过年", "春节", "除夕", "大年", "初一", "初二", "初三", "年三十"): "春节",
-    ("周末", "星期六", "星期天", "星期日", "礼拜六", "礼拜天"): "周六 周日",
-    ("国庆", "五一", "劳动节", "中秋", "端午", "清明", "元旦", "节假日", "放假"): "法定节假日",
-    ("会员", "vip", "等级", "升级"): "会员",
-    ("积分", "积份", "抵扣", "抵钱"): "积分",
-    ("付钱", "付款", "支付", "扫码", "现金", "刷卡"): "付款方式",
-    ("自提", "自取", "到店拿", "到店取"): "自提",
-    ("停车", "停车位", "开车"): "停车",
-    ("礼盒", "送礼", "礼品"): "礼盒",
-    ("预订", "预定", "订购", "定金"): "预订",
-    ("装的啥", "装的什么", "装了啥", "装了什么", "里面装", "里面有啥", "里面有什么", "包含"): "内容",
-}
+DATA = Path(__file__).resolve().parent / "data" / "lexicon.toml"
+OWNER_FILE = "lexicon.txt"
 
-
-# English (and pinyin) words customers mix into Chinese messages → the same terms. Matched as
-# whole words, so "ship" is not found inside "membership".
-ENGLISH: dict[tuple[str, ...], str] = {
-    ("hours", "open", "opens", "opening", "close", "closes", "closing"): "营业时间",
-    ("address", "location", "located"): "地址",
-    ("phone", "tel", "telephone", "call"): "电话",
-    ("shipping fee", "delivery fee", "delivery charge"): "配送费",
-    ("ship", "shipping", "deliver", "delivers", "delivery"): "配送",
-    ("price", "prices", "how much", "cost", "costs"): "价格",
-    ("refund", "refunds", "return", "money back"): "退款",
-    ("rotten", "damaged", "broken", "spoiled"): "坏果 售后",
-    ("invoice", "receipt", "fapiao"): "发票",
-    ("holiday", "holidays"): "法定节假日",
-    ("member", "members", "membership"): "会员",
-    ("points",): "积分",
-    ("pay", "payment", "alipay", "cash"): "付款方式",
-    ("pickup", "pick up"): "自提",
-    ("parking", "park"): "停车",
-    ("gift", "gifts", "gift box"): "礼盒",
-    ("preorder", "pre-order", "reserve", "booking", "deposit"): "预订",
-}
-
-# Names of the same goods: any one in a message adds the others (common Chinese aliases and
-# the English names customers type). Everyday produce vocabulary, not one shop's catalog.
-ALIASES: tuple[tuple[str, ...], ...] = (
-    ("猕猴桃", "奇异果", "kiwi", "kiwifruit", "kiwis"),
-    ("车厘子", "樱桃", "cherry", "cherries"),
-    ("牛油果", "鳄梨", "avocado", "avocados"),
-    ("菠萝", "凤梨", "pineapple"),
-    ("番茄", "西红柿", "tomato", "tomatoes"),
-    ("土豆", "马铃薯", "potato", "potatoes"),
-    ("红薯", "地瓜", "番薯", "sweet potato"),
-    ("龙眼", "桂圆", "longan"),
-    ("火龙果", "pitaya", "dragon fruit"),
-    ("椰子", "椰青", "coconut"),
-    ("柚子", "pomelo", "grapefruit"),
-    ("橘子", "桔子", "mandarin", "tangerine"),
-    ("橙子", "orange", "oranges"),
-    ("苹果", "apple", "apples"),
-    ("香蕉", "banana", "bananas"),
-    ("草莓", "strawberry", "strawberries"),
-    ("蓝莓", "blueberry", "blueberries"),
-    ("葡萄", "grape", "grapes"),
-    ("西瓜", "watermelon"),
-    ("哈密瓜", "cantaloupe", "melon"),
-    ("芒果", "mango", "mangoes", "mangos"),
-    ("榴莲", "durian"),
-    ("荔枝", "lychee", "litchi"),
-    ("山竹", "mangosteen"),
-    ("百香果", "passion fruit"),
-    ("石榴", "pomegranate"),
-    ("柠檬", "lemon", "lemons"),
-    ("梨子", "pear", "pears"),
-    ("桃子", "peach", "peaches"),
-    ("李子", "plum", "plums"),
-    ("柿子", "persimmon"),
-    ("无花果", "fig", "figs"),
-    ("枇杷", "loquat"),
-    ("杨梅", "bayberry"),
-)
-
-# Misspellings customers' input methods commonly produce (same or near sound) → the name.
-# One way only: the right name does not bring the misspellings into a search.
-TYPOS: dict[str, str] = {
-    "车离子": "车厘子", "车里子": "车厘子", "车梨子": "车厘子", "车厘仔": "车厘子",
-    "榴连": "榴莲", "流莲": "榴莲", "菠箩": "菠萝", "波萝": "菠萝",
-    "蓝梅": "蓝莓", "草梅": "草莓", "弥猴桃": "猕猴桃", "猕候桃": "猕猴桃", "迷猴桃": "猕猴桃",
-    "哈蜜瓜": "哈密瓜", "椰清": "椰青", "山竺": "山竹", "火龙国": "火龙果", "百香国": "百香果",
-}
-
-
-def covered_words(data: str) -> str:
-    """The everyday words for topics `data` covers under its own name (data says 营业时间:
-    开门, 关门, 几点 … are covered too). Used by the guard's unsupported-topic check."""
-    low = data.lower()
-    return " ".join(w for words, terms in EXPANSIONS.items()
-                    if any(t in low for t in terms.split()) for w in words)
-
-
-def synonyms(query: str) -> list[tuple[str, tuple[str, ...]]]:
-    """(a word of `query`, the terms the shop's data may use for it instead) for every
-    lexicon entry the query uses."""
-    q = query.lower()
-    latin = _LATIN.search(q) is not None
-    found: list[tuple[str, tuple[str, ...]]] = []
-    for words, terms in EXPANSIONS.items():
-        found += [(w, tuple(terms.split())) for w in words if w in q]
-    if latin:
-        for words, terms in ENGLISH.items():
-            found += [(w, tuple(terms.split())) for w in words if _has_word(q, w)]
-    for names in ALIASES:
-        for n in names:
-            used = (latin and _has_word(q, n)) if n.isascii() else n in q
-            if used:  # the Chinese names stand for it (the index holds Chinese text)
-                found.append((n, tuple(m for m in names if m != n and not m.isascii())))
-    found += [(typo, (right,)) for typo, right in TYPOS.items() if typo in q]
-    return found
-
-
-def aliases(query: str) -> str:
-    """The Chinese names of the goods `query` names by another name or misspells ("avocado" →
-    牛油果 鳄梨, 车离子 → 车厘子 樱桃)."""
-    asked = query.lower()
-    # 车离子 → 车厘子, and then its other names
-    found = [right for typo, right in TYPOS.items() if typo in asked]
-    q = " ".join([asked, *found])
-    latin = _LATIN.search(q) is not None
-    for names in ALIASES:
-        if any((latin and _has_word(q, n)) if n.isascii() else n in q for n in names):
-            found += [n for n in names if not n.isascii() and n not in asked]
-    return " ".join(dict.fromkeys(found))
-
-
-def expand(query: str) -> str:
-    """Terms to add to a full-text query for `query` (empty when nothing applies)."""
-    return " ".join(dict.fromkeys(t for _, terms in synonyms(query) for t in terms))
-
-
+# A typo line of the owner's file: "车离子 -> 车厘子" (also => → ＝> )
+_TYPO_LINE = re.compile(r"^(.+?)\s*(?:->|=>|→)\s*(.+)$")
+_SPLIT = re.compile(r"[,，、;；/\s=＝]+")
 _LATIN = re.compile(r"[a-z]{2}")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Customer words → the shop's terms. Immutable; `merged` combines sources."""
+
+    # (customer words, the shop's terms for them)
+    topics: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    # English words customers mix in, matched as whole words → the shop's terms
+    english: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    # names of the same thing: any one in a message brings in the others
+    aliases: tuple[tuple[str, ...], ...] = ()
+    # misspelling → the right word (one way only)
+    typos: tuple[tuple[str, str], ...] = ()
+    # words whose same-sounding misspellings are read as them: an input method turns 关门 into
+    # 关们 and 车厘子 into 车离子 (same pinyin, another character)
+    sounds: tuple[str, ...] = ()
+    sources: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def general(cls) -> Lexicon:
+        return _general()
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "") -> Lexicon:
+        data = tomllib.loads(text)
+        topics, english = [], []
+        for t in data.get("topic", []):
+            shop = tuple(t.get("shop", ()))
+            if not shop:
+                continue
+            if t.get("customer"):
+                topics.append((tuple(w.lower() for w in t["customer"]), shop))
+            if t.get("english"):
+                english.append((tuple(w.lower() for w in t["english"]), shop))
+        heard = tuple(dict.fromkeys(w for words, terms in topics for w in (*words, *terms)
+                                    if len(w) >= 2 and _CJK_WORD.fullmatch(w)))
+        return cls(tuple(topics), tuple(english), sounds=heard,
+                   sources=(source,) if source else ())
+
+    @classmethod
+    def from_owner_text(cls, text: str, source: str = OWNER_FILE) -> Lexicon:
+        """The owner's file: `#` comments; `错字 -> 正字` lines; any other line is a group of
+        names of one thing separated by commas, spaces or 、 (the first is the shop's)."""
+        aliases: list[tuple[str, ...]] = []
+        typos: list[tuple[str, str]] = []
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            m = _TYPO_LINE.match(line)
+            if m:
+                right = m.group(2).strip().lower()
+                typos += [(w, right) for w in _words(m.group(1)) if w != right]
+                continue
+            names = _words(line)
+            if len(names) >= 2:
+                aliases.append(names)
+        return cls(aliases=tuple(aliases), typos=tuple(typos), sources=(source,))
+
+    @classmethod
+    def from_owner_file(cls, path: Path) -> Lexicon:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            return cls()
+        return cls.from_owner_text(text, str(path))
+
+    def merged(self, *others: Lexicon) -> Lexicon:
+        out = self
+        for o in others:
+            out = Lexicon(out.topics + o.topics, out.english + o.english,
+                          out.aliases + o.aliases, out.typos + o.typos,
+                          tuple(dict.fromkeys(out.sounds + o.sounds)),
+                          out.sources + o.sources)
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.topics or self.english or self.aliases or self.typos)
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def synonyms(self, query: str) -> list[tuple[str, tuple[str, ...]]]:
+        """(a word of `query`, the terms the shop's data may use for it instead) for every
+        entry the query uses."""
+        heard = self.misheard(query.lower())
+        # a misheard word counts as said: 关们 is 关门, and so 营业时间
+        q = " ".join([query.lower(), *(word for _, word in heard)])
+        latin = _LATIN.search(q) is not None
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for words, terms in self.topics:
+            found += [(w, terms) for w in words if w in q]
+        if latin:
+            for words, terms in self.english:
+                found += [(w, terms) for w in words if _has_word(q, w)]
+        for names in self.aliases:
+            for n in names:
+                if (latin and _has_word(q, n)) if n.isascii() else n in q:
+                    # the index holds the shop's (Chinese) text
+                    others = tuple(m for m in names if m != n and not m.isascii())
+                    if others:
+                        found.append((n, others))
+        found += [(typo, (right,)) for typo, right in self.typos if typo in q]
+        found += [(piece, (word,)) for piece, word in heard]
+        return found
+
+    def misheard(self, query: str) -> list[tuple[str, str]]:
+        """(piece of `query`, the known word it sounds like) for pieces that are not words of
+        this lexicon but sound exactly like one: 关们 → 关门, 车离子 → 车厘子. At most half
+        the characters may differ, and a two-character piece only in one."""
+        return _sound_index(self.sounds).find(query.lower())
+
+    def alias_names(self, query: str) -> str:
+        """The shop's names of the goods `query` names by another name or misspells."""
+        asked = query.lower()
+        found = [right for typo, right in self.typos if typo in asked]
+        found += [word for _, word in self.misheard(asked)]
+        q = " ".join([asked, *found])
+        latin = _LATIN.search(q) is not None
+        for names in self.aliases:
+            if any((latin and _has_word(q, n)) if n.isascii() else n in q for n in names):
+                found += [n for n in names if not n.isascii() and n not in asked]
+        return " ".join(dict.fromkeys(found))
+
+    def expand(self, query: str) -> str:
+        """Terms to add to a full-text query for `query` (empty when nothing applies)."""
+        return " ".join(dict.fromkeys(t for _, terms in self.synonyms(query) for t in terms))
+
+    def covered_words(self, data: str) -> str:
+        """The customer words for topics `data` covers under its own name (data says
+        营业时间: 开门, 关门, 几点 … are covered too)."""
+        low = data.lower()
+        return " ".join(w for words, terms in self.topics
+                        if any(t in low for t in terms) for w in words)
+
+
+_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+
+
+class _SoundIndex:
+    """Words by their toneless pinyin, to find same-sounding misspellings."""
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        self.words = set(words)
+        self.by_sound: dict[tuple[str, ...], list[str]] = {}
+        self.sizes: set[int] = set()
+        for w in words:
+            key = _pinyin(w)
+            if key is not None and 2 <= len(w) <= 6:
+                self.by_sound.setdefault(key, []).append(w)
+                self.sizes.add(len(w))
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        if not self.by_sound:
+            return []
+        out: list[tuple[str, str]] = []
+        for run in _CJK_RUN.findall(text):
+            for size in sorted(self.sizes, reverse=True):
+                for i in range(len(run) - size + 1):
+                    piece = run[i:i + size]
+                    if piece in self.words:
+                        continue
+                    key = _pinyin(piece)
+                    for word in self.by_sound.get(key, ()) if key else ():
+                        differ = sum(a != b for a, b in zip(piece, word, strict=True))
+                        if 1 <= differ <= max(1, size // 2) and (word, piece) not in out:
+                            out.append((piece, word))
+        # a piece inside a longer misheard piece is the same mistake (精简 in 珂璃精简)
+        kept = [(p, w) for p, w in out
+                if w not in text and not any(p != q and p in q for q, _ in out)]
+        return kept
+
+
+@functools.lru_cache(maxsize=8)
+def _sound_index(words: tuple[str, ...]) -> _SoundIndex:
+    return _SoundIndex(words)
+
+
+def _pinyin(word: str) -> tuple[str, ...] | None:
+    """Toneless pinyin of each character (its first reading); None when a character has none
+    or pypinyin is not installed."""
+    table = _pinyin_table()
+    if table is None:
+        return None
+    out = []
+    for ch in word:
+        reading = table.get(ord(ch))
+        if not reading:
+            return None
+        first = reading.split(",", 1)[0]
+        out.append("".join(c for c in unicodedata.normalize("NFKD", first)
+                           if not unicodedata.combining(c)).replace("ü", "v"))
+    return tuple(out)
+
+
+@functools.cache
+def _pinyin_table() -> dict[int, str] | None:
+    try:
+        from pypinyin.pinyin_dict import pinyin_dict
+    except ImportError:  # an optional nicety: without it, same-sounding words are not matched
+        return None
+    return pinyin_dict
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(w.lower() for w in _SPLIT.split(text.strip()) if w))
 
 
 def _has_word(text: str, word: str) -> bool:
     return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text) is not None
+
+
+@functools.cache
+def _general() -> Lexicon:
+    return Lexicon.from_toml(DATA.read_text(encoding="utf-8"), "general")
+
+
+def resolve(lexicon: Lexicon | None) -> Lexicon:
+    """`lexicon`, or the general one when none is given."""
+    return lexicon if lexicon is not None else _general()
+
+
+def union(items: Iterable[Lexicon]) -> Lexicon:
+    out = Lexicon()
+    return out.merged(*items)

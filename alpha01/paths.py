@@ -53,6 +53,11 @@ class Paths:
         return self.home / "kb"
 
     @property
+    def lexicon(self) -> Path:
+        """The owner's own synonyms and misspellings (see lexicon.py)."""
+        return self.home / "lexicon.txt"
+
+    @property
     def models(self) -> Path:
         return self.home / "models"
 

@@ -17,6 +17,7 @@ import json
 import os
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..config import KnowledgeSettings
 from ..domain import Passage
 from ..errors import InputError, KnowledgeError
 from ..intent import catalog_intent
+from ..lexicon import Lexicon
 from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
@@ -42,6 +44,7 @@ from .search import (
     query_bigrams,
     query_synonyms,
 )
+from .shopwords import derive
 from .snapshot import MAX_ROWS, Snapshot, table_key
 from .snapshot import load as load_snapshot
 from .store import TEXT_COLUMNS, KBStore, sql_str
@@ -111,12 +114,13 @@ def open_kb(paths: Paths, settings: KnowledgeSettings, embedder: Embedder | None
         from .. import registry
 
         embedder = registry.create("embedders", settings.embedder)
-    return KnowledgeBase(paths.kb, settings, embedder, check_embedder=check_embedder)
+    return KnowledgeBase(paths.kb, settings, embedder, check_embedder=check_embedder,
+                         owner_lexicon=paths.lexicon)
 
 
 class KnowledgeBase:
     def __init__(self, root: Path, settings: KnowledgeSettings, embedder: Embedder,
-                 check_embedder: bool = True) -> None:
+                 check_embedder: bool = True, owner_lexicon: Path | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = KBStore(root, embedder.name, embedder.dim, check_embedder=check_embedder)
@@ -132,6 +136,8 @@ class KnowledgeBase:
         self.chunk_chars = 450
         # Add everyday-word synonyms (lexicon.py) to the full-text query.
         self.expand_queries = True
+        self.owner_lexicon = owner_lexicon
+        self._lexicon_cache: tuple[tuple, Lexicon] | None = None
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -388,6 +394,7 @@ class KnowledgeBase:
         if not query or table is None or k <= 0:
             return []
         depth = max(CANDIDATES, k)
+        lexicon = self.lexicon
         vector_rows: list[dict] = []
         fts_rows: list[dict] = []
         try:
@@ -404,7 +411,7 @@ class KnowledgeBase:
                         .limit(depth).to_arrow().to_pylist())
 
             def full_text() -> list[dict]:
-                text = full_text_query(query, self.expand_queries)
+                text = full_text_query(query, self.expand_queries, lexicon)
                 if not text:
                     return []
                 # With a snapshot, only ids and scores come back from LanceDB: fetching and
@@ -432,7 +439,7 @@ class KnowledgeBase:
                     getattr(self.embedder, "sim_low", 0.2),
                     getattr(self.embedder, "sim_high", 0.8),
                     prefer_kind="product" if catalog_intent(query) else None, query=query,
-                    synonyms=query_synonyms(query) if self.expand_queries else [])
+                    synonyms=query_synonyms(query, lexicon) if self.expand_queries else [])
         return [_passage(h.row, h.score, h.extra) for h in hits[:k]]
 
     def faq_match(self, query: str) -> Passage | None:
@@ -460,6 +467,61 @@ class KnowledgeBase:
             scored.append((score, row, parts))
         scored.sort(key=lambda t: -t[0])
         return [_passage(row, score, parts) for score, row, parts in scored[:k]]
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """General vocabulary + the words derived from the shop's rows + the owner's
+        lexicon.txt; rebuilt when the table or the owner's file changes."""
+        snap = self._snapshot()
+        owner = self.owner_lexicon
+        try:
+            stamp = owner.stat().st_mtime_ns if owner is not None else None
+        except OSError:
+            stamp = None
+        key = (snap.key if snap is not None else None, stamp)
+        cached = self._lexicon_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rows = snap.columns.select(["kind", "meta", "question", "answer"]).to_pylist() \
+            if snap is not None else []
+        lexicon = Lexicon.general().merged(derive(rows))
+        if stamp is not None and owner is not None:
+            lexicon = lexicon.merged(Lexicon.from_owner_file(owner))
+        self._lexicon_cache = (key, lexicon)
+        return lexicon
+
+    def products(self) -> list[tuple[str, dict[str, str]]]:
+        """(name, columns) of every catalog row, in table order."""
+        snap = self._snapshot()
+        if snap is None:
+            return []
+        if "products" not in snap._cache:
+            out = []
+            for row in snap.columns.select(["kind", "meta"]).to_pylist():
+                if row["kind"] != "product":
+                    continue
+                meta = json.loads(row["meta"] or "{}")
+                fields = {str(k): str(v) for k, v in (meta.get("fields") or {}).items()}
+                if meta.get("name"):
+                    out.append((str(meta["name"]), fields))
+            snap._cache["products"] = out
+        return snap._cache["products"]
+
+    def doc_count(self, word: str) -> int:
+        """How many rows other than catalog rows mention `word` (how generic a word is in
+        this shop's own writing)."""
+        snap = self._snapshot()
+        if snap is None:
+            return 0
+        if "doc_texts" not in snap._cache:
+            texts: dict[str, str] = {}  # one text per passage (its search units repeat it)
+            for row in snap.columns.select(["id", "parent", "kind", "text"]).to_pylist():
+                if row["kind"] != "product":
+                    texts.setdefault(row["parent"] or row["id"],
+                                     unicodedata.normalize("NFKC", row["text"] or "").lower())
+            snap._cache["doc_texts"] = list(texts.values())
+        w = unicodedata.normalize("NFKC", word).lower()
+        return sum(1 for t in snap._cache["doc_texts"] if w in t)
 
     def mentions(self, word: str) -> bool:
         """Whether the shop's data mentions `word` anywhere (not only in the passages a search

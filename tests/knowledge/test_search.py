@@ -15,7 +15,7 @@ from alpha01.knowledge.search import (
     query_bigrams,
     query_synonyms,
 )
-from alpha01.lexicon import aliases, expand, synonyms
+from alpha01.lexicon import Lexicon
 
 
 class CountingEmbedder(HashEmbedder):
@@ -128,22 +128,34 @@ def test_the_query_vector_cache_is_bounded(paths, settings, monkeypatch):
 
 # -- lexicon and relevance ----------------------------------------------------------------------
 
+def expand(query: str) -> str:
+    return Lexicon.general().expand(query)
+
+
 def test_english_words_match_whole_words_only():
     assert "配送" in expand("can u ship to 北京")
     assert "会员" in expand("membership怎么办") and "配送" not in expand("membership怎么办")
     assert expand("shipping fee多少") == "配送费 配送"
 
 
-def test_aliases_work_both_ways_and_in_english():
-    assert "奇异果" in expand("猕猴桃有吗") and "猕猴桃" in expand("奇异果有吗")
-    assert expand("avocado有吗").split() == ["牛油果", "鳄梨"]
-    assert ("avocado", ("牛油果", "鳄梨")) in synonyms("avocado有吗")
+def test_the_general_lexicon_holds_no_goods_and_comes_from_its_data_file():
+    general = Lexicon.general()
+    assert general.sources == ("general",) and general.aliases == () and general.typos == ()
+    assert expand("avocado有吗") == "" and expand("猕猴桃有吗") == ""
 
 
-def test_a_misspelt_name_finds_the_goods_but_not_the_other_way_round():
-    assert aliases("车离子哪产的").split() == ["车厘子", "樱桃"]
-    assert "车厘子" in expand("车离子哪产的")
-    assert "车离子" not in expand("车厘子多少钱") and "车离子" not in aliases("车厘子")
+def test_the_owners_file_adds_names_and_misspellings(tmp_path):
+    path = tmp_path / "lexicon.txt"
+    path.write_text("# 我们店的叫法\n牛油果, 鳄梨, avocado\n车离子 -> 车厘子\n\n单个词\n",
+                    encoding="utf-8")
+    owner = Lexicon.from_owner_file(path)
+    assert owner.aliases == (("牛油果", "鳄梨", "avocado"),)
+    assert owner.typos == (("车离子", "车厘子"),)
+    merged = Lexicon.general().merged(owner)
+    assert merged.expand("avocado有吗").split() == ["牛油果", "鳄梨"]
+    assert merged.alias_names("车离子哪产的") == "车厘子"
+    assert "车离子" not in merged.expand("车厘子多少钱")  # one way only
+    assert Lexicon.from_owner_file(tmp_path / "missing.txt") == Lexicon()
 
 
 def test_a_synonym_in_the_text_counts_as_the_customers_word():
@@ -152,15 +164,6 @@ def test_a_synonym_in_the_text_counts_as_the_customers_word():
     assert coverage(grams, hours) == 0.0
     assert coverage(grams, hours, query_synonyms("几点关门呀")) >= 0.5
     assert coverage(grams, "我们卖水果", query_synonyms("几点关门呀")) == 0.0
-
-
-def test_asking_what_is_inside_finds_the_contents_column():
-    # "398那款里面装的啥": the gift-box table says 内容, the customer 装的啥
-    grams = query_bigrams("398那款里面装的啥")
-    row = "礼盒 | 价格 | 内容\n尊享礼盒 | 398元 | 智利车厘子2斤、丹东草莓1.5斤"
-    assert coverage(grams, row) < 0.2
-    assert coverage(grams, row, query_synonyms("398那款里面装的啥")) >= 0.6
-    assert expand("里面有什么") == "内容"
 
 
 def test_a_price_word_says_nothing_about_which_product():

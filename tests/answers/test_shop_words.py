@@ -1,0 +1,100 @@
+"""The shop's own vocabulary: derived from a shop the code has never seen (generated here),
+plus the owner's lexicon.txt, reaching retrieval on a real LanceDB index."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "knowledge"))
+
+from alpha01.config import KnowledgeSettings  # noqa: E402
+from alpha01.knowledge import HashEmbedder, open_kb  # noqa: E402
+from alpha01.knowledge.search import full_text_query  # noqa: E402
+from alpha01.knowledge.shopwords import derive, faq_paraphrase  # noqa: E402
+from alpha01.lexicon import Lexicon  # noqa: E402
+from alpha01.paths import Paths  # noqa: E402
+
+
+def _generated_shop(folder: Path, seed: int) -> dict[str, str]:
+    """A pet-grooming shop with made-up service names, an alias column and an FAQ whose
+    question and answer use different words. Returns the names it made up."""
+    rng = random.Random(seed)
+    syllables = "澜岚汐沐芙萝琪珂璃栖"
+    made = {
+        "service": "".join(rng.sample(syllables, 2)) + "精剪",
+        "alias": "".join(rng.sample(syllables, 2)) + "造型",
+        "english": f"cut{rng.randint(10, 99)}",
+    }
+    folder.mkdir()
+    (folder / "price.csv").write_text(
+        "项目,别名,价格,时长\n"
+        f"{made['service']},{made['alias']}、{made['english']},168元,90分钟\n"
+        "基础洗护,洗澡,68元,60分钟\n", encoding="utf-8")
+    (folder / "faq.csv").write_text(
+        "问题,答案\n能带宠物进店吗,可以带狗狗进店，需要牵绳。\n", encoding="utf-8")
+    (folder / "rules.md").write_text(
+        "# 到店须知\n\n## 进店\n\n狗狗进店需要牵绳，猫咪请放在航空箱里。\n\n"
+        "## 停车\n\n门口可以临时停车十分钟。\n", encoding="utf-8")
+    return made
+
+
+@pytest.fixture
+def shop_kb(tmp_path):
+    paths = Paths(tmp_path / "home")
+    kb = open_kb(paths, KnowledgeSettings(embedder="hash"), embedder=HashEmbedder())
+    made = _generated_shop(tmp_path / "shop", seed=11)
+    assert not kb.add([tmp_path / "shop"]).failed
+    yield kb, made, paths
+    kb.close()
+
+
+def test_aliases_of_a_catalog_row_reach_retrieval(shop_kb):
+    kb, made, _ = shop_kb
+    lexicon = kb.lexicon
+    group = next(g for g in lexicon.aliases if made["service"] in g)
+    assert made["alias"] in group and made["english"] in group
+    # the customer uses the alias; the index holds the service's name
+    question = f"{made['alias']}多少钱"
+    assert made["service"] in full_text_query(question, True, lexicon)
+    assert made["service"] not in full_text_query(question, True, Lexicon.general())
+    top = kb.search(question, k=1)[0]
+    assert top.kind == "product" and made["service"] in top.text
+    top = kb.search(f"{made['english']} price?", k=1)[0]
+    assert made["service"] in top.text
+
+
+def test_faq_paraphrases_reach_retrieval(shop_kb):
+    kb, _, _ = shop_kb
+    asked, terms = faq_paraphrase("能带宠物进店吗", "可以带狗狗进店，需要牵绳。")
+    assert "宠物" in asked and "需要牵绳" in terms
+    query = full_text_query("宠物可以进来不", True, kb.lexicon)
+    assert "需要牵绳" in query
+    texts = [p.text for p in kb.search("宠物可以进来不", k=3)]
+    assert any("航空箱" in t for t in texts)  # the rules page, in the FAQ answer's words
+
+
+def test_a_same_sounding_misspelling_of_a_name_finds_it(shop_kb):
+    kb, made, _ = shop_kb
+    service = made["service"]
+    misspelt = service[:2] + "精简"  # jing jian: the input method's other characters
+    assert kb.lexicon.misheard(f"{misspelt}要多久") == [(misspelt, service)]
+    assert service in kb.lexicon.alias_names(f"{misspelt}要多久").split()
+    top = kb.search(f"{misspelt}要多久", k=1)[0]
+    assert service in top.text
+
+
+def test_the_owners_file_is_read_when_it_changes(shop_kb):
+    kb, made, paths = shop_kb
+    assert kb.lexicon.alias_names("毛孩子spa多少钱") == ""
+    paths.lexicon.write_text("基础洗护, 毛孩子spa\n", encoding="utf-8")
+    assert kb.lexicon.alias_names("毛孩子spa多少钱") == "基础洗护"
+    assert "基础洗护" in kb.search("毛孩子spa多少钱", k=1)[0].text
+
+
+def test_nothing_is_derived_from_a_shop_without_catalog_or_faq():
+    lexicon = derive([{"kind": "chunk", "meta": "{}", "question": None, "answer": None}])
+    assert not lexicon
