@@ -1,0 +1,244 @@
+"""Catalog lookup: which of the shop's catalog rows a question names, and how a row is said.
+
+A price, stock or origin question about products the question names is answered from the rows
+themselves, every figure as the merchant wrote it, no model involved. The hard part is knowing
+which rows the question names, and when it names none:
+
+- **distinctive words only**: a piece of a product's name counts when it picks out few rows and
+  the shop's own writing does not use it everywhere. In a bakery 蛋糕 is in half the names and
+  生日 on every page, so neither names 生日帽; 巴斯克 or 提拉米苏 do. Both measures come from
+  the shop's data (`products`, `doc_count`), not from a word list;
+- **model and variant words**: letters and numbers name models (13, 13 Pro, 13 mini). The row
+  whose distinguishing words are exactly the customer's wins; when none is ("13 Pro Max", "iPad"
+  in a phone catalog, "15" where only the 15 Pro is listed) the shop does not list that
+  product, and the question is handed to the owner rather than answered with a neighbouring
+  row's figures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..domain import Passage
+from ..intent import without_catalog_words
+from ..lexicon import Lexicon, resolve
+from ..textmatch import normalise_query
+
+Product = tuple[str, dict[str, str]]  # (name, columns)
+
+# A name piece in more rows than this is a category word (蛋糕, 苹果), not a name.
+MAX_ROWS_PER_PIECE = 3
+# A name piece the shop's documents use in more passages than this is an everyday word of the
+# shop (生日 in a cake shop, 奶油 in a bakery): the customer may mean anything by it.
+MAX_DOC_PASSAGES = 2
+MAX_ROWS = 3
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+_ASCII_TOKEN = re.compile(r"[a-z]+|[0-9]+(?:\.[0-9]+)?")  # iphone13 → iphone, 13
+_ASCII_RUN = re.compile(r"[a-z0-9]+(?:[ \-+._][a-z0-9]+)*")
+# English words a customer writes around a model name; never part of one
+_ENGLISH_STOP = frozenset(
+    "a an and are can do does for has have how i in is it me much my of on or pls please "
+    "price prices the to what you your cost costs screen battery need want any got there "
+    "this that with".split())
+
+
+@dataclass
+class Lookup:
+    """The rows a question names (best first), or the product it names that no row lists."""
+
+    rows: list[Product] = field(default_factory=list)
+    unlisted: str = ""
+
+
+def lookup(question: str, catalog: Sequence[Product], *,
+           doc_count: Callable[[str], int] | None = None,
+           lexicon: Lexicon | None = None) -> Lookup:
+    """The catalog rows `question` names. `doc_count(word)` says in how many of the shop's
+    non-catalog passages a word occurs (None: not known, every piece counts)."""
+    topic = normalise_query(without_catalog_words(question))
+    topic = f"{topic} {resolve(lexicon).alias_names(topic)}"
+    names = [(p, normalise_query(p[0])) for p in catalog]
+    verdict = _models(topic, [n for _, n in names])
+    if verdict.unlisted:
+        return Lookup(unlisted=verdict.unlisted)
+    scored: list[tuple[float, int, Product]] = []
+    for i, (product, name) in enumerate(names):
+        if verdict.allowed is not None and i not in verdict.allowed:
+            continue
+        score = _cjk_score(name, topic, [n for _, n in names], doc_count)
+        if i in (verdict.exact or ()):
+            score += 10
+        if score > 0:
+            scored.append((score, -i, product))
+    if not scored:
+        return Lookup()
+    scored.sort(key=lambda t: (-t[0], -t[1]))
+    return Lookup(rows=[p for _, _, p in scored[:MAX_ROWS]])
+
+
+def _cjk_score(name: str, topic: str, all_names: list[str],
+               doc_count: Callable[[str], int] | None) -> float:
+    """The characters of the name's most telling piece the topic contains (0: none)."""
+    best = 0.0
+    for run in _CJK_RUN.findall(name):
+        for size in range(len(run), 1, -1):
+            if size <= best:
+                break
+            for i in range(len(run) - size + 1):
+                piece = run[i:i + size]
+                if piece not in topic:
+                    continue
+                whole = piece == run and len(_CJK_RUN.findall(name)) == 1
+                if whole or _distinctive(piece, all_names, doc_count):
+                    best = max(best, float(size))
+                    break
+    return best
+
+
+def _distinctive(piece: str, all_names: list[str], doc_count: Callable[[str], int] | None) -> bool:
+    if sum(1 for n in all_names if piece in n) > MAX_ROWS_PER_PIECE:
+        return False
+    if doc_count is None:
+        return True
+    try:
+        return doc_count(piece) <= MAX_DOC_PASSAGES
+    except Exception:  # a failing count must not make every word a name
+        return False
+
+
+@dataclass
+class _ModelVerdict:
+    allowed: set[int] | None = None  # rows left once model words are compared (None: all)
+    exact: set[int] | None = None  # rows whose distinguishing model words are the customer's
+    unlisted: str = ""
+
+
+def _models(topic: str, names: list[str]) -> _ModelVerdict:
+    """Compare the model words (letters, numbers) of the question with the rows' names."""
+    tokens = [set(_ASCII_TOKEN.findall(n)) for n in names]
+    known = set().union(*tokens) if tokens else set()
+    variants = _variant_words(tokens)
+    allowed: set[int] | None = None
+    exact: set[int] = set()
+    for phrase in _phrases(topic):
+        words = set(phrase)
+        if not words & known:
+            continue  # no row speaks of it: not a model name of this catalog
+        if any(w not in known for w in phrase):
+            return _ModelVerdict(unlisted=" ".join(phrase))
+        fits = {i for i, t in enumerate(tokens) if words <= t and not (t - words) & variants}
+        if not fits:
+            # every row lacks one of the customer's words ("15 pro" among 14 pro and 15) or
+            # has a variant word they did not say ("15" where only the 15 pro is listed)
+            return _ModelVerdict(unlisted=" ".join(phrase))
+        exact |= fits
+        allowed = fits if allowed is None else allowed | fits
+    return _ModelVerdict(allowed, exact or None)
+
+
+def _variant_words(tokens: list[set[str]]) -> set[str]:
+    """Letter words that tell rows of one model number apart (pro, mini, max: 13 and 13 pro are
+    both listed), as opposed to brand words every row of that number has."""
+    variants: set[str] = set()
+    by_number: dict[str, list[set[str]]] = {}
+    for t in tokens:
+        for w in t:
+            if w[0].isdigit():
+                by_number.setdefault(w, []).append(t)
+    for rows in by_number.values():
+        letters = set().union(*rows)
+        variants |= {w for w in letters if not w[0].isdigit() and not all(w in r for r in rows)}
+    return variants
+
+
+# A number followed by one of these is a quantity ("2个", "10个人", "8寸"), not a model name.
+_MEASURE = re.compile(r"\s*(?:个|只|斤|两|公斤|千克|克|盒|箱|袋|瓶|杯|份|张|件|条|块|元|毛|角|寸|人|位|"
+                      r"天|日|号|周|月|年|岁|小时|分钟|分|秒|点|公里|米|层|楼|次|折|倍|%|kg|g|km|ml)")
+
+
+def _phrases(topic: str) -> list[list[str]]:
+    """Runs of model words in the question, split at everyday English words; a number that
+    counts something is left out."""
+    out: list[list[str]] = []
+    for m in _ASCII_RUN.finditer(topic):
+        words = _ASCII_TOKEN.findall(m.group(0))
+        if all(w[0].isdigit() for w in words) and _MEASURE.match(topic, m.end()):
+            continue
+        current: list[str] = []
+        for word in words:
+            if word in _ENGLISH_STOP:
+                if current:
+                    out.append(current)
+                current = []
+            else:
+                current.append(word)
+        if current:
+            out.append(current)
+    return out
+
+
+# -- how a row is said ------------------------------------------------------------------------
+
+# "价格(元)", "重量（g）": a unit the header's numbers are in (no digits: "冷藏（0-4℃）" is a
+# condition, kept in the label)
+_UNIT_IN_HEADER = re.compile(r"^(.*?)[（(]([^）)\d]{1,4})[）)]\s*$")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_SPEC = ("规格", "单位", "包装", "份量", "重量", "容量", "尺寸", "spec", "size", "unit")
+_PRICE = ("价格", "售价", "单价", "零售价", "价钱", "定价", "price")
+_NOTE = ("备注", "说明", "特点", "描述", "介绍", "note", "notes", "remark", "description")
+_SKIP = ("不适用", "无", "-", "—", "/", "n/a", "na")
+
+
+def say_row(name: str, fields: dict[str, str]) -> str:
+    """A catalog row as a shop assistant says it: "北海道牛奶吐司 22元（450g/条），今日库存15，
+    主要过敏原：麸质/牛奶/鸡蛋，每天11:00出炉。" Every value as the merchant wrote it."""
+    spec = price = ""
+    parts: list[str] = []
+    notes: list[str] = []
+    for header, value in fields.items():
+        value = str(value).strip()
+        if not value or value == name or value.lower() in _SKIP:
+            continue
+        label, unit = _label(header)
+        low = label.lower()
+        if any(k in low for k in _PRICE) and not price:
+            price = f"{value}{unit}" if unit and _NUMBER.match(value) else value
+            if _NUMBER.match(price):
+                price += "元"
+        elif any(k in low for k in _SPEC) and not spec:
+            spec = value
+        elif any(k in low for k in _NOTE):
+            notes.append(value)
+        else:
+            shown = f"{value}{unit}" if unit and _NUMBER.match(value) else value
+            sep = "" if _NUMBER.match(value) or value[:1].isdigit() else "："
+            parts.append(f"{label}{sep}{shown}")
+    head = name
+    if price:
+        head += f" {price}" + (f"（{spec}）" if spec else "")
+    elif spec:
+        head += f"（{spec}）"
+    text = "，".join([head, *parts, *notes])
+    return text if text[-1:] in "。！？!?" else text + "。"
+
+
+def _label(header: str) -> tuple[str, str]:
+    """("价格", "元") from "价格(元)"; the header and no unit otherwise."""
+    m = _UNIT_IN_HEADER.match(header.strip())
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    return header.strip(), ""
+
+
+def product_of(p: Passage) -> Product | None:
+    """(name, columns) of a product passage, whichever retriever produced it."""
+    if p.kind != "product":
+        return None
+    fields = p.meta.get("fields") or {k: v for k, v in p.meta.items() if isinstance(v, str)}
+    if not fields:
+        return None
+    name = p.meta.get("name") or next(iter(fields.values()), "")
+    return (str(name), {str(k): str(v) for k, v in fields.items()}) if name else None

@@ -1,0 +1,116 @@
+"""Catalog lookup on generated catalogs: which rows a question names, and when it names a
+product or variant the shop does not list (then the owner answers, never a neighbour's row)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from alpha01.config import Settings
+from alpha01.domain import Action, Passage, Tier
+from alpha01.llm.fake import FakeLLM
+from alpha01.pipeline import catalog
+from alpha01.pipeline.core import Pipeline
+from alpha01.pipeline.prompt import make_canary
+from alpha01.pipeline.retrieval import MemoryRetriever
+
+PHONES = [
+    ("iPhone 13 屏幕", {"维修项目": "iPhone 13 屏幕", "价格(元)": "599", "保修": "90天"}),
+    ("iPhone 13 Pro 屏幕", {"维修项目": "iPhone 13 Pro 屏幕", "价格(元)": "899", "保修": "90天"}),
+    ("iPhone 13 mini 屏幕", {"维修项目": "iPhone 13 mini 屏幕", "价格(元)": "549", "保修": "90天"}),
+    ("iPhone 15 Pro 电池", {"维修项目": "iPhone 15 Pro 电池", "价格(元)": "329", "保修": "180天"}),
+]
+
+
+def names(found: catalog.Lookup) -> list[str]:
+    return [n for n, _ in found.rows]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("13换屏多少钱", ["iPhone 13 屏幕"]),
+    ("iphone13 pro 换屏幕多少", ["iPhone 13 Pro 屏幕"]),
+    ("13 mini屏幕碎了 换一个多少钱", ["iPhone 13 mini 屏幕"]),
+    ("15pro换电池多少钱", ["iPhone 15 Pro 电池"]),
+])
+def test_the_row_with_exactly_the_customers_model_words_is_named(question, expected):
+    assert names(catalog.lookup(question, PHONES)) == expected
+
+
+@pytest.mark.parametrize("question, unlisted", [
+    ("13 Pro Max 换屏多少钱", "13 pro max"),
+    ("iPad Pro 换屏幕多少钱", "ipad pro"),
+    ("15换电池多少钱", "15"),
+    ("14 pro 屏幕多少", "14 pro"),
+])
+def test_a_model_the_catalog_does_not_list_is_named_as_such(question, unlisted):
+    found = catalog.lookup(question, PHONES)
+    assert found.rows == [] and found.unlisted == unlisted
+
+
+def test_generated_catalogs_of_near_identical_names_never_answer_with_a_neighbour():
+    rng = random.Random(7)
+    for _ in range(30):
+        series = rng.sample(range(6, 40), 3)
+        variants = ["", "pro", "mini", "plus", "max"]
+        rows = []
+        for s in series:
+            for v in rng.sample(variants, 3):
+                name = f"X{s} {v}".strip()
+                rows.append((name, {"型号": name, "价格": str(rng.randint(100, 999))}))
+        listed = {n.lower() for n, _ in rows}
+        for s in series + [max(series) + 1]:
+            for v in variants:
+                asked = f"x{s} {v}".strip()
+                found = catalog.lookup(f"{asked} 多少钱", rows)
+                if asked in listed:
+                    assert names(found) and all(n.lower() == asked for n in names(found)), asked
+                else:  # never the figures of another row
+                    assert found.rows == [] and found.unlisted.replace(" ", "") == asked.replace(
+                        " ", ""), (asked, names(found))
+
+
+def test_a_word_the_shops_own_writing_uses_everywhere_names_no_product():
+    menu = [("生日帽", {"品名": "生日帽", "价格": "2"}),
+            ("草莓奶油盒子", {"品名": "草莓奶油盒子", "价格": "29"}),
+            ("提拉米苏", {"品名": "提拉米苏", "价格": "28"})]
+    docs = {"生日": 9, "奶油": 5}
+
+    def doc_count(word: str) -> int:
+        return docs.get(word, 0)
+
+    assert names(catalog.lookup("公司10个人过生日，订几寸的合适？多少钱", menu,
+                                doc_count=doc_count)) == []
+    assert names(catalog.lookup("奶油换成乳酪加几块钱", menu, doc_count=doc_count)) == []
+    assert names(catalog.lookup("生日帽多少钱", menu, doc_count=doc_count)) == ["生日帽"]
+    assert names(catalog.lookup("提拉米苏多少钱", menu, doc_count=doc_count)) == ["提拉米苏"]
+
+
+def test_a_row_is_said_as_a_sentence_with_every_figure_as_written():
+    said = catalog.say_row("海南金煌芒果", {"品名": "海南金煌芒果", "规格": "每斤", "价格（元）": "12.8",
+                                          "产地": "海南三亚", "备注": "当季，香甜少纤维"})
+    assert said == "海南金煌芒果 12.8元（每斤），产地：海南三亚，当季，香甜少纤维。"
+    said = catalog.say_row("西湖龙井", {"商品": "西湖龙井", "价格": "168元/罐", "库存": "20"})
+    assert said == "西湖龙井 168元/罐，库存20。"
+
+
+def _product(name: str, fields: dict[str, str]) -> Passage:
+    text = "；".join(f"{k}：{v}" for k, v in fields.items())
+    return Passage(text, "price.csv", 0.0, "product", meta={"name": name, "fields": fields})
+
+
+def test_an_unlisted_model_is_handed_to_the_owner_by_the_pipeline():
+    settings = Settings()
+    retriever = MemoryRetriever([_product(n, f) for n, f in PHONES])
+    llm = FakeLLM("iPhone 13 Pro 屏幕899元。")
+    pipe = Pipeline(settings=settings, retriever=retriever, llm=llm,
+                    canary=make_canary(settings.shop.name))
+    from datetime import datetime
+
+    d = pipe.decide("13 Pro Max 换屏多少钱", sender="c", history=[], when=datetime(2026, 1, 5, 12))
+    assert d.action == Action.HANDOFF and d.tier == Tier.FALLBACK
+    assert d.reply in (settings.shop.safe_reply, settings.shop.after_hours_reply)
+    assert d.trace["unlisted"] == "13 pro max" and llm.history == []
+    d = pipe.decide("13 Pro 换屏多少钱", sender="c", history=[], when=datetime(2026, 1, 5, 12))
+    assert d.action == Action.RESPOND and d.reason == "catalog lookup"
+    assert d.reply == "iPhone 13 Pro 屏幕 899元，保修90天。"
