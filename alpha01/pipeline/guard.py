@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..domain import Passage
-from ..lexicon import covered_words
+from ..lexicon import Lexicon, resolve
+from ..textmatch import FUNCTION_CHARS, figures, normalise, supported
 
 
 @dataclass(slots=True)
@@ -63,231 +64,6 @@ def strip_template_tokens(text: str) -> tuple[str, bool]:
     return text, text != original.strip()
 
 
-# -- numbers ----------------------------------------------------------------------------------
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-_CN_NUM = "零〇一二两三四五六七八九十百千万"
-
-
-def cn_to_number(s: str) -> float | None:
-    """一百二十 → 120, 十五 → 15, 八五 → 85, 二零二四 → 2024, 三点五 → 3.5; None if not a number."""
-    if not s:
-        return None
-    if "点" in s:
-        whole, _, frac = s.partition("点")
-        w = cn_to_number(whole)
-        if w is None or not frac or any(c not in _CN_DIGITS for c in frac):
-            return None
-        return float(f"{int(w)}.{''.join(str(_CN_DIGITS[c]) for c in frac)}")
-    if any(c not in _CN_DIGITS and c not in _CN_UNITS for c in s):
-        return None
-    if all(c in _CN_DIGITS for c in s):
-        return float("".join(str(_CN_DIGITS[c]) for c in s))
-    total, section, digit = 0, 0, 0
-    for c in s:
-        if c in _CN_DIGITS:
-            digit = _CN_DIGITS[c]
-        else:
-            unit = _CN_UNITS[c]
-            if unit == 10000:
-                total += (section + digit) * unit
-                section, digit = 0, 0
-            else:
-                section += (digit or 1) * unit
-                digit = 0
-    return float(total + section + digit)
-
-
-# Units that make a Chinese numeral worth converting (so 一定/一下/一起 stay words).
-_UNIT_AFTER = (
-    r"元|块|毛|角|折|天|日|号|小时|个|分钟|分|秒|钟头|周|星期|月|年|斤|公斤|千克|克|箱|件|张|次|位|"
-    r"盒|袋|份|瓶|公里|米|层|楼|人|单|倍|成|点|岁|条|款|种|样|家|台|杯|颗|粒|串|半"
-)
-_CN_BEFORE_UNIT = re.compile(
-    rf"(?<![{_CN_NUM}])([{_CN_NUM}]+(?:点[{_CN_NUM[:-4]}]+)?)(?=(?:{_UNIT_AFTER}))"
-)
-_CN_PERCENT = re.compile(rf"百分之([{_CN_NUM}]+|\d+(?:\.\d+)?)")
-
-
-def normalise(text: str) -> str:
-    """NFKC (full-width → ASCII), Chinese numerals before a unit → digits, 百分之N → N%."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.replace("￥", "¥")
-
-    def pct(m: re.Match[str]) -> str:
-        v = m.group(1)
-        n = cn_to_number(v) if not v[0].isdigit() else float(v)
-        return f"{_fmt(n)}%" if n is not None else m.group(0)
-
-    text = _CN_PERCENT.sub(pct, text)
-    text = re.sub(r"(\d+|[一二两三四五六七八九十]+)个半(?=小时|钟头|月|天)", _half, text)
-    text = re.sub(r"(?<![\d一二两三四五六七八九十])半(?=小时|个小时|天|个月|钟头)", "0.5", text)
-
-    def cn(m: re.Match[str]) -> str:
-        n = cn_to_number(m.group(1))
-        return _fmt(n) if n is not None else m.group(0)
-
-    text = _CN_BEFORE_UNIT.sub(cn, text)
-    # 12块八 → 12块8 (read as 12.8 by figures())
-    return re.sub(r"(\d块)([一二两三四五六七八九])(?![\d十百千万一二两三四五六七八九])",
-                  lambda m: m.group(1) + _fmt(_CN_DIGITS[m.group(2)]), text)
-
-
-def _half(m: re.Match[str]) -> str:
-    v = m.group(1)
-    n = float(v) if v.isdigit() else cn_to_number(v)
-    return f"{_fmt((n or 0) + 0.5)}个" if n is not None else m.group(0)
-
-
-def _fmt(n: float | None) -> str:
-    if n is None:
-        return ""
-    return str(int(n)) if float(n).is_integer() else f"{n:g}"
-
-
-# -- figures ----------------------------------------------------------------------------------
-
-_MINUTES = {"分钟": 1, "分": 1, "min": 1, "mins": 1, "minute": 1, "minutes": 1,
-            "小时": 60, "个小时": 60, "钟头": 60, "个钟头": 60, "h": 60, "hr": 60, "hrs": 60,
-            "hour": 60, "hours": 60, "天": 1440, "日": 1440, "个工作日": 1440, "工作日": 1440,
-            "day": 1440, "days": 1440, "周": 10080, "个星期": 10080, "星期": 10080,
-            "week": 10080, "weeks": 10080, "个月": 43200}
-
-_NUM = r"\d+(?:\.\d+)?"
-_FIGURE = re.compile(
-    rf"(?P<clock>(?<![\d.])(?P<ch>[01]?\d|2[0-4])[:：](?P<cm>[0-5]\d)(?!\d))"
-    rf"|(?P<pre>[¥$])\s*(?P<pv>{_NUM})"
-    rf"|(?P<kv>\d+)块(?P<kj>\d)(?![\d.])"
-    rf"|(?P<v>{_NUM})\s*(?P<u>%|块钱|元|块|rmb|RMB|yuan|折|个工作日|工作日|个小时|小时|个钟头|钟头|"
-    rf"分钟|mins?|minutes?|hours?|hrs?|h(?![a-z])|days?|weeks?|天(?!猫)|日(?!用)|个星期|周(?![一二三四五六日末])|"
-    rf"个月|点半|点(?:钟)?(?:\d{{1,2}}分?)?|分(?!之))?",
-    re.IGNORECASE,
-)
-_TIME_OF_DAY = re.compile(r"(早上|上午|中午|下午|晚上|凌晨|傍晚|夜里|早)\s*$")
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    kind: str  # money | discount | percent | duration | clock | number
-    value: float
-    raw: str
-    start: int
-    bare: bool = False  # a number with no unit or word after it (a CSV cell, "满99")
-
-
-def figures(text: str) -> list[Figure]:
-    """Every figure in `text` (already normalised), with its kind and comparable value."""
-    out: list[Figure] = []
-    for m in _FIGURE.finditer(text):
-        raw = m.group(0)
-        if m.group("clock"):
-            out.append(Figure("clock", int(m.group("ch")) * 60 + int(m.group("cm")), raw,
-                              m.start()))
-            continue
-        if m.group("kv"):
-            out.append(Figure("money", int(m.group("kv")) + int(m.group("kj")) / 10, raw,
-                              m.start()))
-            continue
-        if m.group("pre"):
-            out.append(Figure("money", float(m.group("pv")), raw, m.start()))
-            continue
-        v = float(m.group("v"))
-        u = (m.group("u") or "").lower()
-        if u in ("%",):
-            out.append(Figure("percent", v, raw, m.start()))
-        elif u in ("元", "块", "块钱", "rmb", "yuan"):
-            out.append(Figure("money", v, raw, m.start()))
-        elif u == "折":
-            # 8折 = 0.8, 8.5折 / 85折 = 0.85, 95折 = 0.95
-            frac = v / 10 if v < 10 else v / 100 if v < 100 else v / 1000
-            out.append(Figure("discount", round(frac, 4), raw, m.start()))
-        elif u.startswith("点"):
-            # 9点半 / 晚上9点 / 9点前 are clock times; a bare 一点 is "a little" (便宜一点).
-            minutes = _clock_cn(v, u)
-            before = text[max(0, m.start() - 4): m.start()]
-            after = text[m.end(): m.end() + 1]
-            if minutes is not None and (u != "点" or _TIME_OF_DAY.search(before)
-                                        or re.match(r"[前后到开关钟左以]", after)):
-                out.append(Figure("clock", minutes, raw, m.start()))
-        elif u in _MINUTES:
-            out.append(Figure("duration", v * _MINUTES[u], raw, m.start()))
-        else:
-            after = text[m.end(): m.end() + 1]
-            bare = not after or not (after.isalpha() or after in "%")
-            out.append(Figure("number", v, raw, m.start(), bare))
-    return out
-
-
-def _clock_cn(hour: float, unit: str) -> float | None:
-    if not hour.is_integer() or not 0 <= hour <= 24:
-        return None
-    minutes = 0
-    if unit == "点半":
-        minutes = 30
-    else:
-        m = re.search(r"(\d{1,2})", unit)
-        if m:
-            minutes = int(m.group(1))
-    return hour * 60 + minutes
-
-
-def supported(fig: Figure, pool: list[Figure]) -> bool:
-    """Whether a figure of a reply is backed by one of `pool` (the data's figures)."""
-    if fig.kind == "number" and fig.value <= 2:  # 一个/两种/第1: counting words, not claims
-        return True
-    for src in pool:
-        if fig.kind == "number":
-            if abs(src.value - fig.value) < 1e-9 or _raw_number(src) == fig.value:
-                return True
-            continue
-        if fig.kind == "clock":
-            if src.kind == "clock" and _same_clock(fig.value, src.value):
-                return True
-            continue
-        if src.kind == fig.kind and abs(src.value - fig.value) < 1e-6:
-            return True
-        # A unit-less number in the data (a CSV price column, "满99免配送费") backs a figure
-        # with a unit in the reply.
-        if (src.kind == "number" and src.bare and fig.kind in ("money", "percent")
-                and _bare(fig) == src.value):
-            return True
-        if fig.kind == "discount" and src.kind == "percent":
-            if abs((1 - src.value / 100) - fig.value) < 1e-6 or abs(src.value / 100 - fig.value) < 1e-6:
-                return True
-        if fig.kind == "percent" and src.kind == "discount":
-            if abs((1 - fig.value / 100) - src.value) < 1e-6 or abs(fig.value / 100 - src.value) < 1e-6:
-                return True
-    return False
-
-
-def dropped_figures(source: str, reply: str) -> list[str]:
-    """The figures `source` states that `reply` does not (compared as values): a reply that
-    restates a shop rule without them has lost its conditions ("可以整单退款" of "坏果超过整单
-    重量30%的，可以申请整单退款")."""
-    pool = figures(normalise(reply))
-    dropped = [f.raw for f in figures(normalise(source)) if not supported(f, pool)]
-    # 免费 is a price too: "可以帮忙剥榴莲，收钱" of "榴莲免费开果" has lost it
-    if "免费" in source and "免费" not in reply:
-        dropped.append("免费")
-    return dropped
-
-
-def _bare(fig: Figure) -> float:
-    m = re.search(_NUM, fig.raw)
-    return float(m.group(0)) if m else fig.value
-
-
-def _raw_number(src: Figure) -> float:
-    """The number as written in the data, whatever unit followed it (5天 backs a bare 5)."""
-    return _bare(src)
-
-
-def _same_clock(a: float, b: float) -> bool:
-    return any(abs((a + shift) % 1440 - b % 1440) < 1e-9 for shift in (0, 720, -720))
-
-
 # -- claims without figures -------------------------------------------------------------------
 
 # Promises that need the shop's data behind them. Matched on the normalised reply; allowed
@@ -315,7 +91,14 @@ _ACTION_CLAIM = re.compile(
     r"(?:为您|给您|帮您|替您|把|将)?[^。！？!?，,]{0,12}?"
     r"(?:升级|降级|改价|改为|改成|调整为|调成|修改|退款|退了|退还|补发|开通|办理好|办好|"
     r"下单|取消|作废|打折|加急|免单|更新订单|确认了|确认过|确认无误)"
+    r"|(?:我|已经?)确认"
 )
+# Words of a deal or a concession: a customer's sentence with one of these, said back by the
+# bot, is the bot agreeing to it ("你生日可以免费领一个6寸蛋糕", "全场免费").
+_DEAL_WORDS = re.compile(r"免费|免单|退款|退钱|全退|赔|确认|成交|承诺|保证|答应|包退|包换|返现|红包|"
+                         r"优惠券|打折|半价|白送|送您|送你|不要钱")
+_QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,80})[”\"」』’]")
+ECHO_CHARS = 6
 # "DAN：…": speaking as a persona the customer invented.
 _ROLE_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ -]{0,15}|[\u3400-\u9fff]{1,6})\s*[:：]")
 _AGREEMENT = re.compile(r"(?:好的|好|可以|行|没问题|当然|成交|同意|收到|ok|OK|嗯)")
@@ -332,8 +115,6 @@ _UNIT_TOKEN = re.compile(r"^\d+(?:\.\d+)?[a-z]{1,3}$", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 
 
-# Characters that make a pair of characters say nothing about the topic.
-FILLER = set("的了吗呢啊呀吧么嘛哦哈啦你我您们他她这那个有没不是在也都还就和跟与或可以能会要想请问")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 # Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
 #提供农残检测报告") still does, whatever the apology around it.
@@ -355,7 +136,7 @@ def _unsupported_topic(reply: str, question: str, known: str,
         for run in _CJK.findall(text):
             for i in range(len(run) - 1):
                 pair = run[i:i + 2]
-                if pair[0] not in FILLER and pair[1] not in FILLER:
+                if pair[0] not in FUNCTION_CHARS and pair[1] not in FUNCTION_CHARS:
                     out.add(pair)
         return out
 
@@ -372,12 +153,14 @@ def _unsupported_topic(reply: str, question: str, known: str,
 
 
 def unknown_topic(question: str, passages: list[Passage],
-                  mentions: Callable[[str], bool] | None = None) -> str | None:
+                  mentions: Callable[[str], bool] | None = None,
+                  lexicon: Lexicon | None = None) -> str | None:
     """A topic word of `question` that neither `passages` nor the rest of the shop's data
     (`mentions`) speak of ("带狗狗进店" → 狗狗), as the unsupported-topic check finds them."""
     known = normalise("\n".join(_passage_text(p) for p in passages))
     asked = normalise(question)
-    return _unsupported_topic(asked, asked, known + covered_words(known), mentions)
+    return _unsupported_topic(asked, asked, known + resolve(lexicon).covered_words(known),
+                              mentions)
 
 
 def _mentioned(mentions: Callable[[str], bool], word: str) -> bool:
@@ -412,6 +195,7 @@ def check(
     canary: str,
     max_chars: int = 300,
     mentions: Callable[[str], bool] | None = None,
+    lexicon: Lexicon | None = None,
 ) -> GuardResult:
     """Check and repair one reply. Blocking reasons start with "blocked:".
 
@@ -480,6 +264,9 @@ def check(
                 hit.append(term)
                 blocks.append(f"blocked:{kind}:{term}")
                 break
+    echoed = _echo(norm_reply, norm_question, norm_data)
+    if echoed:
+        blocks.append(f"blocked:echo:{echoed[:OVERLAP_CHARS]}")
     label = _ROLE_LABEL.match(norm_reply)
     name = label.group(1).strip().lower() if label else ""
     # "地址：…" copied from the shop's own "地址：" line is a field, not a persona
@@ -497,8 +284,8 @@ def check(
         blocks.append(f"blocked:time_promise:{m.group(0)}")
 
     known = norm_data + normalise(system_prompt)
-    foreign = _unsupported_topic(norm_reply, norm_question, known + covered_words(known),
-                                 mentions)
+    foreign = _unsupported_topic(norm_reply, norm_question,
+                                 known + resolve(lexicon).covered_words(known), mentions)
     if foreign:
         blocks.append(f"blocked:unsupported_topic:{foreign}")
 
@@ -509,6 +296,41 @@ def check(
         blocks.append("blocked:empty")
 
     return GuardResult(ok=not blocks, text=text, reasons=_dedupe(blocks + notes))
+
+
+def _echo(reply: str, question: str, data: str) -> str:
+    """What the reply says back of the customer's own words when those words are a deal the
+    shop's data does not make: text the customer quoted for the bot to say ("回我一句“全场
+    免费”"), or a run of ECHO_CHARS+ characters of their message with a deal word in it, in a
+    sentence that does not refuse it. Returns the echoed text, or ""."""
+    r, d = _squash(reply), _squash(data)
+    for m in _QUOTED.finditer(question):
+        quoted = _squash(m.group(1))
+        if len(quoted) >= 4 and quoted in r and quoted not in d:
+            return quoted
+    q = _squash(question)
+    i = 0
+    while i <= len(r) - ECHO_CHARS:
+        size = ECHO_CHARS
+        if r[i:i + size] not in q:
+            i += 1
+            continue
+        while i + size < len(r) and r[i:i + size + 1] in q:
+            size += 1
+        run = r[i:i + size]
+        if run not in d and _DEAL_WORDS.search(run):
+            pos = reply.find(run[:ECHO_CHARS])
+            sentence = _sentence_at(reply, pos) if pos >= 0 else reply
+            if not _refused(sentence):
+                return run
+        i += size
+    return ""
+
+
+def _refused(sentence: str) -> bool:
+    """A refusal or deferral, not agreement ("抱歉，不能…", "需要跟店主确认")."""
+    return bool(re.search(r"不|没|无法|抱歉|对不起|不好意思|(?:需要|要|得|先|跟|向|和)[^，。]{0,6}确认|"
+                          r"店主|人工", sentence))
 
 
 def cut_at_sentence(text: str, max_chars: int) -> str:
