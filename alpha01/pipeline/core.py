@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 
 from ..config import Settings
-from ..domain import Decision, Rule
+from ..domain import Action, Decision, Rule
 from ..llm.base import LLMBackend
 from . import generation, retrieval, rules
 from .hours import is_open
@@ -45,21 +45,24 @@ class Pipeline:
         d = run("rules", rules.evaluate, self.ruleset, question, sender, is_open=open_now,
                 shop=self.settings.shop)
         if not d.terminal:
-            found = run("retrieval", retrieval.retrieve, self.retriever, question,
-                        self.settings.knowledge)
-            if found.terminal:
+            started = time.perf_counter()
+            found = retrieval.retrieve(self.retriever, question, self.settings.knowledge)
+            step = found if isinstance(found, Decision) else found.decision
+            stages.append({"stage": "retrieval", "action": str(step.action),
+                           "reason": step.reason,
+                           "ms": round((time.perf_counter() - started) * 1000, 3)})
+            if isinstance(found, Decision):
                 d = found
+                if d.action is Action.HANDOFF and d.reply is None:
+                    d = generation.safe_handoff(self.settings, d.reason, open_now, **d.trace)
             else:
-                passages = found.trace.pop("_passages")
-                lines = found.trace.pop("_evidence")
                 d = run("generation", generation.generate, self.llm, question=question,
-                        passages=passages, evidence=lines, history=history,
-                        settings=self.settings, canary=self.canary,
-                        relevant=found.trace["relevant"], is_open=open_now,
+                        found=found, history=history, settings=self.settings,
+                        canary=self.canary, is_open=open_now,
                         mentions=getattr(self.retriever, "mentions", None))
-                d.trace.setdefault("passages", found.trace["passages"])
-                d.trace.setdefault("evidence", found.trace["evidence"])
-                d.trace["considered"] = found.trace["considered"]
+                d.trace.setdefault("passages", found.decision.trace["passages"])
+                d.trace.setdefault("evidence", found.decision.trace["evidence"])
+                d.trace["considered"] = found.decision.trace["considered"]
         d.trace["stages"] = stages
         d.trace["open"] = open_now
         return d

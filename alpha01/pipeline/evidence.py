@@ -23,9 +23,17 @@ from dataclasses import dataclass
 
 from ..domain import Passage
 from ..knowledge.chunking import pack, split_sentences
-from ..knowledge.search import coverage, normalise_query, query_bigrams
-from ..lexicon import expand, synonyms
-from .guard import FILLER, figures, normalise, supported
+from ..lexicon import Lexicon, resolve
+from ..textmatch import (
+    FUNCTION_CHARS,
+    coverage,
+    figures,
+    normalise,
+    normalise_query,
+    query_bigrams,
+    supported,
+)
+from .catalog import product_of, say_row
 
 # (question, texts) -> similarity of each text to the question, about -1..1
 Similarity = Callable[[str, list[str]], Sequence[float]]
@@ -43,6 +51,8 @@ class Evidence:
     passage: int  # position of its passage in the retrieval list
     score: float = 0.0
     faq: bool = False
+    # a table or catalog row: (column, cell) pairs, the row's name first
+    cells: tuple[tuple[str, str], ...] = ()
 
     def render(self) -> str:
         """The line as the model reads it."""
@@ -81,8 +91,10 @@ def split(passage: Passage, index: int = 0) -> list[Evidence]:
         return [Evidence(passage.answer.strip(), passage.question.strip(), source, index,
                          faq=True)]
     if passage.kind == "product":
-        return [Evidence(" ".join(passage.text.split()), "", source, index)]
-    lines = [ln.strip() for ln in passage.text.splitlines() if ln.strip()]
+        product = product_of(passage)
+        cells = ((("", product[0]),) + tuple(product[1].items())) if product else ()
+        return [Evidence(" ".join(passage.text.split()), "", source, index, cells=cells)]
+    lines = _unwrap([ln.strip() for ln in passage.text.splitlines() if ln.strip()])
     out: list[Evidence] = []
     heading = ""
     header: list[str] | None = None
@@ -96,12 +108,14 @@ def split(passage: Passage, index: int = 0) -> list[Evidence]:
             if header is None:
                 header = cells
                 continue
+            pairs: tuple[tuple[str, str], ...] = ()
             if len(cells) == len(header):
                 line = "；".join(f"{h}：{c}" if h and c else c for h, c in zip(header, cells,
                                                                                strict=True))
+                pairs = tuple(zip(header, cells, strict=True))
             else:
                 line = "；".join(c for c in cells if c)
-            out.append(Evidence(line, heading, source, index))
+            out.append(Evidence(line, heading, source, index, cells=pairs))
             continue
         header = None
         if _is_heading(line, nxt):
@@ -110,6 +124,26 @@ def split(passage: Passage, index: int = 0) -> list[Evidence]:
         line = _BULLET.sub("", line)
         for piece in _pieces(line):
             out.append(Evidence(piece, heading, source, index))
+    return out
+
+
+_OPEN_END = "。！？!?；;）)】」』”\""
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join a list item that a PDF (or a fixed-width text) broke across lines: "- …无法保" +
+    "证任何产品…" is one sentence, and a reader of either half loses the fact in it. In a
+    bulleted list a line without a bullet continues the item before it."""
+    out: list[str] = []
+    item = False  # the last line kept is a bulleted item still open
+    for line in lines:
+        prev = out[-1] if out else ""
+        if (item and prev[-1:] not in _OPEN_END and "|" not in line
+                and not _BULLET.match(line) and not _NUMBERED_HEADING.match(line)):
+            out[-1] = prev + line
+            continue
+        out.append(line)
+        item = bool(_BULLET.match(line)) and "|" not in line
     return out
 
 
@@ -157,41 +191,50 @@ def ranges(text: str) -> list[tuple[float, float, str]]:
 
 
 def range_rows(question: str, lines: list[Evidence]) -> tuple[list[Evidence], list[Evidence]]:
-    """The lines whose range holds a quantity of the question ("离店5公里": "3-6公里"), and the
-    lines that state a range in the same unit that does not hold it (the neighbouring rows)."""
+    """The lines whose range holds a quantity of the question ("离店5公里": "3-6公里"),
+    narrowest range first, and the lines that state a range in the same unit that does not
+    hold it (the neighbouring rows)."""
     asked = quantities(question)
     units = {u for _, u in asked}
-    fit: list[Evidence] = []
+    fit: list[tuple[float, int, Evidence]] = []
     misfit: list[Evidence] = []
-    for e in lines:
-        if _range_fit(asked, e.text):
-            fit.append(e)
+    for i, e in enumerate(lines):
+        width = _fit_width(asked, e.text)
+        if width is not None:
+            fit.append((width, i, e))
         elif any(unit in units for _, _, unit in ranges(e.text)):
             misfit.append(e)
-    return fit, misfit
+    fit.sort(key=lambda t: (t[0], t[1]))
+    return [e for _, _, e in fit], misfit
+
+
+def _fit_width(asked: list[tuple[float, str]], text: str) -> float | None:
+    """The width of the narrowest range of `text` that holds a quantity of the question in
+    the same unit (None: none does)."""
+    best: float | None = None
+    for lo, hi, unit in ranges(text):
+        for value, u in asked:
+            if u == unit and (lo < value <= hi or (lo == 0 and value <= hi)):
+                width = hi - lo
+                best = width if best is None else min(best, width)
+    return best
 
 
 def _range_fit(asked: list[tuple[float, str]], text: str) -> float:
     """1 when a quantity of the question lies in a range of `text` with the same unit."""
-    if not asked:
-        return 0.0
-    for lo, hi, unit in ranges(text):
-        for value, u in asked:
-            if u == unit and (lo < value <= hi or (lo == 0 and value <= hi)):
-                return 1.0
-    return 0.0
+    return 1.0 if asked and _fit_width(asked, text) is not None else 0.0
 
 
 # -- ranking -----------------------------------------------------------------------------
 
 
-def rank(question: str, items: list[Evidence], similarity: Similarity | None = None
-         ) -> list[Evidence]:
+def rank(question: str, items: list[Evidence], similarity: Similarity | None = None,
+         lexicon: Lexicon | None = None) -> list[Evidence]:
     """`items` scored against `question`, best first (ties keep retrieval order)."""
     if not items:
         return []
     # the shop's own words for the customer's (座机 → 电话, 国庆 → 法定节假日) count too
-    grams = query_bigrams(question) | query_bigrams(expand(question))
+    grams = query_bigrams(question) | query_bigrams(resolve(lexicon).expand(question))
     asked = quantities(question)
     texts = [f"{e.heading} {e.text}".strip() for e in items]
     sims: Sequence[float] | None = None
@@ -210,7 +253,7 @@ def rank(question: str, items: list[Evidence], similarity: Similarity | None = N
         score += RANGE_BONUS * _range_fit(asked, e.text)
         scored.append((score, i, e))
     scored.sort(key=lambda t: (-t[0], t[1]))
-    return [Evidence(e.text, e.heading, e.source, e.passage, round(s, 4), e.faq)
+    return [Evidence(e.text, e.heading, e.source, e.passage, round(s, 4), e.faq, e.cells)
             for s, _, e in scored]
 
 
@@ -228,11 +271,12 @@ def lines_of(passages: list[Passage]) -> list[Evidence]:
 
 
 def select(question: str, passages: list[Passage], *, max_chars: int, max_items: int = 8,
-           similarity: Similarity | None = None) -> list[Evidence]:
+           similarity: Similarity | None = None,
+           lexicon: Lexicon | None = None) -> list[Evidence]:
     """The best lines of `passages` for `question`, within `max_chars` rendered characters."""
     chosen: list[Evidence] = []
     budget = max_chars
-    for e in rank(question, lines_of(passages), similarity):
+    for e in rank(question, lines_of(passages), similarity, lexicon):
         if len(chosen) >= max_items:
             break
         size = len(e.render())
@@ -284,7 +328,7 @@ def figures_taken(reply: str, line: Evidence, besides: Evidence | None = None,
 def _content_grams(text: str) -> set[str]:
     # pairs of function characters (可以, 不可) say nothing about which line a reply restates
     return {g for g in query_bigrams(text) if len(g) == 2 and not g.isascii()
-            and not (g[0] in FILLER and g[1] in FILLER)}
+            and not (g[0] in FUNCTION_CHARS and g[1] in FUNCTION_CHARS)}
 
 
 def bare(reply: str) -> bool:
@@ -302,35 +346,106 @@ def share(reply: str, line: Evidence) -> float:
     return len(grams & query_bigrams(f"{line.heading} {line.text}")) / len(grams)
 
 
+# Of the words a reply adds to the customer's own, the share a line must have to count as
+# restated (with two words at least).
+OWN_SHARE = 0.2
+
+
 def paraphrased(reply: str, lines: list[Evidence], question: str = "") -> list[Evidence]:
     """The shown lines `reply` restates, best first: a line it takes a figure from (the same
     value: 18:30 in "配送在18:30-20:30之间"), or whose words make up most of it (two or more
     of its character bigrams and a third of them, or all of a short reply's: "智利。").
-    A figure the customer said ("晚上九点多") ties a reply that repeats it to no line."""
+    A figure the customer said ("晚上九点多") ties a reply that repeats it to no line, and
+    neither do the customer's own words the reply repeats ("一箱橙子坏了一半，可以…"): they are
+    in every line the customer's question found: what the reply adds to them decides too."""
     grams = _content_grams(reply)
+    asked = query_bigrams(question) if question else set()
+    own = grams - asked
     found: list[tuple[float, int, Evidence]] = []
     for i, e in enumerate(lines):
-        shared = len(grams & query_bigrams(f"{e.heading} {e.text}"))
+        words = query_bigrams(f"{e.heading} {e.text}")
+        shared = len(grams & words)
+        shared_own = len(own & words)
         share = shared / len(grams) if grams else 0.0
         taken = figures_taken(reply, e, None, question)
-        if taken or (shared >= 2 and share >= 1 / 3) or (grams and shared == len(grams)):
-            found.append((taken + share, -i, e))
+        if (taken or (shared >= 2 and share >= 1 / 3) or (grams and shared == len(grams))
+                or (shared_own >= 2 and shared_own / len(own) >= OWN_SHARE)):
+            found.append((taken + share + (shared_own / len(own) if own else 0.0), -i, e))
     found.sort(key=lambda t: (-t[0], -t[1]))
     return [e for _, _, e in found]
 
 
-def missed_terms(question: str, line: Evidence, used: list[Evidence]) -> list[str]:
+def missed_terms(question: str, line: Evidence, used: list[Evidence],
+                 lexicon: Lexicon | None = None) -> list[str]:
     """The shop's words for what the customer asked that `line` has and the lines of the reply
     do not, though they speak of the same thing: 专票 is 发票 or 专用发票 in the shop's words,
     and a reply from the 普通发票 line (发票 but not 专用发票) answers a neighbouring question."""
     said = " ".join(f"{e.heading} {e.text}" for e in used)
     text = f"{line.heading} {line.text}"
-    by_word: dict[str, list[str]] = {}
-    for word, terms in synonyms(question):
-        by_word.setdefault(word, []).extend(terms)
+    by_word: dict[str, list[tuple[str, ...]]] = {}
+    for word, terms in resolve(lexicon).synonyms(question):
+        by_word.setdefault(word, []).append(terms)
     missed: list[str] = []
-    for terms in by_word.values():
-        if not any(t in said for t in terms):
+    for entries in by_word.values():
+        # the reply must speak of the word under one entry (发票) and the line name it under
+        # another, narrower one (专用发票); the terms of one entry are one topic, not rivals
+        spoken = [terms for terms in entries if any(t in said for t in terms)]
+        if not spoken:
             continue  # the reply is on another topic ("几点" → 营业时间 of a delivery slot)
-        missed += [t for t in terms if t not in question and t in text and t not in said]
+        for terms in entries:
+            if terms in spoken:
+                continue
+            missed += [t for t in terms if t not in question and t in text and t not in said]
     return list(dict.fromkeys(missed))
+
+
+def speaks_of(question: str, line: Evidence, lexicon: Lexicon | None = None) -> bool:
+    """Whether `line` has anything to do with the question: a content word (character pair)
+    of the question, or the shop's term for one (几点 → 营业时间). A line that only shares a
+    figure with the model's reply ("9月中旬" of the pomegranate pre-order, for a question
+    about cherries) is not an answer to it."""
+    text = _normalised_line(line)
+    asked = {g for g in query_bigrams(question) if len(g) == 2 and not g.isascii()
+             and not (g[0] in FUNCTION_CHARS and g[1] in FUNCTION_CHARS)}
+    if any(g in text for g in asked):
+        return True
+    ascii_words = {g for g in query_bigrams(question) if g.isascii() and len(g) >= 2}
+    if any(w in text for w in ascii_words):
+        return True
+    return any(t in text for _, terms in resolve(lexicon).synonyms(question) for t in terms)
+
+
+def _normalised_line(line: Evidence) -> str:
+    return normalise_query(f"{line.heading} {line.text}")
+
+
+# -- saying a line to a customer ----------------------------------------------------------
+
+_HEADING_NUMBER = re.compile(r"^(?:第[一二三四五六七八九十百\d]+[章节部分条]|[一二三四五六七八九十]+[、.．]|"
+                             r"[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．])\s*")
+_PARENTHESES = re.compile(r"[（(][^）)]*[）)]")
+_SHORT_LINE = 30
+_OWN_LABEL = re.compile(r"^[^，。；：:]{1,8}[：:]")  # "B区：…", "地址：…" say what they are
+
+
+def speak(e: Evidence) -> str:
+    """A line as a shop assistant says it, every figure as the shop wrote it: an FAQ entry's
+    answer; a table or catalog row as a sentence ("周六、周日，营业时间09:00-21:00。"); a short
+    line of a section with the section's name in front ("坏果售后：…30%的，可以申请整单退款"),
+    unless it names itself ("B区：3-6公里…")."""
+    if e.faq:
+        return _end(e.text)
+    if e.cells:
+        name = e.cells[0][1]
+        return say_row(name, {h: c for h, c in e.cells[1:] if h})
+    text = e.text.strip()
+    topic = _PARENTHESES.sub("", _HEADING_NUMBER.sub("", e.heading)).strip(" ：:·")
+    if (topic and len(text) <= _SHORT_LINE and topic not in text and len(topic) <= 12
+            and not _OWN_LABEL.match(text)):
+        text = f"{topic}：{text}"
+    return _end(text)
+
+
+def _end(text: str) -> str:
+    text = text.strip()
+    return text if text[-1:] in "。！？!?）)" else text + "。"

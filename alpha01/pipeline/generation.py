@@ -1,8 +1,27 @@
-"""Generation: a grounded answer from the model, checked by the guard, or a safe handoff.
+"""Generation: the model chooses, the shop's data speaks.
 
-The model only ever sees the shop's passages and the conversation; when retrieval found
-nothing relevant it is not asked at all (a question the shop's data cannot answer is never
-answered from the model's imagination).
+A 1.5B model on a shop PC picks the right line of the shop's data far more often than it
+restates it correctly: asked about a weekday it quotes the weekend's closing time, it drops
+the 30% of a refund rule, turns "人为损坏不保修" into a promise, or agrees to the customer's
+made-up deal. So the model's reply is never sent. It is read for *which* of the evidence lines
+it drew on, and the customer gets those lines as the shop wrote them (`compose`).
+
+The model reads only the evidence lines; when retrieval found nothing relevant it is not asked
+at all. The steps after it are named, each with its own tests (see `ground`):
+
+1. `attack`: the guard found a reply that plays along with the customer (echoes their deal,
+   claims an action, leaks the prompt): the owner answers;
+2. `restated`: the lines the reply takes figures or most of its words from;
+3. `range_row`: the customer's quantity lies in one row of a range table ("离店7公里" →
+   5-10公里): that row, not the neighbour the model quoted;
+4. `named_term`: the best line names the customer's term (专票 → 专用发票) and the restated one
+   names a neighbouring term (普通发票): the best line. (A reply that restates a line far
+   below the best one is *not* overruled: on the unseen shop the model's pick was right more
+   often than the ranking's top line);
+5. `clear_top`: the reply restates nothing, but is a bare 可以 or says the data does not answer,
+   and one line is clearly the best for the question: that line;
+6. otherwise the shop's safe reply and a note for the owner;
+7. `defined`: a code the lines use (A区) comes with the line that defines it.
 """
 
 from __future__ import annotations
@@ -10,14 +29,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ..config import Settings
-from ..domain import Decision, Passage, Tier
+from ..domain import Decision, Tier
 from ..errors import LLMError
+from ..lexicon import Lexicon
 from ..llm.base import LLMBackend
+from ..textmatch import figures, normalise
 from . import evidence as evidence_mod
 from . import guard, prompt
 from .evidence import Evidence
+from .retrieval import Found
 
 # A reply that only says "not in the data / I cannot tell / ask the owner".
 _UNSURE = re.compile(
@@ -28,139 +51,205 @@ _UNSURE = re.compile(
     r"(?:尽快|稍后|马上|随后)(?:为您|帮您|给您|跟您)?(?:确认|核实|查询|查一下|回复)"
 )
 
+# The model only has to show which lines it answers from: a short reply does that, and every
+# token costs the customer ~0.1 s on a 2-core PC.
+REPLY_TOKENS = 64
+# A bare yes/no is answered with the best line only when it scores at least this and leads
+# the next line by this much; when the model itself said the data does not answer, the best
+# line must stand out far more (the unseen bakery's FAQ line for 无糖: 0.78, 0.62 ahead).
+MAX_LINES = 3
+CLEAR_TOP = 0.3
+CLEAR_MARGIN = 0.1
+UNSURE_TOP = 0.6
+UNSURE_MARGIN = 0.3
+# Guard findings that mean the reply played along with the customer: not a wrong line, an
+# attack. Nothing of such a reply, not even the line it restates, is sent.
+_ATTACK = ("blocked:canary", "blocked:system_prompt_overlap", "blocked:role_label",
+           "blocked:agrees_to_customer_figure", "blocked:action_claim", "blocked:echo",
+           "blocked:promise", "blocked:commitment", "blocked:time_promise", "blocked:code")
 
-# How far below the best line (in evidence score) the line a reply restates may rank before
-# the best line is sent instead.
-TOP_MARGIN = 0.15
-# A bare yes or no is answered with the best line when it scores at least this and leads the
-# next line by this much (on the eval shop: 停车 line 0.36 and 0.13 ahead for "门口能停吗";
-# the unrelated lines of unanswerable questions stay below or tie).
-BARE_TOP = 0.3
-BARE_MARGIN = 0.1
+
+@dataclass
+class Grounding:
+    """The shop lines a reply rests on, and which step chose them."""
+
+    lines: list[Evidence]
+    step: str
+    notes: dict = field(default_factory=dict)
 
 
-def _safe_handoff(settings: Settings, reason: str, is_open: bool, **trace) -> Decision:
+def safe_handoff(settings: Settings, reason: str, is_open: bool, **trace) -> Decision:
+    """The shop's safe reply (after hours: its after-hours reply) and a note for the owner."""
     reply = settings.shop.safe_reply if is_open else settings.shop.after_hours_reply
     d = Decision.handoff(reply, reason, **trace)
     d.tier = Tier.FALLBACK
     return d
 
 
-def generate(llm: LLMBackend, *, question: str, passages: list[Passage],
+def generate(llm: LLMBackend, *, question: str, found: Found,
              history: list[tuple[str, str]], settings: Settings, canary: str,
-             relevant: bool, is_open: bool = True,
-             evidence: list[Evidence] | None = None,
+             is_open: bool = True,
              mentions: Callable[[str], bool] | None = None) -> Decision:
-    """The generation + guard stages. Always terminal: RESPOND (local/cloud) or HANDOFF.
-
-    The model reads `evidence` (the lines of the passages that bear on the question) when
-    given, else the passages themselves; the guard checks the reply against all passages."""
-    if not relevant:
-        return _safe_handoff(settings, "no relevant shop data", is_open)
+    """The generation + guard stages. Always terminal: RESPOND (local/cloud) or HANDOFF."""
+    if not found.relevant:
+        return safe_handoff(settings, "no relevant shop data", is_open)
     if not llm.available():
-        return _safe_handoff(settings, "no model available", is_open, llm=llm.name)
+        return safe_handoff(settings, "no model available", is_open, llm=llm.name)
     # The shop's stock replies ("需要跟店主确认") say nothing, and a small model copies what it
     # said before: a customer once handed off would get the same non-answer to every question.
     stock = {settings.shop.safe_reply.strip(), settings.shop.after_hours_reply.strip(),
              settings.shop.handoff_reply.strip()}
     history = [(role, text) for role, text in history if (text or "").strip() not in stock]
-    messages = prompt.build_messages(shop=settings.shop, passages=passages, history=history,
-                                     question=question, canary=canary, evidence=evidence)
+    messages = prompt.build_messages(shop=settings.shop, passages=found.passages,
+                                     history=history, question=question, canary=canary,
+                                     evidence=found.lines)
     deadline = time.monotonic() + settings.llm.reply_deadline_s
     try:
-        completion = llm.complete(messages, max_tokens=settings.llm.max_tokens,
+        completion = llm.complete(messages, max_tokens=min(settings.llm.max_tokens, REPLY_TOKENS),
                                   temperature=settings.llm.temperature, deadline=deadline)
     except LLMError as exc:
         route = getattr(exc, "route", None)
-        return _safe_handoff(settings, f"model failed: {type(exc).__name__}", is_open,
+        return safe_handoff(settings, f"model failed: {type(exc).__name__}", is_open,
                              llm=llm.name, error=str(exc)[:300],
                              **({"route": _jsonable(route)} if route else {}))
     info = {"model": completion.model, "served_by": completion.served_by,
             "tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out,
-            "llm_ms": round(completion.latency_ms, 1)}
+            "llm_ms": round(completion.latency_ms, 1), "model_text": completion.text[:300]}
     if completion.meta.get("route"):
         info["route"] = _jsonable(completion.meta["route"])
     for key in ("ttft_ms", "prompt_threads"):
         if completion.meta.get(key) is not None:
             info[key] = completion.meta[key]
-    checked = guard.check(completion.text, question=question, passages=passages,
+    checked = guard.check(completion.text, question=question, passages=found.passages,
                           system_prompt=messages[0]["content"], canary=canary,
-                          mentions=mentions)
-    if not checked.ok:
-        return _safe_handoff(settings, "guard blocked the reply", is_open,
-                             guard=checked.reasons, blocked_text=completion.text[:500], **info)
-    if _UNSURE.search(checked.text) and not guard.figures(guard.normalise(checked.text)):
-        # The model says the data does not answer it, in its own words: give the shop's
-        # agreed safe reply and a note for the owner instead of a vague non-answer.
-        return _safe_handoff(settings, "model found no answer in the shop data", is_open,
-                             unsure_text=checked.text[:300], **info)
+                          mentions=mentions, lexicon=found.lexicon)
+    attack = [r for r in checked.reasons if r.startswith(_ATTACK)]
+    if attack:
+        return safe_handoff(settings, "guard blocked the reply", is_open,
+                             guard=checked.reasons, step="attack", **info)
+    grounding = ground(checked.text, question=question, found=found, guarded=checked.reasons,
+                       mentions=mentions)
+    if isinstance(grounding, str):
+        return safe_handoff(settings, grounding, is_open, guard=checked.reasons, **info)
     tier = tier_of(completion, llm)
-    text = checked.text
-    lines = evidence or []
+    return Decision.respond(compose(grounding.lines), tier,
+                            f"answered by {completion.served_by} from the shop's lines",
+                            guard=checked.reasons, step=grounding.step,
+                            lines=[e.render() for e in grounding.lines], **grounding.notes,
+                            **info)
+
+
+def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
+           mentions: Callable[[str], bool] | None = None) -> Grounding | str:
+    """The shop lines the model's reply `text` rests on (see the module docstring for the
+    steps), or the reason to hand off instead."""
+    lines = found.lines
+    used = [e for e in restated(text, lines, question)
+            if evidence_mod.speaks_of(question, e, found.lexicon)]
+    if not used:
+        return clear_top(text, question, found, mentions)
+    topical = [r for r in guarded if r.startswith("blocked:unsupported_topic")]
+    if topical and not any(evidence_mod.figures_taken(text, e, None, question) for e in used):
+        # It speaks of something the shop's data never mentions ("有洗手间"), and no figure
+        # ties it to a line: the words it shares with a line are incidental.
+        return "reply speaks of a topic the shop data never mentions"
+    chosen = Grounding(used, "restated")
+    chosen = range_row(question, lines, chosen, text)
+    chosen = named_term(question, lines, chosen, found)
+    chosen.lines = chosen.lines + defined(chosen.lines, lines, found)
+    return chosen
+
+
+def restated(text: str, lines: list[Evidence], question: str) -> list[Evidence]:
+    """The lines the reply restates: the one it restates most, and each further one (up to
+    MAX_LINES) only if it takes a figure from it that the lines before do not state; any only
+    if the reply takes a figure from it or most of the reply comes from it (not two words and
+    a phone number). "周六日08:30-22:00，节假日10:00-20:00，平时09:00-21:30" restates three
+    rows of the hours table."""
     used = evidence_mod.paraphrased(text, lines, question)
-    if evidence and not used:
-        top = lines[0]
-        runner_up = lines[1].score if len(lines) > 1 else 0.0
-        if (evidence_mod.bare(text) and top.score >= BARE_TOP
-                and top.score - runner_up >= BARE_MARGIN
-                and guard.unknown_topic(question, passages, mentions) is None):
-            # "可以。" to "门口能停吗": which way, but not the shop's terms (限停15分钟). The
-            # line clearly best for the question holds them: send it as the shop wrote it.
-            info.update(bare_text=text[:50])
-            return Decision.respond(top.reply(), tier_of(completion, llm),
-                                    f"answered by {completion.served_by}",
-                                    guard=checked.reasons, **info)
-        # Nothing of the reply comes from a line the model was shown ("不可以。", "明天成都下雨"):
-        # it answered from its own head. The owner answers instead.
-        return _safe_handoff(settings, "reply not grounded in the shop data", is_open,
-                             ungrounded_text=text[:300], **info)
-    top = lines[0] if lines else None
-    missed = evidence_mod.missed_terms(question, top, used) if top is not None else []
-    if top is not None and top not in used and (
-            top.score - max(e.score for e in used) >= TOP_MARGIN or missed):
-        # The model answered from a line ranked far below the best one ("今天能拿到礼盒吗":
-        # the pick-up-in-30-minutes line, not "礼盒需要提前1天预订"), or from one that does not
-        # speak of what was asked (专票 asked, 普通发票 answered). On the eval shop the best
-        # line held the answer far more often than the model's pick did: send the best line.
-        info.update(overruled=[e.render() for e in used[:2]], model_text=text[:300])
-        if missed:
-            info["missed"] = missed
-        return Decision.respond(top.reply(), tier, f"answered by {completion.served_by}",
-                                guard=checked.reasons, **info)
-    fit, misfit = evidence_mod.range_rows(question, lines)
-    misfit = misfit if fit else []
-    wrong = [e for e in used
-             if e in misfit and evidence_mod.figures_taken(text, e, fit[0], question)]
-    if wrong:
-        # The customer's quantity lies in one row of a range table ("离店5公里": 3-6公里) and
-        # the model quoted a neighbouring row: send the row that applies, as the shop wrote it.
-        keep = fit[:1] + [e for e in used if e not in misfit and e not in fit][:1]
-        info.update(wrong_row=[e.render() for e in wrong], model_text=text[:300])
-        return Decision.respond("\n".join(e.reply() for e in keep), tier,
-                                f"answered by {completion.served_by}", guard=checked.reasons,
-                                **info)
-    # the line it restates most, and a second one only if it takes a figure from it too;
-    # either only if most of the reply comes from it (not two words and a phone number)
-    used = [e for e in used[:1] + [e for e in used[1:2]
-                                   if evidence_mod.figures_taken(text, e, used[0], question)]
-            if evidence_mod.figures_taken(text, e, None, question)
+    if not used:
+        return []
+    chosen = used[:1]
+    for e in used[1:]:
+        if len(chosen) >= MAX_LINES:
+            break
+        if all(evidence_mod.figures_taken(text, e, c, question) for c in chosen):
+            chosen.append(e)
+    return [e for e in chosen if evidence_mod.figures_taken(text, e, None, question)
             or evidence_mod.share(text, e) >= 0.5]
-    dropped = [f for e in used for f in guard.dropped_figures(e.text, text)]
-    if dropped:
-        # The model restated the shop's rules but left out their figures — the conditions of a
-        # refund, the hours, the threshold. A rule without its conditions is a promise the
-        # shop did not make: send the shop's own lines instead.
-        info.update(restated=[e.render() for e in used], dropped=dropped, model_text=text[:300])
-        text = "\n".join(e.reply() for e in used)
+
+
+def range_row(question: str, lines: list[Evidence], chosen: Grounding, text: str) -> Grounding:
+    """The customer's quantity lies in one row of a range table and the reply restates a
+    neighbouring row: the row that applies instead."""
+    fit, misfit = evidence_mod.range_rows(question, lines)
+    if not fit:
+        return chosen
+    # a wider range that also holds it ("15公里以内" for 13公里) says less than the row made
+    # for it ("10-15公里")
+    wrong = [e for e in chosen.lines if e in misfit or (e in fit[1:] and e is not fit[0]
+                                                         and fit[0] not in chosen.lines)]
+    if not wrong:
+        return chosen
+    keep = fit[:1] + [e for e in chosen.lines if e not in wrong and e not in fit][:1]
+    return Grounding(keep, "range_row", {**chosen.notes,
+                                         "wrong_row": [e.render() for e in wrong]})
+
+
+def named_term(question: str, lines: list[Evidence], chosen: Grounding,
+               found: Found) -> Grounding:
+    """The best line speaks of the customer's term in the shop's words and the chosen lines
+    speak of a neighbouring one (专票 asked; the shop's 专用发票 line is the best, the reply
+    restates the 普通发票 line): the best line. Only general vocabulary decides this: the
+    shop's own paraphrases pair whole answers, not neighbouring terms."""
+    if not lines or not chosen.lines:
+        return chosen
+    top = lines[0]
+    if top in chosen.lines:
+        return chosen
+    missed = evidence_mod.missed_terms(question, top, chosen.lines, Lexicon.general())
+    if not missed:
+        return chosen
+    return Grounding([top], "named_term", {**chosen.notes, "missed": missed,
+                                            "overruled": [e.render() for e in chosen.lines[:2]]})
+
+
+def clear_top(text: str, question: str, found: Found,
+              mentions: Callable[[str], bool] | None) -> Grounding | str:
+    """A reply that restates no line. A bare yes or no ("可以。" to "门口能停吗") says which way
+    but not the shop's terms; "not in the data" from the model, against one line that stands
+    far above the rest, is the model's doubt, not the data's. Then that line; any other reply
+    of the model's own (an opinion, an invented answer) is the owner's to answer."""
+    lines = found.lines
+    unsure = bool(_UNSURE.search(text)) and not figures(normalise(text))
+    bare = evidence_mod.bare(text)
+    top = lines[0]
+    runner_up = lines[1].score if len(lines) > 1 else 0.0
+    lead = top.score - runner_up
+    if bare and top.score >= CLEAR_TOP and lead >= CLEAR_MARGIN and guard.unknown_topic(
+            question, found.passages, mentions, found.lexicon) is None:
+        return Grounding([top] + defined([top], lines, found), "clear_top",
+                         {"runner_up": round(runner_up, 4), "bare_text": text[:50]})
+    if unsure and top.score >= UNSURE_TOP and lead >= UNSURE_MARGIN:
+        return Grounding([top] + defined([top], lines, found), "clear_top",
+                         {"runner_up": round(runner_up, 4), "unsure": True})
+    if unsure:
+        return "model found no answer in the shop data"
+    return "reply not grounded in the shop data"
+
+
+def defined(chosen: list[Evidence], lines: list[Evidence], found: Found) -> list[Evidence]:
+    """Lines that define a code the chosen lines use (A区 → "A区：3公里以内")."""
+    text = "\n".join(e.text for e in chosen)
     shown = {e.text for e in lines}
-    defined = evidence_mod.definitions(
-        text, lines + [e for e in evidence_mod.lines_of(passages) if e.text not in shown])
-    if defined:
-        # "A区支持1小时送达" with what A区 is, in the shop's words
-        info["defined"] = [e.render() for e in defined]
-        text = "\n".join([text, *(e.reply() for e in defined)])
-    return Decision.respond(text, tier, f"answered by {completion.served_by}",
-                            guard=checked.reasons, **info)
+    pool = lines + [e for e in evidence_mod.lines_of(found.passages) if e.text not in shown]
+    return [e for e in evidence_mod.definitions(text, pool) if e not in chosen]
+
+
+def compose(lines: list[Evidence]) -> str:
+    """The reply: the chosen lines as a shop assistant says them, each once."""
+    said = [evidence_mod.speak(e) for e in lines]
+    return "\n".join(dict.fromkeys(s for s in said if s))
 
 
 def tier_of(completion, llm: LLMBackend) -> Tier:

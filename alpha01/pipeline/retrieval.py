@@ -7,17 +7,20 @@ without an index.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..config import KnowledgeSettings
 from ..domain import Decision, Passage, Tier
 from ..intent import catalog_intent, without_catalog_words
-from ..lexicon import aliases
-from . import evidence
+from ..lexicon import Lexicon
+from ..textmatch import FUNCTION_CHARS
+from . import catalog, evidence
 
 
 class Retriever(Protocol):
@@ -31,16 +34,14 @@ class Retriever(Protocol):
 
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
-# Characters too common in questions to say anything about the topic.
-_STOP = frozenset("的了吗呢吧啊呀么我你您们是在有这那个和就也都还要请问下")
 
 
 def _terms(text: str) -> set[str]:
     """Characters and character pairs: a tokenizer-free match that works for Chinese."""
-    t = _PUNCT.sub("", text.lower())
-    chars = {c for c in t if c not in _STOP}
+    t = _PUNCT.sub("", unicodedata.normalize("NFKC", text).lower())
+    chars = {c for c in t if c not in FUNCTION_CHARS}
     pairs = {t[i : i + 2] for i in range(len(t) - 1)}
-    return chars | {p for p in pairs if p[0] not in _STOP and p[1] not in _STOP}
+    return chars | {p for p in pairs if p[0] not in FUNCTION_CHARS and p[1] not in FUNCTION_CHARS}
 
 
 class MemoryRetriever:
@@ -55,6 +56,7 @@ class MemoryRetriever:
         self._items: list[tuple[Passage, set[str], set[str]]] = []
         self._df: dict[str, int] = {}
         self._idf_cache: dict[str, float] = {}
+        self._lexicon: Lexicon | None = None
         for p in passages:
             self.add(p)
 
@@ -64,7 +66,27 @@ class MemoryRetriever:
         self._items.append((p, _terms(key), body))
         for t in body:
             self._df[t] = self._df.get(t, 0) + 1
-        self._idf_cache: dict[str, float] = {}
+        self._idf_cache = {}
+        self._lexicon = None
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """General vocabulary + the words derived from these passages (see shopwords.py)."""
+        from ..knowledge.shopwords import derive
+
+        if self._lexicon is None:
+            rows = [{"kind": p.kind, "question": p.question, "answer": p.answer,
+                     "meta": json.dumps(p.meta, ensure_ascii=False)} for p, _, _ in self._items]
+            self._lexicon = Lexicon.general().merged(derive(rows))
+        return self._lexicon
+
+    def products(self) -> list[catalog.Product]:
+        return [prod for p, _, _ in self._items if (prod := catalog.product_of(p)) is not None]
+
+    def doc_count(self, word: str) -> int:
+        word = unicodedata.normalize("NFKC", word).lower()
+        return sum(1 for p, _, _ in self._items if p.kind != "product"
+                   and word in unicodedata.normalize("NFKC", p.text).lower())
 
     def mentions(self, word: str) -> bool:
         """Whether any passage contains `word` (compared after NFKC)."""
@@ -130,48 +152,45 @@ def focus(question: str) -> str:
     return "\n".join(kept) if kept else question.strip()
 
 
-_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+def lexicon_of(retriever: object) -> Lexicon:
+    """The retriever's lexicon (general + the shop's + the owner's), or the general one."""
+    lexicon = getattr(retriever, "lexicon", None)
+    return lexicon if isinstance(lexicon, Lexicon) else Lexicon.general()
 
 
-def _product(p: Passage) -> tuple[str, dict[str, str]] | None:
-    """(name, columns) of a product passage, whichever retriever produced it."""
-    fields = p.meta.get("fields") or {k: v for k, v in p.meta.items() if isinstance(v, str)}
-    if not fields:
-        return None
-    name = p.meta.get("name") or next(iter(fields.values()), "")
-    return (str(name), {str(k): str(v) for k, v in fields.items()}) if name else None
-
-
-def _named_in(name: str, question: str) -> bool:
-    """Whether the question names this product: a run of 2+ of its characters (榴莲 in
-    泰国金枕榴莲) appears in the question."""
-    for run in _CJK_RUN.findall(name):
-        for size in range(len(run), 1, -1):
-            if any(run[i:i + size] in question for i in range(len(run) - size + 1)):
-                return True
-    return False
-
-
-def catalog_answer(question: str, hits: list[Passage]) -> tuple[str, list[Passage]] | None:
+def catalog_answer(question: str, hits: list[Passage], retriever: object = None,
+                   lexicon: Lexicon | None = None) -> tuple[str, list[Passage]] | None:
     """A price/stock question about products the question names: answered from the catalog
     rows themselves, every figure exactly as the merchant wrote it, no model involved."""
-    topic = without_catalog_words(question)
-    # the product's other names count: "avocado有吗" names 墨西哥牛油果, 奇异果 names 猕猴桃
-    topic = f"{topic} {aliases(topic)}"
-    rows = []
-    for p in hits:
-        if p.kind != "product":
-            continue
-        product = _product(p)
-        if product and _named_in(product[0], topic):
-            rows.append((p, product))
-    if not rows:
+    found = _lookup(question, hits, retriever, lexicon)
+    if not found.rows:
         return None
-    lines = []
-    for _, (name, fields) in rows[:3]:
-        details = "，".join(f"{k}{v}" for k, v in fields.items() if v and v != name)
-        lines.append(f"{name}：{details}。" if details else f"{name}。")
-    return "\n".join(lines), [p for p, _ in rows[:3]]
+    by_name = {prod[0]: p for p in hits if (prod := catalog.product_of(p)) is not None}
+    passages = [by_name.get(name) or Passage(catalog_text(name, fields), "", 1.0, "product",
+                                              meta={"name": name, "fields": fields})
+                for name, fields in found.rows]
+    reply = "\n".join(catalog.say_row(name, fields) for name, fields in found.rows)
+    return reply, passages
+
+
+def catalog_text(name: str, fields: dict[str, str]) -> str:
+    return "；".join(f"{k}：{v}" for k, v in fields.items() if str(v).strip()) or name
+
+
+def _lookup(question: str, hits: list[Passage], retriever: object,
+            lexicon: Lexicon | None) -> catalog.Lookup:
+    rows: list[catalog.Product] = []
+    products = getattr(retriever, "products", None)
+    if callable(products):
+        try:
+            rows = list(products())
+        except Exception:  # a catalog that cannot be read: fall back to the hits
+            rows = []
+    if not rows:
+        rows = [prod for p in hits if (prod := catalog.product_of(p)) is not None]
+    doc_count = getattr(retriever, "doc_count", None)
+    return catalog.lookup(question, rows, doc_count=doc_count if callable(doc_count) else None,
+                          lexicon=lexicon)
 
 
 def similarity_of(retriever: object) -> evidence.Similarity | None:
@@ -188,15 +207,29 @@ def similarity_of(retriever: object) -> evidence.Similarity | None:
     return similarity
 
 
-def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings) -> Decision:
+@dataclass
+class Found:
+    """What retrieval hands generation when no tier before the model answered."""
+
+    passages: list[Passage]  # the relevant passages, best first
+    lines: list[evidence.Evidence]  # their lines that bear on the question: what the model reads
+    lexicon: Lexicon
+    decision: Decision  # CONTINUE, with the trace to store
+
+    @property
+    def relevant(self) -> bool:
+        return bool(self.lines)
+
+
+def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings
+             ) -> Decision | Found:
     """The retrieval stage.
 
-    Returns RESPOND (tier faq, the FAQ answer verbatim, no model) when an FAQ matches, or a
-    catalog row answers a price/stock question; otherwise CONTINUE with `trace["passages"]`
-    (the relevant passages), `trace["evidence"]` (their lines that bear on the question, best
-    first, capped in characters: what the model will read) and `trace["relevant"]` saying
-    whether anything relevant was found at all, so generation can hand off instead of
-    improvising.
+    Returns a terminal Decision when a tier before the model answers: RESPOND (tier faq) with
+    an FAQ answer verbatim or the catalog rows a price/stock question names, HANDOFF when the
+    question names a product the catalog does not list. Otherwise a `Found`: the relevant
+    passages and their evidence lines (best first, capped in characters), so generation can
+    answer from them, or hand off when there are none.
     """
     question = focus(question)
     faq = retriever.faq_match(question)
@@ -206,26 +239,34 @@ def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings) -
         return Decision.respond(faq.answer, Tier.FAQ, "faq match", passages=[faq.to_json()],
                                 faq_score=round(faq.score, 4))
     hits = retriever.search(question, k=settings.top_k)
+    lexicon = lexicon_of(retriever)
+    named = _lookup(question, hits, retriever, lexicon)
+    if named.unlisted:
+        # "13 Pro Max" where the shop lists 13 and 13 Pro: the nearest row's figures would be a
+        # confident wrong answer. The owner answers.
+        return Decision.handoff(None, "asks about a product the catalog does not list",
+                                unlisted=named.unlisted)
     if catalog_intent(question):
-        found = catalog_answer(question, hits)
+        found = catalog_answer(question, hits, retriever, lexicon)
         topic = without_catalog_words(question).strip()
-        if found is None and topic and topic != question:
-            # The product may rank below FAQ entries and documents that mention it in passing
-            # ("蓝莓咋卖" finds the clearance rule about 蓝莓 first): look among more rows.
-            found = catalog_answer(question, retriever.search(topic, k=3 * settings.top_k))
+        if found is None and topic and topic != question and not callable(
+                getattr(retriever, "products", None)):
+            # Without the whole catalog at hand the product may rank below FAQ entries and
+            # documents that mention it in passing: look among more rows.
+            found = catalog_answer(question, retriever.search(topic, k=3 * settings.top_k),
+                                   None, lexicon)
         if found is not None:
             reply, products = found
             return Decision.respond(reply, Tier.FAQ, "catalog lookup",
                                     passages=[p.to_json() for p in products])
     relevant = [p for p in hits if p.score >= settings.relevance_threshold]
     lines = evidence.select(question, relevant, max_chars=settings.passage_chars,
-                            similarity=similarity_of(retriever)) if relevant else []
+                            similarity=similarity_of(retriever),
+                            lexicon=lexicon) if relevant else []
     d = Decision.proceed("passages found" if lines else "nothing relevant found",
                          relevant=bool(lines), passages=[p.to_json() for p in relevant],
                          evidence=[{"text": e.render(), "source": e.source, "score": e.score}
                                    for e in lines],
                          considered=[{"source": p.source, "score": round(p.score, 4)}
                                      for p in hits])
-    d.trace["_passages"] = relevant  # the objects, for generation; dropped before storing
-    d.trace["_evidence"] = lines
-    return d
+    return Found(relevant, lines, lexicon, d)
