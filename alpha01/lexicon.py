@@ -235,6 +235,27 @@ def _pinyin_table() -> dict[int, str] | None:
     return pinyin_dict
 
 
+def add_owner_entry(path: Path, names: Iterable[str], typo: bool = False) -> str:
+    """Append one entry to the owner's file: names of one thing (the first is the shop's), or
+    with `typo` a misspelling and its fix. Returns the line written.
+
+    Raises ValueError when fewer than two names are given or a name is not a word."""
+    words = [w for w in (str(n).strip() for n in names) if w]
+    if len(words) < 2 or (typo and len(words) != 2):
+        raise ValueError("需要两个说法：顾客的说法和资料里的说法" if not typo
+                         else "错别字需要两个词：打错的和正确的")
+    if any(_SPLIT.search(w) or "#" in w for w in words):
+        raise ValueError("每个说法是一个词，不能含空格、逗号或 #")
+    line = f"{words[0]} -> {words[1]}" if typo else ", ".join(words)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not path.exists()
+    with path.open("a", encoding="utf-8") as f:
+        if fresh:
+            f.write("# 店主的同义词和错别字：一行一组同一样东西的叫法；错别字写成 错字 -> 正字\n")
+        f.write(line + "\n")
+    return line
+
+
 def _words(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w.lower() for w in _SPLIT.split(text.strip()) if w))
 

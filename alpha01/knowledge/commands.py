@@ -165,6 +165,31 @@ def kb_search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) 
         click.echo("    " + p.text.replace("\n", "\n    "))
 
 
+@kb.command("words")
+@click.argument("names", nargs=-1)
+@click.option("--typo", is_flag=True, help="NAMES are a misspelling and its fix (错字 正字).")
+@click.pass_context
+def kb_words(ctx: click.Context, names: tuple[str, ...], typo: bool) -> None:
+    """顾客的说法和资料里的说法：不带参数列出 lexicon.txt；带两个以上的词就加一行同义词
+    （例：alpha01 kb words 牛油果 鳄梨 avocado；alpha01 kb words --typo 车离子 车厘子）。"""
+    from ..errors import InputError
+    from ..lexicon import add_owner_entry
+
+    app = _app(ctx)
+    path = app.paths.lexicon
+    if not names:
+        if path.exists():
+            click.echo(path.read_text(encoding="utf-8-sig").rstrip())
+        else:
+            click.echo(f"还没有 {path}（用 alpha01 kb words 词1 词2 添加）")
+        return
+    try:
+        line = add_owner_entry(path, names, typo=typo)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    click.echo(f"已加入 {path}：{line}")
+
+
 @kb.command("reindex")
 @click.pass_context
 def kb_reindex(ctx: click.Context) -> None:

@@ -98,3 +98,26 @@ def test_the_owners_file_is_read_when_it_changes(shop_kb):
 def test_nothing_is_derived_from_a_shop_without_catalog_or_faq():
     lexicon = derive([{"kind": "chunk", "meta": "{}", "question": None, "answer": None}])
     assert not lexicon
+
+
+def test_the_owner_teaches_words_from_the_command_line(tmp_path):
+    import os
+    import subprocess
+
+    home = tmp_path / "h"
+    env = dict(os.environ, ALPHA01_HOME=str(home))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "alpha01.cli", "kb", "words", *args],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    assert "还没有" in run().stdout
+    r = run("牛油果", "鳄梨", "avocado")
+    assert r.returncode == 0 and "牛油果, 鳄梨, avocado" in r.stdout
+    assert run("--typo", "车离子", "车厘子").returncode == 0
+    r = run("只有一个")
+    assert r.returncode != 0 and "两个说法" in r.stderr
+    owner = Lexicon.from_owner_file(home / "lexicon.txt")
+    assert owner.aliases == (("牛油果", "鳄梨", "avocado"),)
+    assert owner.typos == (("车离子", "车厘子"),)
+    assert "牛油果, 鳄梨, avocado" in run().stdout

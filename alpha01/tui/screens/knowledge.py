@@ -24,6 +24,7 @@ class KnowledgeScreen(Screen[None]):
         Binding("ctrl+o", "add_files", "添加文件"),
         Binding("ctrl+r", "reindex", "重建索引"),
         Binding("ctrl+f", "focus_query", "搜索"),
+        Binding("ctrl+t", "teach", "教它认词"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -92,6 +93,29 @@ class KnowledgeScreen(Screen[None]):
             p = self._hits[n]
             self.query_one("#kb-detail", Static).update(
                 Text(f"{p.source} · {p.kind} · {p.score:.3f}\n{p.text[:400]}"))
+
+    def action_teach(self) -> None:
+        """"This question should find that line": the customer's word and the data's word for
+        the same thing go into lexicon.txt, and the search runs again."""
+        query = self.query_one("#kb-query", Input).value.strip()
+
+        def go(value: str | None) -> None:
+            if not value:
+                return
+            from ...lexicon import add_owner_entry
+
+            try:
+                line = add_owner_entry(self.app.ctx.paths.lexicon,
+                                       [w for w in value.replace("，", ",").split(",")])
+            except ValueError as exc:
+                self.notify(str(exc), severity="warning")
+                return
+            self.notify(f"已记住：{line}")
+            if query and self.app.bridge:
+                self.app.engine_call(self.app.bridge.search(query, 8), then=self._show)
+
+        self.app.push_screen(PromptScreen(
+            "顾客的说法, 资料里的说法（逗号分开；例：牛油果, 鳄梨）", ""), go)
 
     def action_back(self) -> None:
         self.app.pop_screen()
