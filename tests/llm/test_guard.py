@@ -8,8 +8,8 @@ import pytest
 from alpha01.config import ShopSettings
 from alpha01.domain import Passage
 from alpha01.pipeline.guard import check, cut_at_sentence
-from alpha01.textmatch import cn_to_number, figures, normalise
 from alpha01.pipeline.prompt import make_canary, system_prompt
+from alpha01.textmatch import cn_to_number, figures, normalise
 
 SHOP = ShopSettings(name="青禾鲜果")
 CANARY = make_canary(SHOP.name)
