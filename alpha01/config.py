@@ -89,7 +89,8 @@ class KnowledgeSettings:
     # calibrated on LanceDB hybrid scores: below it the best hit is noise, not an answer
     relevance_threshold: float = 0.12
     top_k: int = 4
-    passage_chars: int = 700  # the local model reads ~50 tokens/s: keep the prompt short
+    passage_chars: int = 700  # the local model reads ~165 tokens/s: keep the prompt short
+    evidence_lines: int = 6  # lines of the shop's data the model chooses from
     max_file_mb: float = 50.0
 
 

@@ -307,18 +307,6 @@ def supported(fig: Figure, pool: list[Figure]) -> bool:
     return False
 
 
-def dropped_figures(source: str, reply: str) -> list[str]:
-    """The figures `source` states that `reply` does not (compared as values): a reply that
-    restates a shop rule without them has lost its conditions ("可以整单退款" of "坏果超过整单
-    重量30%的，可以申请整单退款")."""
-    pool = figures(normalise(reply))
-    dropped = [f.raw for f in figures(normalise(source)) if not supported(f, pool)]
-    # 免费 is a price too: "可以帮忙剥榴莲，收钱" of "榴莲免费开果" has lost it
-    if "免费" in source and "免费" not in reply:
-        dropped.append("免费")
-    return dropped
-
-
 def _bare(fig: Figure) -> float:
     m = re.search(_NUM, fig.raw)
     return float(m.group(0)) if m else fig.value

@@ -4,12 +4,12 @@
 importing this module costs nothing and `alpha01 --help` stays instant.
 
 Speed on a small PC comes from these choices:
-- `n_threads` = cores − 1 for generation: it is bound by memory, and a second thread on the
-  2-core box made it no faster (60 tokens: 6.2 s with one thread, 6.4 s with two);
-- the prompt (a new question's passages, ~450 tokens) runs on every core while other programs
-  leave them idle (on the quiet 2-core box: first token after 4.1 s instead of 7.7 s), and on
-  cores − 1 while another program is busy (then every core made it slower: 7.3 s against
-  6.7 s; earlier, under heavier load, 3-8 s late). `CpuMeter` looks just before each prompt;
+- the prompt (a new question's passages, ~450 tokens) and the reply run on every core while
+  other programs leave them idle, and on `n_threads` = cores − 1 while another program is busy
+  (then every core made it slower: 7.3 s against 6.7 s; earlier, under heavier load, 3-8 s
+  late). `CpuMeter` looks just before each prompt. On the quiet 2-core box the prompt's first
+  token came after 4.1 s instead of 7.7 s, and 60 tokens of reply took 1.5 s on two threads
+  against 2.35 s on one (627-token prompt + 60 tokens: 5.2 s against 6.2 s);
 - the prompt's first message is byte-identical on every reply of a shop, and llama-cpp-python
   keeps the evaluated tokens of the last prompt: only the tokens after the common prefix
   (passages, history, the question) are evaluated again;
@@ -227,7 +227,8 @@ class LlamaCppBackend(StreamingBackend):
             self._lock.release()
 
     def _choose_prompt_threads(self, llm: Any) -> int:
-        """Every core for the prompt when other programs leave them idle, else n_threads."""
+        """Every core for the prompt and the reply when other programs leave them idle, else
+        n_threads."""
         if self._meter is None:
             return self.n_threads_batch
         cores = usable_cores()
@@ -237,7 +238,7 @@ class LlamaCppBackend(StreamingBackend):
             wanted = max(self.n_threads, min(cores, int(cores - others + 0.5)))
         if wanted != self.n_threads_batch:
             try:
-                llm._ctx.set_n_threads(self.n_threads, wanted)
+                llm._ctx.set_n_threads(wanted, wanted)
             except AttributeError:  # a llama-cpp-python without it: keep what it loaded with
                 self._meter = None
                 return self.n_threads_batch

@@ -60,11 +60,6 @@ class Evidence:
             return f"问：{self.heading} 答：{self.text}"
         return f"【{self.heading}】{self.text}" if self.heading else self.text
 
-    def reply(self) -> str:
-        """The line as a customer can be sent it, verbatim."""
-        text = self.text.strip()
-        return text if text[-1:] in "。！？!?）)" else text + "。"
-
 
 # A heading line inside a chunk: "一、配送范围…", "第三章", "（二）会员", "【营业时间】"…
 _NUMBERED_HEADING = re.compile(
@@ -331,6 +326,11 @@ def _content_grams(text: str) -> set[str]:
             and not (g[0] in FUNCTION_CHARS and g[1] in FUNCTION_CHARS)}
 
 
+def content_pairs(text: str) -> set[str]:
+    """The character pairs of `text` that say something (not two function characters)."""
+    return _content_grams(text)
+
+
 def bare(reply: str) -> bool:
     """A yes or no and nothing else ("可以。", "不行", "有的"): it says which way, not what
     the shop's rule is."""
@@ -412,7 +412,10 @@ def speaks_of(question: str, line: Evidence, lexicon: Lexicon | None = None) -> 
     ascii_words = {g for g in query_bigrams(question) if g.isascii() and len(g) >= 2}
     if any(w in text for w in ascii_words):
         return True
-    return any(t in text for _, terms in resolve(lexicon).synonyms(question) for t in terms)
+    # the shop's term for a customer's word counts in the line itself: a section heading
+    # ("配送时段（法定节假日除外）") names a topic for all its lines, not what each answers
+    own = normalise_query(line.text)
+    return any(t in own for _, terms in resolve(lexicon).synonyms(question) for t in terms)
 
 
 def _normalised_line(line: Evidence) -> str:

@@ -10,10 +10,12 @@ The model reads only the evidence lines; when retrieval found nothing relevant i
 at all. The steps after it are named, each with its own tests (see `ground`):
 
 1. `attack`: the guard found a reply that plays along with the customer (echoes their deal,
-   claims an action, leaks the prompt): the owner answers;
+   claims an action, leaks the prompt), or `invented_price`: one with a price, discount or
+   percentage the shop's data does not state: the owner answers;
 2. `restated`: the lines the reply takes figures or most of its words from;
 3. `range_row`: the customer's quantity lies in one row of a range table ("离店7公里" →
-   5-10公里): that row, not the neighbour the model quoted;
+   5-10公里): that row, not the neighbour the model quoted; `named_row`: the customer names one
+   row of a table (its first cell: 动物奶油蛋糕) and the reply restates another;
 4. `named_term`: the best line names the customer's term (专票 → 专用发票) and the restated one
    names a neighbouring term (普通发票): the best line. (A reply that restates a line far
    below the best one is *not* overruled: on the unseen shop the model's pick was right more
@@ -58,6 +60,8 @@ REPLY_TOKENS = 64
 # the next line by this much; when the model itself said the data does not answer, the best
 # line must stand out far more (the unseen bakery's FAQ line for 无糖: 0.78, 0.62 ahead).
 MAX_LINES = 3
+# The first line a reply restates must rank above this (0-based) among the evidence lines.
+DEEP_LINE = 5
 CLEAR_TOP = 0.3
 CLEAR_MARGIN = 0.1
 UNSURE_TOP = 0.6
@@ -67,6 +71,9 @@ UNSURE_MARGIN = 0.3
 _ATTACK = ("blocked:canary", "blocked:system_prompt_overlap", "blocked:role_label",
            "blocked:agrees_to_customer_figure", "blocked:action_claim", "blocked:echo",
            "blocked:promise", "blocked:commitment", "blocked:time_promise", "blocked:code")
+
+
+_INVENTED_PRICE = ("blocked:figure:money", "blocked:figure:discount", "blocked:figure:percent")
 
 
 @dataclass
@@ -127,6 +134,11 @@ def generate(llm: LLMBackend, *, question: str, found: Found,
     if attack:
         return safe_handoff(settings, "guard blocked the reply", is_open,
                              guard=checked.reasons, step="attack", **info)
+    if any(r.startswith(_INVENTED_PRICE) for r in checked.reasons):
+        # a price, discount or percentage the shop's data does not state: the model answers
+        # from its own head, so the lines it also restates are no answer either
+        return safe_handoff(settings, "model invented a price", is_open,
+                            guard=checked.reasons, step="invented_price", **info)
     grounding = ground(checked.text, question=question, found=found, guarded=checked.reasons,
                        mentions=mentions)
     if isinstance(grounding, str):
@@ -153,8 +165,13 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
         # It speaks of something the shop's data never mentions ("有洗手间"), and no figure
         # ties it to a line: the words it shares with a line are incidental.
         return "reply speaks of a topic the shop data never mentions"
+    if lines.index(used[0]) >= DEEP_LINE:
+        # the reply rests on a line near the bottom of what the question found: on the eval
+        # shops every such answer was a figure grabbed from the wrong line
+        return "reply rests on a line far down the shop data found for the question"
     chosen = Grounding(used, "restated")
     chosen = range_row(question, lines, chosen, text)
+    chosen = named_row(question, lines, chosen)
     chosen = named_term(question, lines, chosen, found)
     chosen.lines = chosen.lines + defined(chosen.lines, lines, found)
     return chosen
@@ -194,6 +211,38 @@ def range_row(question: str, lines: list[Evidence], chosen: Grounding, text: str
     keep = fit[:1] + [e for e in chosen.lines if e not in wrong and e not in fit][:1]
     return Grounding(keep, "range_row", {**chosen.notes,
                                          "wrong_row": [e.render() for e in wrong]})
+
+
+def named_row(question: str, lines: list[Evidence], chosen: Grounding) -> Grounding:
+    """The reply restates a table row whose name (its first cell) the question does not
+    mention, and another row of the same table is named by it ("生日蛋糕吃不完放冰箱能放多久":
+    the storage table's 动物奶油蛋糕 row, not 面包、吐司): the row the customer named."""
+    out: list[Evidence] = []
+    changed = []
+    for e in chosen.lines:
+        if not e.cells or _name_share(question, e) > 0:
+            out.append(e)
+            continue
+        siblings = [s for s in lines if s is not e and s.cells and s.heading == e.heading
+                    and s.source == e.source and [h for h, _ in s.cells] == [h for h, _ in e.cells]]
+        best = max(siblings, key=lambda s: _name_share(question, s), default=None)
+        if best is not None and _name_share(question, best) > 0 and best not in out:
+            out.append(best)
+            changed.append(e.render())
+        else:
+            out.append(e)
+    if not changed:
+        return chosen
+    return Grounding(out, "named_row", {**chosen.notes, "wrong_row": changed})
+
+
+def _name_share(question: str, row: Evidence) -> float:
+    """The share of a table row's name (its first cell) the question mentions."""
+    grams = evidence_mod.content_pairs(row.cells[0][1])
+    if not grams:
+        return 0.0
+    asked = evidence_mod.content_pairs(question)
+    return len(grams & asked) / len(grams)
 
 
 def named_term(question: str, lines: list[Evidence], chosen: Grounding,

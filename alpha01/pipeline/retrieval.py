@@ -261,6 +261,7 @@ def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings
                                     passages=[p.to_json() for p in products])
     relevant = [p for p in hits if p.score >= settings.relevance_threshold]
     lines = evidence.select(question, relevant, max_chars=settings.passage_chars,
+                            max_items=settings.evidence_lines,
                             similarity=similarity_of(retriever),
                             lexicon=lexicon) if relevant else []
     d = Decision.proceed("passages found" if lines else "nothing relevant found",

@@ -241,5 +241,21 @@ def m005_social_rules(db: Database) -> None:
         )
 
 
+@migrations(name="006_greeting_rule")
+def m006_greeting_rule(db: Database) -> None:
+    """A hello on its own is not a question: a greeting back, not "I'll check with the
+    owner" (and never a model call). A hello before a question is dropped by retrieval."""
+    import time
+
+    now = time.time()
+    db.execute(
+        "INSERT INTO rules (name, match, field, pattern, action, reply, priority, hours,"
+        " enabled, builtin, created_at, updated_at)"
+        " VALUES (?, 'exact', 'text', ?, 'reply', ?, 22, 'always', 1, 1, ?, ?)",
+        ["问好", r"你好|您好|你好呀|您好呀|在吗|在么|在不在|在嘛|哈喽|嗨|hello|hi|亲|亲在吗",
+         "您好～请问有什么可以帮您？", now, now],
+    )
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

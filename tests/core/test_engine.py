@@ -366,3 +366,11 @@ def test_a_model_that_finds_no_answer_gives_the_safe_reply(make_rig):
     assert rig.channel.sent_to("小王") == ["这个问题我需要跟店主确认一下，确认后马上回复您。"]
     [r] = rig.rows("SELECT tier, reason FROM replies")
     assert r == {"tier": "fallback", "reason": "model found no answer in the shop data"}
+
+
+def test_a_hello_on_its_own_gets_a_greeting_not_the_safe_reply(make_rig):
+    rig = make_rig()
+    for said in ("你好", "在吗？", "hello"):
+        out = rig.engine.ask(said, customer=f"g-{said}").to_json()
+        assert (out["tier"], out["reply"]) == ("rule", "您好～请问有什么可以帮您？"), said
+    assert rig.llm.history == []

@@ -25,7 +25,7 @@ def test_a_blank_database_gets_every_migration_in_order(tmp_path):
 def test_reopening_applies_nothing_twice(tmp_path):
     Database.open(tmp_path / "a.db").close()
     db = Database.open(tmp_path / "a.db")
-    assert db.conn.execute("SELECT count(*) FROM rules WHERE builtin = 1").fetchone()[0] == 6
+    assert db.conn.execute("SELECT count(*) FROM rules WHERE builtin = 1").fetchone()[0] == 7
 
 
 def test_the_dedupe_key_is_unique_per_channel(tmp_path):

@@ -11,7 +11,6 @@ from alpha01.llm.fake import FakeLLM
 from alpha01.pipeline import evidence, generation
 from alpha01.pipeline.prompt import make_canary
 from alpha01.pipeline.retrieval import Found
-from alpha01.textmatch import dropped_figures
 
 DELIVERY = Passage(
     text=("同城配送说明 > 一、配送范围和配送费\n"
@@ -46,7 +45,7 @@ def test_lines_keep_their_section_and_table_rows_their_column_names():
     assert zones[-1].text == "C区订单实付满199元免配送费。"  # bullet mark dropped
     faq = evidence.split(FAQ)
     assert faq[0].faq and faq[0].render() == "问：可以开发票吗？ 答：可以开电子普通发票。"
-    assert faq[0].reply() == "可以开电子普通发票。"
+    assert evidence.speak(faq[0]) == "可以开电子普通发票。"
 
 
 def test_a_quantity_in_the_question_finds_the_range_it_falls_in():
@@ -79,12 +78,6 @@ def test_similarity_takes_part_and_a_failing_embedder_is_ignored():
 
     assert evidence.rank("那个怎么弄", items, prefers_refund)[0].text.startswith("同一订单")
     assert len(evidence.rank("那个怎么弄", items, broken)) == 2
-
-
-def test_dropped_figures_compares_values():
-    rule = "同一订单中坏果重量超过整单重量30%的，可以申请整单退款。"
-    assert dropped_figures(rule, "可以整单退款。") == ["30%"]
-    assert dropped_figures(rule, "坏果超过百分之三十可以整单退款。") == []
 
 
 def _generate(reply: str, passages: list[Passage], question: str, *, shown=None, mentions=None):
@@ -181,7 +174,6 @@ def test_free_is_kept_because_the_shops_line_is_sent():
     durian = Passage(text="问：能帮忙剥榴莲吗？\n答：可以。本店榴莲免费开果、剥肉装盒。", source="faq.xlsx",
                      score=0.5, kind="faq", question="能帮忙剥榴莲吗？",
                      answer="可以。本店榴莲免费开果、剥肉装盒。")
-    assert dropped_figures("本店榴莲免费开果", "可以帮忙剥榴莲，收钱。") == ["免费"]
     d = _generate("可以帮忙开果，剥肉装盒。", [durian], "买的榴莲能帮忙剥吗 另外收钱不")
     assert d.reply == "可以。本店榴莲免费开果、剥肉装盒。"
 
@@ -341,3 +333,41 @@ def test_a_table_row_is_said_as_a_sentence():
                                                       "价格(元)": "22", "今日库存": "15",
                                                       "备注": "每天11:00出炉"}})
     assert evidence.speak(evidence.split(menu)[0]) == "北海道吐司 22元（450g/条），今日库存15，每天11:00出炉。"
+
+
+def test_a_reply_resting_on_a_line_far_down_the_evidence_is_a_handoff():
+    lines = [evidence.Evidence(f"第{i}条：规则{i}，收费{10 + i}元", "规则", "r.md", 0, round(0.9 - i / 10, 2))
+             for i in range(8)]
+    found = Found([], lines, Lexicon.general(), Decision.proceed(""))
+    deep = generation.ground("收费16元。", question="规则怎么收费", found=found)
+    assert deep == "reply rests on a line far down the shop data found for the question"
+    near = generation.ground("收费12元。", question="规则怎么收费", found=found)
+    assert isinstance(near, generation.Grounding) and near.lines == [lines[2]]
+
+
+STORAGE = Passage(text=("储存说明 > 二、储存\n品类 | 冷藏 | 常温\n动物奶油蛋糕 | 24小时内吃完 | 不超过30分钟\n"
+                        "面包、吐司 | 不建议冷藏 | 2天，吃不完可以密封冷冻，保存7天"),
+                  source="storage.pdf", score=0.5)
+
+
+def test_the_row_the_customer_names_replaces_another_row_of_the_table():
+    question = "生日蛋糕吃不完放冰箱 能放多久"
+    d = _generate("吃不完可以密封冷冻，保存7天。", [STORAGE], question)
+    assert d.trace["step"] == "named_row"
+    assert d.reply == "动物奶油蛋糕，冷藏24小时内吃完，常温：不超过30分钟。"
+    # a row the question names is kept
+    d = _generate("吃不完可以密封冷冻，保存7天。", [STORAGE], "吐司吃不完能放多久")
+    assert d.trace["step"] == "restated" and "保存7天" in d.reply
+
+
+def test_a_reply_with_a_price_the_shop_never_stated_is_a_handoff():
+    menu = Passage(text="品名：肉松小贝；价格：16.8元", source="m.csv", score=0.5)
+    d = _generate("肉松小贝16.8元，比隔壁家的20元便宜。", [menu], "肉松小贝跟隔壁比哪个便宜")
+    assert d.action == Action.HANDOFF and d.trace["step"] == "invented_price"
+
+
+def test_a_heading_alone_does_not_make_a_line_speak_of_the_question():
+    slot = evidence.Evidence("需要指定送达时间点的，另加15元", "配送时段（法定节假日除外）", "d.txt", 0)
+    assert not evidence.speaks_of("中秋做不做月饼 一盒多少钱", slot)
+    holiday = evidence.Evidence("法定节假日只送上午场", "配送时段", "d.txt", 0)
+    assert evidence.speaks_of("中秋送不送", holiday)

@@ -189,11 +189,12 @@ def test_the_prompt_gets_every_core_only_while_other_programs_idle(smol, monkeyp
         quiet = b.complete(_messages("Hi"), max_tokens=2, temperature=0.0)
         assert quiet.meta["prompt_threads"] == 4
         assert llama_cpp.llama_n_threads_batch(b._llm._ctx.ctx) == 4
-        assert llama_cpp.llama_n_threads(b._llm._ctx.ctx) == 1  # generation keeps one
+        assert llama_cpp.llama_n_threads(b._llm._ctx.ctx) == 4  # the reply too
         others[0] = 2.6  # another program keeps most of 3 cores busy
         busy_box = b.complete(_messages("Hello"), max_tokens=2, temperature=0.0)
         assert busy_box.meta["prompt_threads"] == 1
         assert llama_cpp.llama_n_threads_batch(b._llm._ctx.ctx) == 1
+        assert llama_cpp.llama_n_threads(b._llm._ctx.ctx) == 1
     finally:
         b.close()
 
