@@ -299,29 +299,30 @@ def test_a_reply_that_plays_along_with_the_customer_sends_nothing_of_it():
     assert d.action == Action.HANDOFF
 
 
-# Shop rules with a condition or an exception, each with a reply that turns it upside down.
+# Shop rules with a condition or an exception, each with replies that turn it upside down.
 POLICIES = [
     ("维修说明 > 保修", "屏幕维修保修90天，人为损坏（摔、压、进水）不在保修范围内。", "摔坏了能免费保修吗",
-     "可以免费保修。", "人为损坏"),
+     ("可以免费保修。", "保修90天，摔坏的也包。", "没问题，人为损坏也在保修范围内。"), "人为损坏"),
     ("回收须知 > 年龄", "未满18岁不回收，回收时需要出示本人身份证。", "我17岁能卖手机给你们吗",
-     "可以回收，带上手机就行。", "未满18岁不回收"),
+     ("可以回收，带上手机就行。", "17岁可以的，带身份证来。", "能回收。"), "未满18岁不回收"),
     ("洗护须知 > 疫苗", "狗狗需要打完疫苗满15天才能洗澡，没打疫苗的不接。", "小狗还没打疫苗能洗吗",
-     "可以洗的。", "没打疫苗的不接"),
+     ("可以洗的。", "没打疫苗也能洗，15天内都行。", "能洗，放心带过来。"), "没打疫苗的不接"),
     ("退换政策 > 特价", "特价商品售出后不退不换，质量问题除外。", "特价买的不喜欢能退吗",
-     "可以退。", "不退不换"),
+     ("可以退。", "特价商品不喜欢也可以退换。", "能退的，质量问题除外也能退。"), "不退不换"),
 ]
 
 
 def test_conditions_and_negations_survive_whatever_the_model_says():
+    other = Passage(text="店铺介绍 > 付款\n支持微信、支付宝付款。", source="intro.md", score=0.2)
     for heading, rule, question, inverted, kept in POLICIES:
-        other = Passage(text="店铺介绍 > 付款\n支持微信、支付宝付款。", source="intro.md", score=0.2)
         policy = Passage(text=f"{heading}\n{rule}", source="policy.docx", score=0.6)
-        d = _generate(inverted, [policy, other], question)
-        assert inverted not in (d.reply or ""), question
-        if d.action == Action.RESPOND:
-            assert kept in d.reply, (question, d.reply)
-        else:
-            assert d.action == Action.HANDOFF
+        for said in inverted:
+            d = _generate(said, [policy, other], question)
+            assert said not in (d.reply or ""), (question, said)
+            if d.action == Action.RESPOND:
+                assert kept in d.reply, (question, said, d.reply)
+            else:
+                assert d.action == Action.HANDOFF
 
 
 def test_a_table_row_is_said_as_a_sentence():
