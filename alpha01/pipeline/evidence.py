@@ -307,6 +307,30 @@ def definitions(reply: str, lines: list[Evidence]) -> list[Evidence]:
     return found[:2]
 
 
+def code_rules(chosen: list[Evidence], lines: list[Evidence], question: str,
+               lexicon: Lexicon | None = None) -> list[Evidence]:
+    """The other rules of a code a chosen line defines, where they speak of what the customer
+    asked and the chosen lines do not: "C区：6-10公里，配送费15元" answers "离店9公里 买150要付
+    运费吗" only with "C区订单实付满199元免配送费" beside it. The inverse of `definitions`."""
+    found: list[Evidence] = []
+    said = " ".join(f"{e.heading} {e.text}" for e in chosen)
+    for e in chosen:
+        m = _LABEL.match(e.text)
+        label = m.group(1) if m else ""
+        if not label or not re.search(r"[A-Za-z0-9]", label):
+            continue
+        for other in lines:
+            if (other in chosen or other in found or label not in other.text
+                    or _LABEL.match(other.text) and _LABEL.match(other.text).group(1) == label):
+                continue
+            new = [t for _, terms in resolve(lexicon).synonyms(question) for t in terms
+                   if t in other.text and t not in e.text]
+            new += [g for g in content_pairs(question) if g in other.text and g not in said]
+            if new:
+                found.append(other)
+    return found[:2]
+
+
 def figures_taken(reply: str, line: Evidence, besides: Evidence | None = None,
                   question: str = "") -> int:
     """How many figures of `reply` `line` states, not counting those `besides` states as

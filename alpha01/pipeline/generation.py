@@ -23,7 +23,9 @@ at all. The steps after it are named, each with its own tests (see `ground`):
 5. `clear_top`: the reply restates nothing, but is a bare 可以 or says the data does not answer,
    and one line is clearly the best for the question: that line;
 6. otherwise the shop's safe reply and a note for the owner;
-7. `defined`: a code the lines use (A区) comes with the line that defines it.
+7. `defined`: a code the lines use (A区) comes with the line that defines it, and a code a
+   line defines with its other rules that speak of the question (`code_rules`: "C区订单实付满
+   199元免配送费" beside "C区：6-10公里，配送费15元" for "买150要付运费吗").
 """
 
 from __future__ import annotations
@@ -174,6 +176,10 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
     chosen = named_row(question, lines, chosen)
     chosen = named_term(question, lines, chosen, found)
     chosen.lines = chosen.lines + defined(chosen.lines, lines, found)
+    rules = evidence_mod.code_rules(chosen.lines, _all_lines(found), question, found.lexicon)
+    if rules:
+        chosen.notes["code_rules"] = [e.render() for e in rules]
+        chosen.lines = chosen.lines + rules
     return chosen
 
 
@@ -290,9 +296,13 @@ def clear_top(text: str, question: str, found: Found,
 def defined(chosen: list[Evidence], lines: list[Evidence], found: Found) -> list[Evidence]:
     """Lines that define a code the chosen lines use (A区 → "A区：3公里以内")."""
     text = "\n".join(e.text for e in chosen)
-    shown = {e.text for e in lines}
-    pool = lines + [e for e in evidence_mod.lines_of(found.passages) if e.text not in shown]
-    return [e for e in evidence_mod.definitions(text, pool) if e not in chosen]
+    return [e for e in evidence_mod.definitions(text, _all_lines(found)) if e not in chosen]
+
+
+def _all_lines(found: Found) -> list[Evidence]:
+    """The lines shown to the model, then every other line of the retrieved passages."""
+    shown = {e.text for e in found.lines}
+    return found.lines + [e for e in evidence_mod.lines_of(found.passages) if e.text not in shown]
 
 
 def compose(lines: list[Evidence]) -> str:

@@ -372,3 +372,14 @@ def test_a_heading_alone_does_not_make_a_line_speak_of_the_question():
     assert not evidence.speaks_of("中秋做不做月饼 一盒多少钱", slot)
     holiday = evidence.Evidence("法定节假日只送上午场", "配送时段", "d.txt", 0)
     assert evidence.speaks_of("中秋送不送", holiday)
+
+
+def test_a_zone_comes_with_its_other_rules_that_speak_of_the_question():
+    question = "我家离店9公里左右 买150的要付运费吗"
+    d = _generate("C区配送费15元。", [DELIVERY], question)
+    assert d.reply.splitlines() == ["C区：6-10公里（含10公里），配送费15元。",
+                                    "C区订单实付满199元免配送费。"]
+    assert d.trace["code_rules"] == ["【二、免配送费】C区订单实付满199元免配送费。"]
+    # nothing is added when the question asks nothing the other rules speak of
+    d = _generate("C区配送费15元。", [DELIVERY], "离店9公里在哪个区")
+    assert "code_rules" not in d.trace
