@@ -180,8 +180,9 @@ def run(opts) -> list[Row]:
     rows.append(Row(SECTION, f"  adaptive / fixed (prompt threads chosen: {threads})",
                     adaptive / fixed_p50, "x"))
     fixed.close()
-    rows.append(Row(SECTION, f"threads: generation {ours.n_threads}, prompt "
-                    f"{'adaptive, last ' if ours.adaptive_batch else ''}{ours.n_threads_batch}",
-                    float(ours.n_threads), "threads"))
+    rows.append(Row(SECTION, f"threads: prompt and reply "
+                    f"{'adaptive, last ' if ours.adaptive_batch else ''}{ours.n_threads_batch}, "
+                    f"{ours.n_threads} while other programs are busy",
+                    float(ours.n_threads_batch), "threads"))
     ours.close()
     return rows
