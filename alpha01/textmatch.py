@@ -97,9 +97,12 @@ def coverage(query_grams: set[str], text: str, synonyms: Synonyms = ()) -> float
             return gram in words
         return gram in norm
 
-    chars = {g for g in query_grams if len(g) == 1 or g.isascii()}
+    # A word of letters or digits ("2000", "wifi", "logo") says as much as a character pair:
+    # it counts with the pairs, and whole (its characters are not matched one by one).
+    chars = {g for g in query_grams if len(g) == 1}
     pairs = query_grams - chars
-    singles = {c for g in pairs for c in g} | chars
+    singles = {c for g in pairs if not g.isascii() for c in g} | chars | {
+        g for g in pairs if g.isascii()}
     char_cov = sum(1 for c in singles if has(c)) / len(singles)
     if not pairs:
         return char_cov
