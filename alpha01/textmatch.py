@@ -64,6 +64,9 @@ def query_bigrams(text: str) -> set[str]:
 Synonyms = list[tuple[set[str], tuple[str, ...]]]
 
 
+_TELLING = re.compile(r"^(?=.*[a-z])[a-z0-9]{2,}$|^\d{3,}$")
+
+
 @functools.lru_cache(maxsize=4096)
 def _normalised(text: str) -> str:
     # NFKC was half of fusion's time; candidates recur from one question to the next.
@@ -97,9 +100,10 @@ def coverage(query_grams: set[str], text: str, synonyms: Synonyms = ()) -> float
             return gram in words
         return gram in norm
 
-    # A word of letters or digits ("2000", "wifi", "logo") says as much as a character pair:
-    # it counts with the pairs, and whole (its characters are not matched one by one).
-    chars = {g for g in query_grams if len(g) == 1}
+    # A word of letters, or a number of three digits or more ("wifi", "logo", "398", "2000"),
+    # says as much as a character pair: it counts with the pairs. A short number ("10个人",
+    # "6寸") is a count that matches everywhere: it counts like a single character.
+    chars = {g for g in query_grams if len(g) == 1 or (g.isascii() and not _TELLING.match(g))}
     pairs = query_grams - chars
     singles = {c for g in pairs if not g.isascii() for c in g} | chars | {
         g for g in pairs if g.isascii()}
