@@ -192,3 +192,14 @@ def test_the_full_text_query_leaves_out_what_is_asked_but_keeps_what_about():
     assert full_text_query("龙井茶多少钱一罐").split() == ["龙井茶", "一罐"]
     assert full_text_query("几点关门") == "几点关门 营业时间"
     assert full_text_query("多少钱?") == "多少钱 价格"  # nothing else to search for
+
+
+def test_a_long_number_or_a_lettered_word_counts_like_a_pair_a_count_does_not():
+    grams = query_bigrams("充2000那个卡有啥好处")
+    row = "彩云卡 | 2000元 | 300元 | 全场9折"
+    assert coverage(grams, row) >= 0.3 > coverage(grams, "彩云卡 | 1000元 | 130元")
+    assert coverage(query_bigrams("店里有wifi吗"), "店内有免费wifi") > coverage(
+        query_bigrams("店里有wifi吗"), "店内有免费无线网")
+    # "10个人" is a count: a text that merely has a 10 in it gains little
+    people = query_bigrams("10个人订几寸")
+    assert coverage(people, "10寸：建议9-12人") - coverage(people, "8寸：建议6-8人") < 0.2
