@@ -65,10 +65,15 @@ def lookup(question: str, catalog: Sequence[Product], *,
     if verdict.unlisted:
         return Lookup(unlisted=verdict.unlisted)
     scored: list[tuple[float, int, Product]] = []
+    all_names = [n for _, n in names]
+    telling: dict[str, bool] = {}  # piece → distinctive, once per question
     for i, (product, name) in enumerate(names):
         if verdict.allowed is not None and i not in verdict.allowed:
             continue
-        score = _cjk_score(name, topic, [n for _, n in names], doc_count)
+        if not (verdict.exact and i in verdict.exact) and not any(
+                name[j:j + 2] in topic for j in range(len(name) - 1)):
+            continue  # shares no two characters with the question: cheap to rule out
+        score = _cjk_score(name, topic, all_names, doc_count, telling)
         if i in (verdict.exact or ()):
             score += 10
         if score > 0:
@@ -80,7 +85,7 @@ def lookup(question: str, catalog: Sequence[Product], *,
 
 
 def _cjk_score(name: str, topic: str, all_names: list[str],
-               doc_count: Callable[[str], int] | None) -> float:
+               doc_count: Callable[[str], int] | None, telling: dict[str, bool]) -> float:
     """The characters of the name's most telling piece the topic contains (0: none)."""
     best = 0.0
     for run in _CJK_RUN.findall(name):
@@ -92,7 +97,9 @@ def _cjk_score(name: str, topic: str, all_names: list[str],
                 if piece not in topic:
                     continue
                 whole = piece == run and len(_CJK_RUN.findall(name)) == 1
-                if whole or _distinctive(piece, all_names, doc_count):
+                if not whole and piece not in telling:
+                    telling[piece] = _distinctive(piece, all_names, doc_count)
+                if whole or telling[piece]:
                     best = max(best, float(size))
                     break
     return best
