@@ -7,7 +7,7 @@ Three sources, merged into one `Lexicon`:
 - **the shop's own**: derived from its documents at ingest (`knowledge/shopwords.py`): product
   names with the aliases of their catalog rows, the paraphrases its FAQ sheet pairs;
 - **the owner's**: `lexicon.txt` in the home directory, a plain file the owner (or the TUI's
-  knowledge tester) writes: a line of synonyms, or a misspelling and its fix (`车离子 -> 车厘子`).
+  knowledge tester) writes: a line of synonyms, or a misspelling and its fix (`咖非 -> 咖啡`).
 
 The lexicon expands full-text queries (the embedder sees the message as typed), lets coverage
 count a synonym as the customer's word, and tells the guard a rewording from a new topic.
@@ -26,7 +26,7 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent / "data" / "lexicon.toml"
 OWNER_FILE = "lexicon.txt"
 
-# A typo line of the owner's file: "车离子 -> 车厘子" (also => → ＝> )
+# A typo line of the owner's file: "咖非 -> 咖啡" (also => and →)
 _TYPO_LINE = re.compile(r"^(.+?)\s*(?:->|=>|→)\s*(.+)$")
 _SPLIT = re.compile(r"[,，、;；/\s=＝]+")
 _LATIN = re.compile(r"[a-z]{2}")
@@ -44,8 +44,8 @@ class Lexicon:
     aliases: tuple[tuple[str, ...], ...] = ()
     # misspelling → the right word (one way only)
     typos: tuple[tuple[str, str], ...] = ()
-    # words whose same-sounding misspellings are read as them: an input method turns 关门 into
-    # 关们 and 车厘子 into 车离子 (same pinyin, another character)
+    # words whose same-sounding misspellings are read as them: an input method turns 营业时间 into
+    # 营页时间 and 咖啡 into 咖非 (same pinyin, another character)
     sounds: tuple[str, ...] = ()
     sources: tuple[str, ...] = field(default=(), compare=False)
 
@@ -116,7 +116,7 @@ class Lexicon:
         """(a word of `query`, the terms the shop's data may use for it instead) for every
         entry the query uses."""
         heard = self.misheard(query.lower())
-        # a misheard word counts as said: 关们 is 关门, and so 营业时间
+        # a misheard word counts as said: 营页 is 营业, and so 营业时间
         q = " ".join([query.lower(), *(word for _, word in heard)])
         latin = _LATIN.search(q) is not None
         found: list[tuple[str, tuple[str, ...]]] = []
@@ -138,7 +138,7 @@ class Lexicon:
 
     def misheard(self, query: str) -> list[tuple[str, str]]:
         """(piece of `query`, the known word it sounds like) for pieces that are not words of
-        this lexicon but sound exactly like one: 关们 → 关门, 车离子 → 车厘子. At most half
+        this lexicon but sound exactly like one: 营页 → 营业, 咖非 → 咖啡. At most half
         the characters may differ, and a two-character piece only in one."""
         return _sound_index(self.sounds).find(query.lower())
 

@@ -171,7 +171,7 @@ def kb_search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) 
 @click.pass_context
 def kb_words(ctx: click.Context, names: tuple[str, ...], typo: bool) -> None:
     """顾客的说法和资料里的说法：不带参数列出 lexicon.txt；带两个以上的词就加一行同义词
-    （例：alpha01 kb words 牛油果 鳄梨 avocado；alpha01 kb words --typo 车离子 车厘子）。"""
+    （例：alpha01 kb words 牛油果 鳄梨 avocado；alpha01 kb words --typo 咖非 咖啡）。"""
     from ..errors import InputError
     from ..lexicon import add_owner_entry
 

@@ -57,7 +57,7 @@ def derive(rows: Iterable[dict]) -> Lexicon:
 
 def name_pieces(names: Iterable[str]) -> list[str]:
     """The pieces of product names a customer may mistype by sound: each name's Chinese runs
-    and their three- and four-character parts (智利车厘子 → 车厘子, 利车厘 …)."""
+    and their three- and four-character parts (云南小粒咖啡 → 小粒咖啡, 南小粒 …)."""
     out: list[str] = []
     for name in names:
         for run in re.findall(r"[\u3400-\u9fff]{3,}", name):

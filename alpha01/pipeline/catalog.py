@@ -5,8 +5,8 @@ themselves, every figure as the merchant wrote it, no model involved. The hard p
 which rows the question names, and when it names none:
 
 - **distinctive words only**: a piece of a product's name counts when it picks out few rows and
-  the shop's own writing does not use it everywhere. In a bakery 蛋糕 is in half the names and
-  生日 on every page, so neither names 生日帽; 巴斯克 or 提拉米苏 do. Both measures come from
+  the shop's own writing does not use it everywhere. In a tea shop 茶 is in half the names and
+  冲泡 on every page, so neither names 冲泡杯; 龙井 or 普洱 do. Both measures come from
   the shop's data (`products`, `doc_count`), not from a word list;
 - **model and variant words**: letters and numbers name models (13, 13 Pro, 13 mini). The row
   whose distinguishing words are exactly the customer's wins; when none is ("13 Pro Max", "iPad"
@@ -28,10 +28,10 @@ from ..textmatch import normalise_query
 
 Product = tuple[str, dict[str, str]]  # (name, columns)
 
-# A name piece in more rows than this is a category word (蛋糕, 苹果), not a name.
+# A name piece in more rows than this is a category word (茶叶, 手机壳), not a name.
 MAX_ROWS_PER_PIECE = 3
 # A name piece the shop's documents use in more passages than this is an everyday word of the
-# shop (生日 in a cake shop, 奶油 in a bakery): the customer may mean anything by it.
+# shop (冲泡 in a tea shop, 屏幕 in a repair shop): the customer may mean anything by it.
 MAX_DOC_PASSAGES = 2
 MAX_ROWS = 3
 
@@ -200,8 +200,8 @@ _SKIP = ("不适用", "无", "-", "—", "/", "n/a", "na")
 
 
 def say_row(name: str, fields: dict[str, str]) -> str:
-    """A catalog row as a shop assistant says it: "北海道牛奶吐司 22元（450g/条），今日库存15，
-    主要过敏原：麸质/牛奶/鸡蛋，每天11:00出炉。" Every value as the merchant wrote it."""
+    """A catalog row as a shop assistant says it: "西湖龙井 168元（250克/罐），库存20，
+    产地：杭州，明前采摘。" Every value as the merchant wrote it."""
     spec = price = ""
     parts: list[str] = []
     notes: list[str] = []

@@ -310,8 +310,8 @@ def definitions(reply: str, lines: list[Evidence]) -> list[Evidence]:
 def code_rules(chosen: list[Evidence], lines: list[Evidence], question: str,
                lexicon: Lexicon | None = None) -> list[Evidence]:
     """The other rules of a code a chosen line defines, where they speak of what the customer
-    asked and the chosen lines do not: "C区：6-10公里，配送费15元" answers "离店9公里 买150要付
-    运费吗" only with "C区订单实付满199元免配送费" beside it. The inverse of `definitions`."""
+    asked and the chosen lines do not: "二区：4-8公里，配送费10元" answers "离店6公里 买100要付
+    运费吗" only with "二区订单满128元免配送费" beside it. The inverse of `definitions`."""
     found: list[Evidence] = []
     said = " ".join(f"{e.heading} {e.text}" for e in chosen)
     for e in chosen:
@@ -426,8 +426,8 @@ def missed_terms(question: str, line: Evidence, used: list[Evidence],
 def speaks_of(question: str, line: Evidence, lexicon: Lexicon | None = None) -> bool:
     """Whether `line` has anything to do with the question: a content word (character pair)
     of the question, or the shop's term for one (几点 → 营业时间). A line that only shares a
-    figure with the model's reply ("9月中旬" of the pomegranate pre-order, for a question
-    about cherries) is not an answer to it."""
+    figure with the model's reply (the arrival date of one pre-order row, for a question
+    about another product) is not an answer to it."""
     text = _normalised_line(line)
     asked = {g for g in query_bigrams(question) if len(g) == 2 and not g.isascii()
              and not (g[0] in FUNCTION_CHARS and g[1] in FUNCTION_CHARS)}

@@ -15,7 +15,7 @@ at all. The steps after it are named, each with its own tests (see `ground`):
 2. `restated`: the lines the reply takes figures or most of its words from;
 3. `range_row`: the customer's quantity lies in one row of a range table ("离店7公里" →
    5-10公里): that row, not the neighbour the model quoted; `named_row`: the customer names one
-   row of a table (its first cell: 动物奶油蛋糕) and the reply restates another;
+   row of a table (its first cell: 绿茶) and the reply restates another;
 4. `named_term`: the best line names the customer's term (专票 → 专用发票) and the restated one
    names a neighbouring term (普通发票): the best line. (A reply that restates a line far
    below the best one is *not* overruled: on the unseen shop the model's pick was right more
@@ -24,8 +24,8 @@ at all. The steps after it are named, each with its own tests (see `ground`):
    and one line is clearly the best for the question: that line;
 6. otherwise the shop's safe reply and a note for the owner;
 7. `defined`: a code the lines use (A区) comes with the line that defines it, and a code a
-   line defines with its other rules that speak of the question (`code_rules`: "C区订单实付满
-   199元免配送费" beside "C区：6-10公里，配送费15元" for "买150要付运费吗").
+   line defines with its other rules that speak of the question (`code_rules`: "二区订单满128元
+   免配送费" beside "二区：4-8公里，配送费10元" for "买100要付运费吗").
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ _UNSURE = re.compile(
 REPLY_TOKENS = 64
 # A bare yes/no is answered with the best line only when it scores at least this and leads
 # the next line by this much; when the model itself said the data does not answer, the best
-# line must stand out far more (the unseen bakery's FAQ line for 无糖: 0.78, 0.62 ahead).
+# line must stand out far more (an FAQ line that all but matches the question scores ~0.8 and
+# leads the next line by ~0.6).
 MAX_LINES = 3
 # The first line a reply restates must rank above this (0-based) among the evidence lines.
 DEEP_LINE = 5
@@ -221,8 +222,8 @@ def range_row(question: str, lines: list[Evidence], chosen: Grounding, text: str
 
 def named_row(question: str, lines: list[Evidence], chosen: Grounding) -> Grounding:
     """The reply restates a table row whose name (its first cell) the question does not
-    mention, and another row of the same table is named by it ("生日蛋糕吃不完放冰箱能放多久":
-    the storage table's 动物奶油蛋糕 row, not 面包、吐司): the row the customer named."""
+    mention, and another row of the same table is named by it ("绿茶开封了能放多久": the
+    storage table's 绿茶 row, not 红茶): the row the customer named."""
     out: list[Evidence] = []
     changed = []
     for e in chosen.lines:

@@ -94,7 +94,7 @@ _ACTION_CLAIM = re.compile(
     r"|(?:我|已经?)确认"
 )
 # Words of a deal or a concession: a customer's sentence with one of these, said back by the
-# bot, is the bot agreeing to it ("你生日可以免费领一个6寸蛋糕", "全场免费").
+# bot, is the bot agreeing to it ("老客户可以免费换一次电池", "今天全部半价").
 _DEAL_WORDS = re.compile(r"免费|免单|退款|退钱|全退|赔|确认|成交|承诺|保证|答应|包退|包换|返现|红包|"
                          r"优惠券|打折|半价|白送|送您|送你|不要钱")
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,80})[”\"」』’]")
@@ -119,7 +119,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 # Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
 #提供农残检测报告") still does, whatever the apology around it.
 _DEFERRAL = re.compile(r"确认|店主|老板|人工|不确定|不清楚")
-# When and where the customer is (or goes), not what the question is about: "今天下单礼盒今天能拿到吗" asks
+# When and where the customer is (or goes), not what the question is about: "今天下单今天能修好吗" asks
 # about gift boxes, and a reply that says 今天 has not taken up a topic the shop never mentions.
 _CONTEXT_WORDS = re.compile(
     r"今天|今晚|今早|今年|明天|明早|明晚|后天|昨天|前天|周末|早上|上午|中午|下午|晚上|傍晚|"
@@ -129,7 +129,7 @@ _CONTEXT_WORDS = re.compile(
 def _unsupported_topic(reply: str, question: str, known: str,
                        mentions: Callable[[str], bool] | None = None) -> str | None:
     """A topic word of the question that the shop's data never mentions, taken up by the reply
-    ("店里有洗手间吗" → "有洗手间"; "芒果打催熟剂吗" → "芒果没有打催熟剂"): whatever the reply says
+    ("店里有充电宝吗" → "有充电宝"; "茶叶打过农药吗" → "没有打过农药"): whatever the reply says
     about it, yes or no, the shop did not say it. Returns that word (a character pair)."""
     def pairs(text: str) -> set[str]:
         out = set()
@@ -147,7 +147,7 @@ def _unsupported_topic(reply: str, question: str, known: str,
             if _DEFERRAL.search(_sentence_at(reply, reply.find(pair))):
                 continue  # "抱歉，这个要跟店主确认一下" says nothing about it
             if mentions is not None and _mentioned(mentions, pair):
-                continue  # named elsewhere in the shop's data (芒果 in the storage tips)
+                continue  # named elsewhere in the shop's data (a product in the storage tips)
             return pair
     return None
 

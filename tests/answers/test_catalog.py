@@ -71,19 +71,19 @@ def test_generated_catalogs_of_near_identical_names_never_answer_with_a_neighbou
 
 
 def test_a_word_the_shops_own_writing_uses_everywhere_names_no_product():
-    menu = [("生日帽", {"品名": "生日帽", "价格": "2"}),
-            ("草莓奶油盒子", {"品名": "草莓奶油盒子", "价格": "29"}),
-            ("提拉米苏", {"品名": "提拉米苏", "价格": "28"})]
-    docs = {"生日": 9, "奶油": 5}
+    menu = [("冲泡杯", {"品名": "冲泡杯", "价格": "25"}),
+            ("茉莉花茶", {"品名": "茉莉花茶", "价格": "48"}),
+            ("普洱茶饼", {"品名": "普洱茶饼", "价格": "198"})]
+    docs = {"冲泡": 9, "花茶": 5}
 
     def doc_count(word: str) -> int:
         return docs.get(word, 0)
 
-    assert names(catalog.lookup("公司10个人过生日，订几寸的合适？多少钱", menu,
+    assert names(catalog.lookup("第一次买茶，冲泡方法教一下？多少钱", menu,
                                 doc_count=doc_count)) == []
-    assert names(catalog.lookup("奶油换成乳酪加几块钱", menu, doc_count=doc_count)) == []
-    assert names(catalog.lookup("生日帽多少钱", menu, doc_count=doc_count)) == ["生日帽"]
-    assert names(catalog.lookup("提拉米苏多少钱", menu, doc_count=doc_count)) == ["提拉米苏"]
+    assert names(catalog.lookup("花茶换成红茶加几块钱", menu, doc_count=doc_count)) == []
+    assert names(catalog.lookup("冲泡杯多少钱", menu, doc_count=doc_count)) == ["冲泡杯"]
+    assert names(catalog.lookup("普洱茶饼多少钱", menu, doc_count=doc_count)) == ["普洱茶饼"]
 
 
 def test_a_row_is_said_as_a_sentence_with_every_figure_as_written():

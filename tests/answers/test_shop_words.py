@@ -114,10 +114,10 @@ def test_the_owner_teaches_words_from_the_command_line(tmp_path):
     assert "还没有" in run().stdout
     r = run("牛油果", "鳄梨", "avocado")
     assert r.returncode == 0 and "牛油果, 鳄梨, avocado" in r.stdout
-    assert run("--typo", "车离子", "车厘子").returncode == 0
+    assert run("--typo", "咖非", "咖啡").returncode == 0
     r = run("只有一个")
     assert r.returncode != 0 and "两个说法" in r.stderr
     owner = Lexicon.from_owner_file(home / "lexicon.txt")
     assert owner.aliases == (("牛油果", "鳄梨", "avocado"),)
-    assert owner.typos == (("车离子", "车厘子"),)
+    assert owner.typos == (("咖非", "咖啡"),)
     assert "牛油果, 鳄梨, avocado" in run().stdout

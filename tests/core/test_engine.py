@@ -282,19 +282,19 @@ def _product_row(name: str, origin: str, alias: str = "") -> Passage:
 
 
 def test_an_origin_question_is_answered_from_every_row_the_product_has():
-    rows = [_product_row("徐香猕猴桃", "陕西周至"),
-            _product_row("佳沛阳光金奇异果", "新西兰", alias="猕猴桃"),
-            _product_row("智利车厘子（JJ级）", "智利")]
+    rows = [_product_row("云南小粒咖啡", "云南保山"),
+            _product_row("瑰夏豆", "巴拿马", alias="咖啡豆"),
+            _product_row("西湖龙井（明前）", "杭州")]
     retriever = MemoryRetriever(rows)
-    question = "猕猴桃是进口的还是国产的"
+    question = "咖啡豆是进口的还是国产的"
     assert catalog_intent(question)
-    # the second row is 猕猴桃 too: the shop's alias column says so
+    # the second row is 咖啡 too: the shop's alias column says so
     reply, used = catalog_answer(question, rows, retriever, retriever.lexicon)
-    assert "陕西周至" in reply and "新西兰" in reply and len(used) == 2
-    # a misspelt name (the input method's 车离子, same sound) still finds 车厘子
-    reply, _ = catalog_answer("车离子哪产的", rows, retriever, retriever.lexicon)
-    assert reply.startswith("智利车厘子（JJ级）") and "产地：智利" in reply
-    assert catalog_answer("车厘子哪产的", rows[:2]) is None
+    assert "云南保山" in reply and "巴拿马" in reply and len(used) == 2
+    # a misspelt name (the input method's 西湖龙进, same sound) still finds 西湖龙井
+    reply, _ = catalog_answer("西湖龙进哪产的", rows, retriever, retriever.lexicon)
+    assert reply.startswith("西湖龙井（明前）") and "产地：杭州" in reply
+    assert catalog_answer("龙井哪产的", rows[:2]) is None
 
 
 def test_unavailable_channel_error_is_recorded(make_rig):
