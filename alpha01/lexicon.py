@@ -272,8 +272,3 @@ def _general() -> Lexicon:
 def resolve(lexicon: Lexicon | None) -> Lexicon:
     """`lexicon`, or the general one when none is given."""
     return lexicon if lexicon is not None else _general()
-
-
-def union(items: Iterable[Lexicon]) -> Lexicon:
-    out = Lexicon()
-    return out.merged(*items)

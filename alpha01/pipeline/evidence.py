@@ -344,27 +344,23 @@ def figures_taken(reply: str, line: Evidence, besides: Evidence | None = None,
                and supported(f, pool) and not (other and supported(f, other)))
 
 
-def _content_grams(text: str) -> set[str]:
-    # pairs of function characters (可以, 不可) say nothing about which line a reply restates
+def content_pairs(text: str) -> set[str]:
+    """The character pairs of `text` that say something: pairs of function characters (可以,
+    不可) say nothing about which line a reply restates."""
     return {g for g in query_bigrams(text) if len(g) == 2 and not g.isascii()
             and not (g[0] in FUNCTION_CHARS and g[1] in FUNCTION_CHARS)}
-
-
-def content_pairs(text: str) -> set[str]:
-    """The character pairs of `text` that say something (not two function characters)."""
-    return _content_grams(text)
 
 
 def bare(reply: str) -> bool:
     """A yes or no and nothing else ("可以。", "不行", "有的"): it says which way, not what
     the shop's rule is."""
     words = re.sub(r"[\W_]+", "", reply)
-    return 0 < len(words) <= 4 and not _content_grams(reply) and not figures(normalise(reply))
+    return 0 < len(words) <= 4 and not content_pairs(reply) and not figures(normalise(reply))
 
 
 def share(reply: str, line: Evidence) -> float:
     """The part of the reply's words (character bigrams) that `line` has too."""
-    grams = _content_grams(reply)
+    grams = content_pairs(reply)
     if not grams:
         return 0.0
     return len(grams & query_bigrams(f"{line.heading} {line.text}")) / len(grams)
@@ -382,7 +378,7 @@ def paraphrased(reply: str, lines: list[Evidence], question: str = "") -> list[E
     A figure the customer said ("晚上九点多") ties a reply that repeats it to no line, and
     neither do the customer's own words the reply repeats ("一箱橙子坏了一半，可以…"): they are
     in every line the customer's question found: what the reply adds to them decides too."""
-    grams = _content_grams(reply)
+    grams = content_pairs(reply)
     asked = query_bigrams(question) if question else set()
     own = grams - asked
     found: list[tuple[float, int, Evidence]] = []

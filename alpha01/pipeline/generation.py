@@ -176,8 +176,9 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
     chosen = range_row(question, lines, chosen, text)
     chosen = named_row(question, lines, chosen)
     chosen = named_term(question, lines, chosen, found)
-    chosen.lines = chosen.lines + defined(chosen.lines, lines, found)
-    rules = evidence_mod.code_rules(chosen.lines, _all_lines(found), question, found.lexicon)
+    pool = _all_lines(found)
+    chosen.lines = chosen.lines + defined(chosen.lines, pool)
+    rules = evidence_mod.code_rules(chosen.lines, pool, question, found.lexicon)
     if rules:
         chosen.notes["code_rules"] = [e.render() for e in rules]
         chosen.lines = chosen.lines + rules
@@ -284,20 +285,21 @@ def clear_top(text: str, question: str, found: Found,
     lead = top.score - runner_up
     if bare and top.score >= CLEAR_TOP and lead >= CLEAR_MARGIN and guard.unknown_topic(
             question, found.passages, mentions, found.lexicon) is None:
-        return Grounding([top] + defined([top], lines, found), "clear_top",
+        return Grounding([top] + defined([top], _all_lines(found)), "clear_top",
                          {"runner_up": round(runner_up, 4), "bare_text": text[:50]})
     if unsure and top.score >= UNSURE_TOP and lead >= UNSURE_MARGIN:
-        return Grounding([top] + defined([top], lines, found), "clear_top",
+        return Grounding([top] + defined([top], _all_lines(found)), "clear_top",
                          {"runner_up": round(runner_up, 4), "unsure": True})
     if unsure:
         return "model found no answer in the shop data"
     return "reply not grounded in the shop data"
 
 
-def defined(chosen: list[Evidence], lines: list[Evidence], found: Found) -> list[Evidence]:
-    """Lines that define a code the chosen lines use (A区 → "A区：3公里以内")."""
+def defined(chosen: list[Evidence], pool: list[Evidence]) -> list[Evidence]:
+    """Lines of `pool` (see `_all_lines`) that define a code the chosen lines use (A区 →
+    "A区：3公里以内")."""
     text = "\n".join(e.text for e in chosen)
-    return [e for e in evidence_mod.definitions(text, _all_lines(found)) if e not in chosen]
+    return [e for e in evidence_mod.definitions(text, pool) if e not in chosen]
 
 
 def _all_lines(found: Found) -> list[Evidence]:

@@ -7,7 +7,6 @@ without an index.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
@@ -76,7 +75,7 @@ class MemoryRetriever:
 
         if self._lexicon is None:
             rows = [{"kind": p.kind, "question": p.question, "answer": p.answer,
-                     "meta": json.dumps(p.meta, ensure_ascii=False)} for p, _, _ in self._items]
+                     "meta": p.meta} for p, _, _ in self._items]
             self._lexicon = Lexicon.general().merged(derive(rows))
         return self._lexicon
 
@@ -159,22 +158,20 @@ def lexicon_of(retriever: object) -> Lexicon:
 
 
 def catalog_answer(question: str, hits: list[Passage], retriever: object = None,
-                   lexicon: Lexicon | None = None) -> tuple[str, list[Passage]] | None:
+                   lexicon: Lexicon | None = None, named: catalog.Lookup | None = None
+                   ) -> tuple[str, list[Passage]] | None:
     """A price/stock question about products the question names: answered from the catalog
-    rows themselves, every figure exactly as the merchant wrote it, no model involved."""
-    found = _lookup(question, hits, retriever, lexicon)
+    rows themselves, every figure exactly as the merchant wrote it, no model involved.
+    `named` is the lookup already made for this question and these hits, if any."""
+    found = named if named is not None else _lookup(question, hits, retriever, lexicon)
     if not found.rows:
         return None
+    said = [catalog.say_row(name, fields) for name, fields in found.rows]
     by_name = {prod[0]: p for p in hits if (prod := catalog.product_of(p)) is not None}
-    passages = [by_name.get(name) or Passage(catalog_text(name, fields), "", 1.0, "product",
+    passages = [by_name.get(name) or Passage(text, "", 1.0, "product",
                                               meta={"name": name, "fields": fields})
-                for name, fields in found.rows]
-    reply = "\n".join(catalog.say_row(name, fields) for name, fields in found.rows)
-    return reply, passages
-
-
-def catalog_text(name: str, fields: dict[str, str]) -> str:
-    return "；".join(f"{k}：{v}" for k, v in fields.items() if str(v).strip()) or name
+                for (name, fields), text in zip(found.rows, said, strict=True)]
+    return "\n".join(said), passages
 
 
 def _lookup(question: str, hits: list[Passage], retriever: object,
@@ -183,7 +180,7 @@ def _lookup(question: str, hits: list[Passage], retriever: object,
     products = getattr(retriever, "products", None)
     if callable(products):
         try:
-            rows = list(products())
+            rows = products()
         except Exception:  # a catalog that cannot be read: fall back to the hits
             rows = []
     if not rows:
@@ -247,7 +244,7 @@ def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings
         return Decision.handoff(None, "asks about a product the catalog does not list",
                                 unlisted=named.unlisted)
     if catalog_intent(question):
-        found = catalog_answer(question, hits, retriever, lexicon)
+        found = catalog_answer(question, hits, retriever, lexicon, named)
         topic = without_catalog_words(question).strip()
         if found is None and topic and topic != question and not callable(
                 getattr(retriever, "products", None)):
