@@ -84,7 +84,7 @@ def jobs_add(app: Any, name: str, kind: str, cron: str | None, every: str | None
              source: str | None, params: tuple[str, ...], misfire_grace: float,
              no_coalesce: bool, as_json: bool) -> None:
     """Add job NAME, e.g. `jobs add 周末促销 --kind broadcast --cron '0 10 * * 6' --tags 老客
-    --text '周末草莓买二送一'`."""
+    --text '周末全场买二送一'`."""
     from .schedule import normalise
 
     given = [(k, v) for k, v in (("cron", cron), ("every", every), ("at", at)) if v]

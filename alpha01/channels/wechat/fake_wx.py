@@ -6,7 +6,7 @@ unchanged against this fake on any OS. The world behind them is scripted by the 
 
     world = FakeWeChat(clock=clock, nickname="果然鲜")
     world.add_chat("小王")
-    world.customer_says("小王", "芒果多少钱")
+    world.customer_says("小王", "这个多少钱")
     world.owner_types("小王", "我来回答")
     world.redraw("小王")              # every message gets a new runtime id
     world.reopen("小王")              # the whole window is delivered again, ids changed

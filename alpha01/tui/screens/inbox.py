@@ -29,7 +29,7 @@ class InboxScreen(ListScreen):
             yield Label("问题（可改写得更通用）")
             yield Input(id="faq-question")
             yield Label("店主的答案（回车或 Ctrl+S 保存为 FAQ，立即生效）")
-            yield Input(id="faq-answer", placeholder="例如：榴莲可以帮您开好，果肉装盒送到。")
+            yield Input(id="faq-answer", placeholder="例如：可以的，下单时备注一下就行。")
 
     def fetch(self, reader):
         return reader.unanswered()

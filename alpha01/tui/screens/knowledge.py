@@ -30,7 +30,7 @@ class KnowledgeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("知识库测试：输入顾客可能问的话，看机器人会找到哪些资料", classes="section-title")
-        yield Input(placeholder="例如：芒果多少钱一斤", id="kb-query")
+        yield Input(placeholder="例如：周末几点开门", id="kb-query")
         yield DataTable(id="hits", cursor_type="row", zebra_stripes=True)
         yield Static(id="kb-detail")
         yield ProgressBar(id="kb-progress", show_eta=False)
