@@ -20,7 +20,7 @@ from dataclasses import dataclass
 FILLERS = frozenset("的了吗呢啊呀吧么嘛哦哈啦喔噢哇嗯诶欸哎是在我你您们他她这那个有没不")
 # ... and function words: a pair of these (可以, 不能) says nothing about which line a reply
 # restates or what a question is about.
-FUNCTION_CHARS = FILLERS | frozenset("也都还就和跟与或可以能会要想请问下")
+FUNCTION_CHARS = FILLERS | frozenset("也都还就和跟与或给可以能会要想请问下")
 _WORD = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
 _ASCII_WORD = re.compile(r"[0-9a-z]+")
 
@@ -214,7 +214,7 @@ _FIGURE = re.compile(
     rf"|(?P<kv>\d+)块(?P<kj>\d)(?![\d.])"
     rf"|(?P<v>{_NUM})\s*(?P<u>%|块钱|元|块|rmb|RMB|yuan|折|个工作日|工作日|个小时|小时|个钟头|钟头|"
     rf"分钟|mins?|minutes?|hours?|hrs?|h(?![a-z])|days?|weeks?|天(?!猫)|日(?!用)|个星期|周(?![一二三四五六日末])|"
-    rf"个月|点半|点(?:钟)?(?:\d{{1,2}}分?)?|分(?!之))?",
+    rf"个月|点半|点(?:钟|整)?(?:\d{{1,2}}分?)?|分(?!之))?",
     re.IGNORECASE,
 )
 _TIME_OF_DAY = re.compile(r"(早上|上午|中午|下午|晚上|凌晨|傍晚|夜里|早)\s*$")

@@ -25,6 +25,8 @@ _FIRST_CLAUSE = re.compile(r"[。！？!?；;\n]")
 # runs shorter than this say too little to trigger, longer ones never recur verbatim
 _MIN_RUN, _MAX_RUN = 2, 10
 _FAQ_TERMS = 3
+# a two-character word in at least this many product names is one of the shop's category words
+SHARED_NAMES = 2
 
 
 def derive(rows: Iterable[dict]) -> Lexicon:
@@ -32,10 +34,12 @@ def derive(rows: Iterable[dict]) -> Lexicon:
     aliases: list[tuple[str, ...]] = []
     faqs: list[tuple[str, str]] = []
     sounds: list[str] = []
+    names_seen: list[str] = []
     for row in rows:
         kind = row.get("kind")
         if kind == "product":
             names = product_names(_meta(row))
+            names_seen += names[:1]
             if len(names) >= 2:
                 aliases.append(names)
             sounds += name_pieces(names)
@@ -52,7 +56,20 @@ def derive(rows: Iterable[dict]) -> Lexicon:
         if entry is not None:
             topics.append(entry)
     return Lexicon(topics=tuple(topics), aliases=tuple(aliases),
-                   sounds=tuple(dict.fromkeys(sounds)), sources=("shop",))
+                   sounds=tuple(dict.fromkeys(sounds + shared_pieces(names_seen))),
+                   sources=("shop",))
+
+
+def shared_pieces(names: Iterable[str]) -> list[str]:
+    """Two-character words several product names share: the shop's own category words (汤圆 in
+    芝麻汤圆 and 花生汤圆, 咖啡 in a coffee shop), which customers mistype by sound as often as
+    the names (汤元)."""
+    count: dict[str, int] = {}
+    for name in names:
+        for run in re.findall(r"[\u3400-\u9fff]{2,}", name):
+            for piece in {run[i:i + 2] for i in range(len(run) - 1)}:
+                count[piece] = count.get(piece, 0) + 1
+    return [p for p, n in count.items() if n >= SHARED_NAMES]
 
 
 def name_pieces(names: Iterable[str]) -> list[str]:

@@ -358,6 +358,33 @@ def bare(reply: str) -> bool:
     return 0 < len(words) <= 4 and not content_pairs(reply) and not figures(normalise(reply))
 
 
+def echoed(reply: str, question: str) -> bool:
+    """A reply that says the customer's question back as a statement ("酸辣粉小孩能吃，里面没有
+    花生" to "酸辣粉小孩能吃吗 里面有没有花生"): a yes or no in the customer's words, no word or
+    figure of its own, so no line of the shop's either."""
+    grams = content_pairs(reply)
+    if len(grams) < 2:
+        return False
+    asked = set(figures(normalise(question)))
+    own_figures = [f for f in figures(normalise(reply))
+                   if not any(f.kind == a.kind and f.value == a.value for a in asked)]
+    return not own_figures and len(grams - query_bigrams(question)) <= ECHO_OWN
+
+
+def words_added(reply: str, line: Evidence, before: Sequence[Evidence], question: str) -> int:
+    """How many word pairs of the reply, not the customer's own, `line` has and none of the
+    lines `before` has."""
+    own = content_pairs(reply) - query_bigrams(question)
+    mine = own & query_bigrams(f"{line.heading} {line.text}")
+    for e in before:
+        mine -= query_bigrams(f"{e.heading} {e.text}")
+    return len(mine)
+
+
+# An echoed reply may differ from the question by this many word pairs ("没有花生" for "有没有花生").
+ECHO_OWN = 1
+
+
 def share(reply: str, line: Evidence) -> float:
     """The part of the reply's words (character bigrams) that `line` has too."""
     grams = content_pairs(reply)

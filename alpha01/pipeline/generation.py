@@ -43,6 +43,7 @@ from ..llm.base import LLMBackend
 from ..textmatch import figures, normalise
 from . import evidence as evidence_mod
 from . import guard, prompt
+from .days import days
 from .evidence import Evidence
 from .retrieval import Found
 
@@ -63,6 +64,9 @@ REPLY_TOKENS = 64
 # line must stand out far more (an FAQ line that all but matches the question scores ~0.8 and
 # leads the next line by ~0.6).
 MAX_LINES = 3
+# A further line counts as restated by its words alone when it has this many word pairs of the
+# reply that neither the question nor the lines before have.
+WORDS_ADDED = 2
 # The first line a reply restates must rank above this (0-based) among the evidence lines.
 DEEP_LINE = 5
 CLEAR_TOP = 0.3
@@ -159,8 +163,18 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
     """The shop lines the model's reply `text` rests on (see the module docstring for the
     steps), or the reason to hand off instead."""
     lines = found.lines
+    extreme = priced_extreme(question, found)
+    if extreme is not None:
+        return Grounding([extreme], "priced_extreme")
+    days_fit, day_lines = named_day(question, found)
     used = [e for e in restated(text, lines, question)
             if evidence_mod.speaks_of(question, e, found.lexicon)]
+    if days_fit and not any(e in day_lines for e in used) and not _off_topic(
+            text, question, found, guarded, mentions):
+        # the customer names a day and the reply rests on no line that speaks of that day
+        # (or on none at all): the lines that do
+        return Grounding(days_fit, "named_day",
+                         {"overruled": [e.render() for e in used[:2]]} if used else {})
     if not used:
         return clear_top(text, question, found, mentions)
     topical = [r for r in guarded if r.startswith("blocked:unsupported_topic")]
@@ -168,12 +182,12 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
         # It speaks of something the shop's data never mentions ("有洗手间"), and no figure
         # ties it to a line: the words it shares with a line are incidental.
         return "reply speaks of a topic the shop data never mentions"
-    if lines.index(used[0]) >= DEEP_LINE:
-        # the reply rests on a line near the bottom of what the question found: on the eval
-        # shops every such answer was a figure grabbed from the wrong line
+    chosen = range_row(question, lines, Grounding(used, "restated"), text)
+    if chosen.step == "restated" and lines.index(used[0]) >= DEEP_LINE:
+        # the reply rests on a line near the bottom of what the question found (and not on a
+        # neighbouring row of the range the customer's quantity lies in): on the eval shops
+        # every such answer was a figure grabbed from the wrong line
         return "reply rests on a line far down the shop data found for the question"
-    chosen = Grounding(used, "restated")
-    chosen = range_row(question, lines, chosen, text)
     chosen = named_row(question, lines, chosen)
     chosen = named_term(question, lines, chosen, found)
     pool = _all_lines(found)
@@ -195,12 +209,19 @@ def restated(text: str, lines: list[Evidence], question: str) -> list[Evidence]:
     if not used:
         return []
     chosen = used[:1]
+    worded: list[Evidence] = []
     for e in used[1:]:
         if len(chosen) >= MAX_LINES:
             break
         if all(evidence_mod.figures_taken(text, e, c, question) for c in chosen):
             chosen.append(e)
-    return [e for e in chosen if evidence_mod.figures_taken(text, e, None, question)
+        elif evidence_mod.words_added(text, e, chosen, question) >= WORDS_ADDED:
+            # "无法保证完全不含花生…谨慎购买" restates the shared-kitchen line and the
+            # allergy advice: both, not the one it takes most words from
+            chosen.append(e)
+            worded.append(e)
+    return [e for e in chosen if e in worded
+            or evidence_mod.figures_taken(text, e, None, question)
             or evidence_mod.share(text, e) >= 0.5]
 
 
@@ -279,7 +300,7 @@ def clear_top(text: str, question: str, found: Found,
     of the model's own (an opinion, an invented answer) is the owner's to answer."""
     lines = found.lines
     unsure = bool(_UNSURE.search(text)) and not figures(normalise(text))
-    bare = evidence_mod.bare(text)
+    bare = evidence_mod.bare(text) or evidence_mod.echoed(text, question)
     top = lines[0]
     runner_up = lines[1].score if len(lines) > 1 else 0.0
     lead = top.score - runner_up
@@ -293,6 +314,99 @@ def clear_top(text: str, question: str, found: Found,
     if unsure:
         return "model found no answer in the shop data"
     return "reply not grounded in the shop data"
+
+
+def named_day(question: str, found: Found) -> tuple[list[Evidence], list[Evidence]]:
+    """The customer names a day ("礼拜六几点打烊", "初五开门吗", "平时几点关") and asks about one
+    of the shop's topics (营业时间, 配送…): the lines that speak of that topic in the shop's
+    words and whose day span holds the asked days, fewest lines first (the 周一至周四 row and
+    the 周五、周六 row for 平时; for 礼拜六 the row of 周五、周六, not the Friday and Saturday
+    evening offer that names those days too). Returns (the lines that answer, every line that speaks of the topic and a day
+    asked): a reply resting on one of the latter is left as the model chose."""
+    asked = days(question)
+    if not asked:
+        return [], []
+    # general vocabulary only: the shop's own paraphrases tie a word to a whole answer (晚上 →
+    # the evening discount), not to a topic
+    terms = {t for _, ts in Lexicon.general().synonyms(question) for t in ts if not days(t)}
+    if not terms:
+        return [], []
+    pool = []
+    for i, e in enumerate(_all_lines(found)):
+        text = evidence_mod.normalise_query(f"{e.heading} {e.text}")
+        spans = days(f"{e.heading} {e.text}")
+        hits = sum(1 for t in terms if t in text)
+        if hits and spans & asked:
+            pool.append((e, spans, hits, i))
+    cover: list[Evidence] = []
+    left = set(asked)
+    while left and len(cover) < MAX_LINES:
+        open_ = [c for c in pool if c[1] & left and c[0] not in cover]
+        if not open_:
+            break
+        best = max(open_, key=lambda c: (c[2], len(c[1] & left - {"hol"}), len(c[1] & left),
+                                         -len(c[1]), -c[3]))
+        cover.append(best[0])
+        left -= best[1]
+    return cover, [c[0] for c in pool]
+
+
+_CHEAPEST = re.compile(r"最(?:便宜|实惠|低价|低的|少钱|划算)|价格?最低|最低价|起步价|最少要?多少钱")
+_DEAREST = re.compile(r"最贵|价格?最高|最高价|最高档|最豪华")
+
+
+def priced_extreme(question: str, found: Found) -> Evidence | None:
+    """The cheapest (or dearest) row of the price table the customer names ("花束最便宜的多少钱"
+    → the bouquet row with the lowest price), from the table itself: a model reading six
+    lines takes the first price it sees."""
+    pick = min if _CHEAPEST.search(question) else max if _DEAREST.search(question) else None
+    if pick is None:
+        return None
+    asked = evidence_mod.content_pairs(question)
+    tables: dict[tuple, list[tuple[float, Evidence]]] = {}
+    for e in _all_lines(found):
+        price = _price(e)
+        if price is None:
+            continue
+        key = (e.source, e.heading, tuple(h for h, _ in e.cells))
+        named = asked & evidence_mod.content_pairs(f"{e.cells[0][0]} {e.cells[0][1]} {e.heading}")
+        if named:
+            tables.setdefault(key, []).append((price, e))
+    rows = max(tables.values(), key=len, default=[])
+    if len(rows) < 2:
+        return None
+    return pick(rows, key=lambda t: t[0])[1]
+
+
+def _price(e: Evidence) -> float | None:
+    """A table row's price: the first figure of its price column (价格, 售价, 价格(元)…)."""
+    for header, cell in e.cells:
+        if "价" in header:
+            for f in figures(normalise(cell)):
+                if f.kind in ("money", "number"):
+                    return f.value
+    return None
+
+
+def _off_topic(text: str, question: str, found: Found, guarded: list[str],
+               mentions: Callable[[str], bool] | None) -> bool:
+    """The question may be about something the shop never wrote of ("招不招学徒？礼拜天能来
+    上班吗"): the model's reply took up a word the data never uses, or it found no answer and the
+    question has such a word. Its day and topic words are then no reason to answer."""
+    for r in guarded:
+        if r.startswith("blocked:unsupported_topic:"):
+            word = r.rsplit(":", 1)[1]
+            said = next((m.group(0) for m in _SENTENCE.finditer(text) if word in m.group(0)), "")
+            if not _ASKED_BACK.search(said):
+                return True
+    return bool(_UNSURE.search(text)) and guard.unknown_topic(
+        question, found.passages, mentions, found.lexicon) is not None
+
+
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
+# A sentence the model asks back ("初五想来喝茶，店开着没？" repeats the customer's
+# question): it says nothing of its own about the words in it.
+_ASKED_BACK = re.compile(r"[？?]\s*$|吗[。！!]?\s*$")
 
 
 def defined(chosen: list[Evidence], pool: list[Evidence]) -> list[Evidence]:

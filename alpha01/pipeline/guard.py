@@ -119,11 +119,14 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 # Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
 #提供农残检测报告") still does, whatever the apology around it.
 _DEFERRAL = re.compile(r"确认|店主|老板|人工|不确定|不清楚")
-# When and where the customer is (or goes), not what the question is about: "今天下单今天能修好吗" asks
-# about gift boxes, and a reply that says 今天 has not taken up a topic the shop never mentions.
+# When and where the customer is (or goes), and whom they buy for, not what the question is
+# about: "今天下单今天能修好吗" asks about repairs, "带奶奶来喝茶，几点开门" about opening hours;
+# a reply that says 今天 or 奶奶 has not taken up a topic the shop never mentions.
 _CONTEXT_WORDS = re.compile(
     r"今天|今晚|今早|今年|明天|明早|明晚|后天|昨天|前天|周末|早上|上午|中午|下午|晚上|傍晚|"
-    r"刚才|现在|待会|一会|离店|离你们|我家|家里|过去|过来")
+    r"刚才|现在|待会|一会|离店|离你们|我家|家里|过去|过来|"
+    r"外婆|外公|姥姥|姥爷|奶奶|爷爷|老妈|老爸|我妈|我爸|妈妈|爸爸|父母|爸妈|老公|老婆|媳妇|"
+    r"女朋友|男朋友|对象|儿子|女儿|闺女|朋友|同事|家人|亲戚|长辈|老人家|客户|领导|老师|同学")
 
 
 def _unsupported_topic(reply: str, question: str, known: str,
@@ -140,7 +143,7 @@ def _unsupported_topic(reply: str, question: str, known: str,
                     out.add(pair)
         return out
 
-    question = _CONTEXT_WORDS.sub(" ", question)
+    question = _CONTEXT_WORDS.sub(" ", _without_figures(question))
     for pair in sorted(pairs(question) & pairs(reply)):
         # a character the data never uses at all: not a rewording of something it does say
         if pair not in known and (pair[0] not in known or pair[1] not in known):
@@ -152,15 +155,76 @@ def _unsupported_topic(reply: str, question: str, known: str,
     return None
 
 
+def _without_figures(text: str) -> str:
+    """`text` with its figures blanked out: "5点整取" asks about 取, not about 整取."""
+    for f in reversed(figures(text)):
+        text = text[:f.start] + " " * len(f.raw) + text[f.start + len(f.raw):]
+    return text
+
+
 def unknown_topic(question: str, passages: list[Passage],
                   mentions: Callable[[str], bool] | None = None,
                   lexicon: Lexicon | None = None) -> str | None:
     """A topic word of `question` that neither `passages` nor the rest of the shop's data
     (`mentions`) speak of ("带狗狗进店" → 狗狗), as the unsupported-topic check finds them."""
     known = normalise("\n".join(_passage_text(p) for p in passages))
-    asked = normalise(question)
-    return _unsupported_topic(asked, asked, known + resolve(lexicon).covered_words(known),
-                              mentions)
+    lex = resolve(lexicon)
+    asked = _heard(normalise(question), lex)
+    return _unsupported_topic(asked, asked, known + lex.covered_words(known), mentions)
+
+
+# The thing a yes/no or either-or question is about: "是有机认证的吗" → 有机认证的, "是不是手工
+# 炒的" → 手工炒的, "农夫山泉还是怡宝" → 农夫山泉, 怡宝. Its answer is a yes, a no or one of the two, so a line that merely
+# shares the question's other words (鸡蛋, 奶油) does not answer it.
+_FOCUS = (
+    re.compile(r"(?:是不是|是否)([^，。？?！!\s,]{1,8})"),
+    re.compile(r"是([^，。？?！!\s,是]{1,8}?)(?:吗|么|嘛)"),
+)
+_EITHER = re.compile(r"([^，。？?！!\s,还是]{1,6})还是([^，。？?！!\s,]{1,6})")
+
+
+def unknown_focus(question: str, mentions: Callable[[str], bool] | None,
+                  lexicon: Lexicon | None = None) -> str | None:
+    """A word the question asks a yes or no about, or asks to choose between, that the shop's
+    data never uses anywhere ("绿茶是有机认证的吗" → 机认; "泡茶用农夫山泉还是怡宝" → 农夫):
+    whatever a line says, the shop did not say that. Every alternative of an either-or
+    question must be unknown ("进口的还是国产的" with 产地 in the data is the data's to answer)."""
+    if mentions is None:
+        return None
+    lex = resolve(lexicon)
+    asked = _heard(normalise(question), lex)
+
+    def unknown(focus: str) -> str | None:
+        for run in _CJK.findall(_CONTEXT_WORDS.sub(" ", focus)):
+            for i in range(len(run) - 1):
+                pair = run[i:i + 2]
+                if pair[0] in FUNCTION_CHARS or pair[1] in FUNCTION_CHARS:
+                    continue
+                if _mentioned(mentions, pair) or any(
+                        pair in w and any(_mentioned(mentions, t) for t in terms)
+                        for w, terms in lex.synonyms(pair)):
+                    continue
+                return pair
+        return None
+
+    for pattern in _FOCUS:
+        for m in pattern.finditer(asked):
+            word = unknown(m.group(1))
+            if word:
+                return word
+    for m in _EITHER.finditer(asked):
+        words = [unknown(m.group(1)), unknown(m.group(2))]
+        if all(words):
+            return words[0]
+    return None
+
+
+def _heard(text: str, lexicon: Lexicon) -> str:
+    """`text` with the shop's words it mistypes by sound put right (汤元 → 汤圆): a typo is not
+    a topic the shop never wrote about."""
+    for piece, word in lexicon.misheard(text.lower()):
+        text = text.replace(piece, word)
+    return text
 
 
 def _mentioned(mentions: Callable[[str], bool], word: str) -> bool:
@@ -284,8 +348,9 @@ def check(
         blocks.append(f"blocked:time_promise:{m.group(0)}")
 
     known = norm_data + normalise(system_prompt)
-    foreign = _unsupported_topic(norm_reply, norm_question,
-                                 known + resolve(lexicon).covered_words(known), mentions)
+    lex = resolve(lexicon)
+    foreign = _unsupported_topic(_heard(norm_reply, lex), _heard(norm_question, lex),
+                                 known + lex.covered_words(known), mentions)
     if foreign:
         blocks.append(f"blocked:unsupported_topic:{foreign}")
 

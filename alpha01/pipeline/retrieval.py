@@ -19,7 +19,7 @@ from ..domain import Decision, Passage, Tier
 from ..intent import catalog_intent, without_catalog_words
 from ..lexicon import Lexicon
 from ..textmatch import FUNCTION_CHARS
-from . import catalog, evidence
+from . import catalog, evidence, guard
 
 
 class Retriever(Protocol):
@@ -151,6 +151,38 @@ def focus(question: str) -> str:
     return "\n".join(kept) if kept else question.strip()
 
 
+# How many times top_k passages the search returns, to find the rare words of the question in.
+DEEP_SEARCH = 3
+# At most this many passages join the top_k for the question's rare words, each for a word
+# at most this many of the deeper passages have.
+RARE_EXTRA = 2
+RARE_IN = 3
+# question words (多久, 几点, 啥样) ask, they do not say which thing
+_ASKING = frozenset("多几啥什怎哪谁")
+
+
+def rare_words(question: str, hits: list[Passage], deeper: list[Passage]) -> list[Passage]:
+    """Passages below the top ones that have a word of the question none of the top ones has,
+    and few others do ("大号的多少钱 要提前几天订": the price table's 大号 row ranks below
+    passages that share 多少钱 and 提前 with it): the one word that says which thing the
+    customer means should not be lost to the many that do not."""
+    def words(p: Passage) -> str:
+        return evidence.normalise_query(f"{p.question or ''} {p.text} {p.answer or ''}")
+
+    top = [words(p) for p in hits]
+    rest = [(p, words(p)) for p in deeper]
+    extra: list[Passage] = []
+    for pair in sorted(evidence.content_pairs(question), key=question.find):
+        if len(extra) >= RARE_EXTRA:
+            break
+        if (set(pair) & (FUNCTION_CHARS | _ASKING)) or any(pair in t for t in top):
+            continue
+        having = [p for p, t in rest if pair in t]
+        if 0 < len(having) <= RARE_IN and having[0] not in extra:
+            extra.append(having[0])
+    return extra
+
+
 def lexicon_of(retriever: object) -> Lexicon:
     """The retriever's lexicon (general + the shop's + the owner's), or the general one."""
     lexicon = getattr(retriever, "lexicon", None)
@@ -235,8 +267,14 @@ def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings
     if faq is not None and faq.answer:
         return Decision.respond(faq.answer, Tier.FAQ, "faq match", passages=[faq.to_json()],
                                 faq_score=round(faq.score, 4))
-    hits = retriever.search(question, k=settings.top_k)
+    deep = retriever.search(question, k=settings.top_k * DEEP_SEARCH)
+    hits = deep[:settings.top_k]
     lexicon = lexicon_of(retriever)
+    focus_word = guard.unknown_focus(question, getattr(retriever, "mentions", None), lexicon)
+    if focus_word:
+        # "是有机的吗" where the shop never writes 有机: no line of its answers yes or no
+        return Decision.handoff(None, "asks about something the shop data never mentions",
+                                unknown=focus_word)
     named = _lookup(question, hits, retriever, lexicon)
     if named.unlisted:
         # "13 Pro Max" where the shop lists 13 and 13 Pro: the nearest row's figures would be a
@@ -256,7 +294,8 @@ def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings
             reply, products = found
             return Decision.respond(reply, Tier.FAQ, "catalog lookup",
                                     passages=[p.to_json() for p in products])
-    relevant = [p for p in hits if p.score >= settings.relevance_threshold]
+    relevant = [p for p in hits + rare_words(question, hits, deep[settings.top_k:])
+                if p.score >= settings.relevance_threshold]
     lines = evidence.select(question, relevant, max_chars=settings.passage_chars,
                             max_items=settings.evidence_lines,
                             similarity=similarity_of(retriever),

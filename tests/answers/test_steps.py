@@ -1,0 +1,91 @@
+"""Named steps after the model that this stop added: a reply that only says the question back,
+a reply that restates two lines by their words, the row of the customer's range before the
+deep-line rule, the cheapest/dearest row of a price table, and retrieval keeping the one rare
+word of a question. Made-up shops only (a noodle bar, a flower shop)."""
+
+from __future__ import annotations
+
+from alpha01.config import KnowledgeSettings
+from alpha01.domain import Action, Passage
+from alpha01.pipeline import evidence, generation
+from alpha01.pipeline.retrieval import Found, MemoryRetriever, rare_words, retrieve
+from tests.llm.test_evidence import _generate
+
+MENU = Passage(text="", source="menu.csv", score=0.5, kind="product",
+               meta={"name": "酸辣粉", "fields": {"品名": "酸辣粉", "价格(元)": "16",
+                                                  "备注": "含花生碎，可备注不要"}})
+ALLERGY = Passage(
+    text=("过敏原说明 > 三、过敏原\n本店所有面食都在同一厨房制作，无法保证任何产品完全不含花生。\n"
+          "对花生严重过敏的顾客请谨慎购买，下单时可以备注不要花生碎。"),
+    source="policy.docx", score=0.5)
+
+
+def test_the_question_said_back_is_a_bare_yes_and_the_clearly_best_line_answers():
+    assert evidence.echoed("酸辣粉放了香菜，老人也能吃", "酸辣粉放香菜了吗 老人能吃吗")
+    assert not evidence.echoed("酸辣粉含花生碎", "酸辣粉放香菜了吗 老人能吃吗")
+    assert not evidence.echoed("酸辣粉老人能吃，16元", "酸辣粉老人能吃吗")  # a figure of its own
+    assert not evidence.echoed("可以", "酸辣粉能吃吗")  # too short: `bare` decides that one
+
+
+def test_a_second_line_restated_by_its_words_alone_is_sent_too():
+    reply = "抱歉，我们无法保证完全不含花生。对花生严重过敏的顾客请谨慎购买。"
+    question = "花生过敏的人能吃吗 确定完全没有花生？"
+    lines = evidence.split(ALLERGY)
+    assert evidence.words_added(reply, lines[0], [lines[1]], question) >= generation.WORDS_ADDED
+    d = _generate(reply, [ALLERGY], question)
+    assert d.action == Action.RESPOND
+    assert "同一厨房" in d.reply and "谨慎购买" in d.reply
+
+
+ZONES = Passage(
+    text=("配送说明 > 配送范围\n一区：5公里以内，配送费8元\n二区：5-10公里，配送费15元\n"
+          "三区：10-15公里，配送费30元，满300元才送\n超过15公里不送\n"
+          "鲜花需要当天配送，不能隔夜。\n节假日配送可能延迟。\n"
+          "一区订单满168元免配送费。\n二区订单满268元免配送费。"),
+    source="delivery.txt", score=0.5)
+
+
+def test_a_neighbouring_range_row_far_down_is_replaced_not_handed_off():
+    question = "住在3公里外 满多少钱不收配送费"
+    lines = evidence.select(question, [ZONES], max_chars=700)
+    far = [e for e in lines if e.text.startswith("三区")]
+    assert far and lines.index(far[0]) >= 0
+    shown = [e for e in lines if not e.text.startswith("三区")][:generation.DEEP_LINE] + far
+    d = _generate("三区订单满300元。", [ZONES], question, shown=shown)
+    assert d.action == Action.RESPOND and d.trace["step"] == "range_row"
+    assert d.reply.splitlines()[0] == "一区：5公里以内，配送费8元。"
+
+
+BOXES = Passage(
+    text=("礼品花束 > 价目\n花束 | 价格 | 内容\n心意花束 | 99元 | 向日葵3枝\n"
+          "浪漫花束 | 199元 | 红玫瑰11枝\n臻爱花束 | 520元 | 红玫瑰33枝\n"
+          "花束需要提前1天预订。"),
+    source="flowers.pdf", score=0.5)
+
+
+def test_the_cheapest_and_the_dearest_row_come_from_the_table_not_the_models_pick():
+    d = _generate("浪漫花束199元。", [BOXES], "花束最便宜的多少钱")
+    assert d.trace["step"] == "priced_extreme" and d.reply.startswith("心意花束")
+    d = _generate("心意花束99元。", [BOXES], "最贵的花束是哪个")
+    assert d.reply.startswith("臻爱花束")
+    # no superlative: the model's pick stands
+    d = _generate("浪漫花束199元。", [BOXES], "红玫瑰的花束多少钱")
+    assert d.trace["step"] != "priced_extreme"
+
+
+def test_a_price_table_the_question_does_not_name_gives_no_extreme():
+    lines = evidence.select("最便宜的配送费", [BOXES, ZONES], max_chars=700)
+    found = Found([BOXES, ZONES], lines, evidence.resolve(None), None)
+    assert generation.priced_extreme("最便宜的配送费", found) is None
+
+
+def test_the_one_rare_word_of_a_question_keeps_its_passage():
+    common = [Passage(text=f"常见问题 > 第{i}条\n下单后多少钱都可以提前预订，提前多久都行。",
+                      source=f"faq{i}.md", score=0.9 - i / 100) for i in range(5)]
+    rare = Passage(text="价目 > 大号\n大号花篮 388元，至少提前3天预订。", source="price.md", score=0.3)
+    assert rare_words("大号的多少钱 提前多久订", common[:4], common[4:] + [rare]) == [rare]
+    # a question word (多久) or a word the top passages have is no reason to add one
+    assert rare_words("多久能好", common[:4], [rare]) == []
+    shop = MemoryRetriever([*common, rare])
+    found = retrieve(shop, "大号的多少钱 提前多久订", KnowledgeSettings(top_k=2))
+    assert rare.text in [p.text for p in found.passages]
