@@ -177,3 +177,35 @@ def test_cli_install_list_check(tmp_path, monkeypatch, parts):
     (home / "models" / "tiny.gguf").write_bytes(b"corrupt")
     r = _run(["models", "check"], home)
     assert r.exit_code == 1 and "MISMATCH" in r.output
+
+
+# -- an installed (not editable) package ------------------------------------------------------
+
+
+def test_an_installed_package_carries_its_catalog(tmp_path, monkeypatch):
+    """pip install (non-editable) puts only the package's files in site-packages: the catalog
+    must be one of them, and found without a checkout's models/ folder beside it."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import alpha01
+
+    monkeypatch.setattr(m, "app_dir", lambda: tmp_path / "site-packages")
+    assert m.load_catalog().default.name
+    package = Path(alpha01.__file__).parent
+    inside = m.catalog_path().resolve().relative_to(package.resolve()).as_posix()
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text("utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["alpha01"]
+    assert any(fnmatch.fnmatch(inside, g) for g in globs)
+
+
+def test_a_configured_model_file_is_found_even_without_a_catalog(tmp_path, monkeypatch):
+    home = Paths(tmp_path / "home")
+    model = tmp_path / "mine.gguf"
+    model.write_bytes(b"x")
+    monkeypatch.setattr(m, "catalog_path", lambda: tmp_path / "nowhere" / "catalog.toml")
+    found = m.discover(LLMSettings(model_path=str(model)), home)
+    assert found.how == "configured" and found.path == model
+    with pytest.raises(LLMError, match="catalog"):
+        m.discover(LLMSettings(), home)

