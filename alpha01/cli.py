@@ -162,7 +162,8 @@ def doctor(app: Any, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("question", required=False)
-@click.option("--customer", default="cli", show_default=True, help="Who is asking.")
+@click.option("--customer", default="cli", show_default=True,
+              help="Who is asking (their earlier questions in this run are the context).")
 @click.option("--batch", "batch", type=click.Path(exists=True, dir_okay=False),
               help="Questions, one per line or JSONL with a 'question' field; JSONL out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")

@@ -152,3 +152,17 @@ def test_console_channel_answers_stdin(tmp_path):
 def test_unknown_channel_is_a_clear_error(tmp_path):
     r = alpha01("run", "--channel", "telegram", "--headless", home=tmp_path / "h")
     assert r.returncode == 2 and "no channel backend named 'telegram'" in r.stderr
+
+
+def test_ask_leaves_the_customer_tables_empty(tmp_path):
+    import sqlite3
+
+    home = no_model_home(tmp_path)
+    for question in ("你好", "转人工", "你们支持花呗吗"):
+        r = alpha01("ask", "--json", question, home=home)
+        assert r.returncode == 0, r.stderr
+    conn = sqlite3.connect(home / "alpha01.db")
+    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("customers", "messages", "replies", "handoffs", "events")}
+    conn.close()
+    assert counts == dict.fromkeys(counts, 0)
