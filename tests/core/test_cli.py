@@ -166,3 +166,36 @@ def test_ask_leaves_the_customer_tables_empty(tmp_path):
               for t in ("customers", "messages", "replies", "handoffs", "events")}
     conn.close()
     assert counts == dict.fromkeys(counts, 0)
+
+
+def test_json_is_reachable_on_models_sync_and_qr(tmp_path):
+    home = no_model_home(tmp_path)
+    listed = json.loads(alpha01("models", "list", "--json", home=home).stdout)
+    assert {"models", "active"} <= set(listed) and listed["models"]
+    checked = alpha01("models", "check", "--json", home=home)
+    assert "models" in json.loads(checked.stdout), checked.stderr
+    refused = alpha01("models", "install", "no-such-model", "--json", home=home)
+    assert refused.returncode == 2 and "no-such-model" in refused.stderr
+    status = json.loads(alpha01("sync", "status", "--json", home=home).stdout)
+    assert status["enrolled"] is False
+    enroll = alpha01("sync", "enroll", "--server", "http://127.0.0.1:9", "--code", "x",
+                     "--json", home=home)
+    assert "--json" not in enroll.stderr  # the option exists; the server is just not there
+    web = alpha01("qr", "--web", "--json", home=home)
+    assert web.returncode == 0, web.stderr
+    assert json.loads(web.stdout)["url"].startswith("http://127.0.0.1:")
+
+
+def test_qr_web_on_default_settings_warns_that_no_phone_can_reach_it(tmp_path):
+    home = no_model_home(tmp_path)
+    plain = alpha01("qr", "--web", home=home)
+    assert plain.returncode == 0 and "127.0.0.1" in plain.stdout
+    assert "127.0.0.1" in plain.stderr and "public_url" in plain.stderr
+    out = json.loads(alpha01("qr", "--web", "--json", home=home).stdout)
+    assert out["phone_reachable"] is False and out["warning"]
+    (home / "settings.toml").write_text(
+        '[llm]\nbackend = "none"\n[web]\npublic_url = "https://chat.example.com/"\n',
+        encoding="utf-8")
+    shop = json.loads(alpha01("qr", "--web", "--json", home=home).stdout)
+    assert shop["phone_reachable"] is True and shop["warning"] is None
+    assert alpha01("qr", "--web", home=home).stderr == ""

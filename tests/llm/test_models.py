@@ -169,7 +169,7 @@ def test_cli_install_list_check(tmp_path, monkeypatch, parts):
     r = _run(["models", "install"], home)
     assert r.exit_code == 0, r.output
     assert (home / "models" / "tiny.gguf").read_bytes() == whole
-    r = _run(["models", "list"], home, json_output=True)
+    r = _run(["models", "list", "--json"], home)
     assert r.exit_code == 0, r.output
     assert '"state": "home-models"' in r.output
     r = _run(["models", "check"], home)

