@@ -175,4 +175,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "models.assembling": ("正在组装 {file}", "assembling {file}"),
     "models.installed": ("已安装 {name}：{path}（sha256 校验通过）",
                          "installed {name}: {path} (sha256 verified)"),
+    # -- kb ----------------------------------------------------------------------------------
+    "kb.help": ("店铺资料库：文档、FAQ 表和价目表。",
+                "The shop's knowledge base: documents, FAQ sheets and price lists."),
+    "kb.add.help": ("添加文件或文件夹（含子文件夹）。没变的文件跳过，改过的替换。"
+                    "格式：.md .txt .docx .pdf .xlsx .xls .csv .html。",
+                    "Add files or folders (recursively). Unchanged files are skipped, changed "
+                    "files replaced. Formats: .md .txt .docx .pdf .xlsx .xls .csv .html."),
+    "kb.ingesting": ("正在导入", "ingesting"),
+    "kb.no_files": ("没有找到文件", "no files found"),
+    "kb.list.help": ("列出资料库里的文件。", "List the files in the knowledge base."),
+    "kb.empty": ("资料库是空的；用 `alpha01 kb add 路径` 添加文件",
+                 "the knowledge base is empty; add files with `alpha01 kb add PATH`"),
+    "kb.list.row": ("{source} {kind} {rows} 行  {path}", "{source} {kind} {rows} rows  {path}"),
+    "kb.list.total": ("共 {n} 个文件，向量模型 {embedder}", "{n} files, embedder {embedder}"),
+    "kb.remove.help": ("删除文件（按 `kb list` 显示的名字，或按路径）。",
+                       "Remove files (by the name `kb list` shows, or by path)."),
+    "kb.removed": ("已删除  {name}", "removed  {name}"),
+    "kb.not_there": ("错误    {name}：不在资料库里", "error    {name}: not in the knowledge base"),
+    "kb.search.help": ("像机器人一样搜索资料库。", "Search the knowledge base as the bot would."),
+    "kb.search.opt.k": ("返回几段。", "How many passages."),
+    "kb.search.opt.mode": ("搜索方式：混合、向量、全文。", "Search mode: hybrid, vector, full text."),
+    "kb.search.faq": ("FAQ 直接回答（得分 {score}）：{answer}",
+                      "FAQ direct answer (score {score}): {answer}"),
+    "kb.search.none": ("没有找到相关段落", "no passages found"),
+    "kb.words.help": ("顾客的说法和资料里的说法：不带参数列出 lexicon.txt；带两个以上的词就加一行同义词"
+                      "（例：alpha01 kb words 牛油果 鳄梨 avocado；alpha01 kb words --typo 咖非 咖啡）。",
+                      "The customers' words for the shop's: without arguments list lexicon.txt; "
+                      "two or more words add a line of synonyms (e.g. alpha01 kb words 牛油果 "
+                      "鳄梨 avocado; alpha01 kb words --typo 咖非 咖啡)."),
+    "kb.words.opt.typo": ("这些词是一个错字和它的正字（错字 正字）。",
+                          "NAMES are a misspelling and its fix (错字 正字)."),
+    "kb.words.none": ("还没有 {path}（用 alpha01 kb words 词1 词2 添加）",
+                      "no {path} yet (add one with alpha01 kb words WORD1 WORD2)"),
+    "kb.words.added": ("已加入 {path}：{line}", "added to {path}: {line}"),
+    "kb.reindex.help": ("用设置的向量模型重建索引（换了向量模型后需要）。",
+                        "Rebuild the index with the configured embedder (needed after "
+                        "changing it)."),
+    "kb.reindexing": ("正在重建索引", "reindexing"),
+    "kb.reindexed": ("已用 {embedder} 重建 {n} 行", "reindexed {n} rows with {embedder}"),
+    "kb.reindexed.was": ("（原来是 {before}）", " (was {before})"),
 }

@@ -7,6 +7,7 @@ import json
 from click.testing import CliRunner
 
 from alpha01.app import AppContext
+from alpha01.clitext import t
 from alpha01.config import Settings
 from alpha01.knowledge.commands import kb
 
@@ -29,7 +30,7 @@ def test_add_list_search_remove(paths, shop):
     assert faq["answer"].startswith("店里所有茶叶") and 0 <= faq["score"] <= 1
     assert set(found["hits"][0]) >= {"text", "source", "score", "kind"}
     assert _run(paths, "search", "西湖龙井", "--mode", "fts").exit_code == 0
-    assert "removed  faq.csv" in _run(paths, "remove", "faq.csv").output
+    assert t("kb.removed", name="faq.csv") in _run(paths, "remove", "faq.csv").output
     assert _run(paths, "remove", "faq.csv").exit_code == 1
 
 
@@ -41,7 +42,26 @@ def test_add_reports_each_failure_and_exits_nonzero(paths, shop):
     assert "3 added" in result.output
 
 
-def test_reindex(paths, shop):
+def test_reindex_shows_a_progress_bar(paths, shop):
     _run(paths, "add", str(shop))
     result = _run(paths, "reindex")
-    assert result.exit_code == 0 and "reindexed" in result.output
+    assert result.exit_code == 0
+    assert t("kb.reindexing") in result.output  # the bar's label (stderr; no tty here)
+    rows = sum(f["chunks"] for f in json.loads(_run(paths, "list", "--json").output)["files"])
+    assert t("kb.reindexed", n=rows, embedder="hash-512-12") in result.output
+
+
+def test_the_native_lancedb_logger_prints_no_warnings(tmp_path, shop):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ALPHA01_HOME": str(tmp_path / "fresh")}
+    env.pop("LANCEDB_LOG", None)
+    (tmp_path / "fresh").mkdir()
+    (tmp_path / "fresh" / "settings.toml").write_text('[knowledge]\nembedder = "hash"\n',
+                                                      encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "alpha01.cli", "kb", "add", str(shop)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "WARN" not in r.stderr and "lance" not in r.stderr
