@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .clitext import t
 from .errors import Alpha01Error
 
 # Groups that live with their feature and load only when used (keeps `--help` instant).
@@ -137,23 +138,25 @@ def init(app: Any, shop: str | None, force: bool) -> None:
     click.echo(f"database: {app.paths.db} (schema {db.schema_version()})")
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@cli.command(help=t("doctor.help"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def doctor(app: Any, as_json: bool) -> None:
-    """Check the installation: home, settings, database, backends, optional pieces."""
     from .doctor import run_checks
 
     checks = run_checks(app)
-    ok = all(c["ok"] or not c.get("required") for c in checks)
+    problems = [c for c in checks if not c["ok"] and c.get("required")]
     if as_json:
-        _echo_json({"ok": ok, "version": __version__, "home": str(app.paths.home),
+        _echo_json({"ok": not problems, "version": __version__, "home": str(app.paths.home),
                     "checks": checks})
     else:
         for c in checks:
             mark = "ok " if c["ok"] else ("!! " if c.get("required") else "-- ")
             click.echo(f"{mark} {c['name']:<14} {c['detail']}")
-    if not ok:
+            if c.get("fix") and not c["ok"]:
+                click.echo(t("doctor.fix", fix=c["fix"]))
+        click.echo(t("doctor.problems", n=len(problems)) if problems else t("doctor.ok"))
+    if problems:
         sys.exit(1)
 
 

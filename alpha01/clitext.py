@@ -215,4 +215,83 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kb.reindexing": ("正在重建索引", "reindexing"),
     "kb.reindexed": ("已用 {embedder} 重建 {n} 行", "reindexed {n} rows with {embedder}"),
     "kb.reindexed.was": ("（原来是 {before}）", " (was {before})"),
+    # -- doctor ------------------------------------------------------------------------------
+    "doctor.help": ("检查这台电脑能不能接待顾客：安装、设置、数据库、模型（能否加载、内存够不够）、"
+                    "CPU 指令集、资料库、微信、磁盘、时钟。有问题时退出码非零，每个问题给一行修复办法。",
+                    "Can this PC serve customers? Installation, settings, database, the model "
+                    "(loadable, RAM), CPU features, knowledge base, WeChat, disk, clock. "
+                    "Exits non-zero on a problem, with a fix line for each."),
+    "doctor.fix": ("    修复：{fix}", "    fix: {fix}"),
+    "doctor.ok": ("一切正常：这台电脑可以接待顾客。", "All good: this PC can serve customers."),
+    "doctor.problems": ("发现 {n} 个问题（见上面的“修复”）。",
+                        "{n} problem(s) found (see the fix lines above)."),
+    "doc.model.unused": ("不用本地模型（llm.backend = {backend}）",
+                         "no local model used (llm.backend = {backend})"),
+    "doc.model.missing": ("没有本地模型：{detail}", "no local model: {detail}"),
+    "doc.model.found": ("{path}（{how}，{mb} MB）", "{path} ({how}, {mb} MB)"),
+    "doc.fix.model": ("运行 alpha01 models install（或把 .gguf 模型文件放进程序旁边的 models 文件夹）",
+                      "run alpha01 models install (or put a .gguf model file in the models "
+                      "folder beside the program)"),
+    "doc.ram": ("模型需要约 {need} MB 内存，现在可用 {free} MB",
+                "the model needs about {need} MB of RAM; {free} MB is available"),
+    "doc.ram.unknown": ("模型需要约 {need} MB 内存（可用内存未知）",
+                        "the model needs about {need} MB of RAM (free RAM unknown)"),
+    "doc.fix.ram": ("关掉其他大程序，或换内存需求小于 {need} MB 的模型（alpha01 models list）",
+                    "close other large programs, or use a model needing less than {need} MB "
+                    "(alpha01 models list)"),
+    "doc.load.no_runtime": ("没有安装 llama-cpp-python（扩展 llm）",
+                            "llama-cpp-python is not installed (extra llm)"),
+    "doc.load.timeout": ("{s} 秒内没有加载完", "did not load within {s} s"),
+    "doc.load.failed": ("加载失败：{detail}", "failed to load: {detail}"),
+    "doc.load.ok": ("llama.cpp 加载成功（{s} 秒）", "llama.cpp loads it ({s} s)"),
+    "doc.fix.load": ("运行 alpha01 models check 校验模型文件；损坏就重新 alpha01 models install",
+                     "run alpha01 models check to verify the file; reinstall it with "
+                     "alpha01 models install if damaged"),
+    "doc.cpu.unknown_build": ("不知道 llama.cpp 需要哪些指令集（没有安装或版本太旧）",
+                              "unknown which CPU features the llama.cpp build needs "
+                              "(not installed or too old)"),
+    "doc.cpu.missing": ("这台电脑的 CPU 缺少 llama.cpp 需要的指令集：{missing}",
+                        "this CPU lacks features the llama.cpp build needs: {missing}"),
+    "doc.fix.cpu": ("安装为这台电脑编译的 llama.cpp（不带这些指令集），或在设置里用云端模型（llm.backend = \"zhipu\"）",
+                    "install a llama.cpp build made without those features, or use the "
+                    "cloud model (llm.backend = \"zhipu\")"),
+    "doc.cpu.ok": ("llama.cpp 需要的指令集都有：{features}",
+                   "the CPU has every feature the llama.cpp build needs: {features}"),
+    "doc.cpu.unknown": ("（无法确认：{unknown}）", " (cannot tell: {unknown})"),
+    "doc.kb.memory": ("没有资料库（knowledge.backend 不是 lancedb）：机器人只能答规则和演示资料",
+                      "no knowledge base (knowledge.backend is not lancedb): the bot knows only "
+                      "its rules"),
+    "doc.fix.kb_backend": ("在 settings.toml 的 [knowledge] 里设 backend = \"lancedb\"，再 alpha01 kb add 资料文件夹",
+                           "set backend = \"lancedb\" under [knowledge] in settings.toml, then "
+                           "alpha01 kb add FOLDER"),
+    "doc.kb.empty": ("资料库是空的：顾客问什么机器人都只能说“我问一下店主”",
+                     "the knowledge base is empty: the bot can only say it will ask the owner"),
+    "doc.fix.kb_add": ("运行 alpha01 kb add 店铺资料文件夹（FAQ 表、价目表、介绍文档）",
+                       "run alpha01 kb add FOLDER (FAQ sheet, price list, introduction)"),
+    "doc.kb.embedder": ("资料库是用 {built} 建的，现在设置的是 {wanted}：搜索会失败",
+                        "the index was built with {built} but {wanted} is configured: "
+                        "searches fail"),
+    "doc.fix.kb_reindex": ("运行 alpha01 kb reindex", "run alpha01 kb reindex"),
+    "doc.kb.ok": ("{files} 个文件，{rows} 行，向量模型 {embedder}",
+                  "{files} files, {rows} rows, embedder {embedder}"),
+    "doc.wechat.ok": ("微信自动化库：{found}", "WeChat automation: {found}"),
+    "doc.wechat.not_windows": ("微信自动化只能在 Windows 上运行（没有 wxauto）",
+                               "WeChat automation runs on Windows only (no wxauto here)"),
+    "doc.wechat.missing": ("没有安装微信自动化库（gcwxauto 或 wxauto4）",
+                           "no WeChat automation library installed (gcwxauto or wxauto4)"),
+    "doc.wechat.unused": ("渠道是 {channel}，不用微信（{detail}）",
+                          "channel is {channel}, WeChat not used ({detail})"),
+    "doc.fix.wechat": ("在 Windows 上安装 pip install 'alpha01[wechat]' 并登录 PC 微信；或者换渠道（alpha01 run --channel web）",
+                       "on Windows: pip install 'alpha01[wechat]' and log in to PC WeChat; "
+                       "or use another channel (alpha01 run --channel web)"),
+    "doc.disk": ("{home} 所在磁盘剩余 {mb} MB", "{mb} MB free where {home} is"),
+    "doc.fix.disk": ("腾出至少 {mb} MB 磁盘空间（数据库、备份和模型都放在这里）",
+                     "free at least {mb} MB of disk (database, backups and models live here)"),
+    "doc.clock.past": ("系统时间是 {now}，明显不对", "the system clock says {now}, which is wrong"),
+    "doc.clock.behind": ("系统时间是 {now}，但数据库里已经有 {seen} 的消息：时钟被往回调了",
+                         "the clock says {now} but the database holds a message from {seen}: "
+                         "the clock went back"),
+    "doc.clock.ok": ("{now}（时区 {tz}）", "{now} (UTC{tz})"),
+    "doc.fix.clock": ("在 Windows 设置里打开“自动设置时间”，校准系统时间",
+                      "turn on automatic time in the system settings"),
 }
