@@ -22,7 +22,7 @@ from .errors import Alpha01Error
 
 # Groups that live with their feature and load only when used (keeps `--help` instant).
 LAZY_COMMANDS = {
-    "kb": "alpha01.knowledge.commands:kb",
+    "kb": "alpha01.cli_kb:kb",
     "models": "alpha01.llm.commands:models_group",
     "sync": "alpha01.sync.commands:sync",
     "qr": "alpha01.sync.commands:qr",

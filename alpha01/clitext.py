@@ -294,4 +294,65 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "doc.clock.ok": ("{now}（时区 {tz}）", "{now} (UTC{tz})"),
     "doc.fix.clock": ("在 Windows 设置里打开“自动设置时间”，校准系统时间",
                       "turn on automatic time in the system settings"),
+    # -- kb check ----------------------------------------------------------------------------
+    "kbc.help": ("准备情况检查：从店铺自己的资料里拟出顾客会问的问题（每条 FAQ、每个商品、每段说明），"
+                 "用真实的回答流程逐个回答（不发送、不记录），告诉你机器人答得出什么、会转给店主什么、"
+                 "哪些资料太薄，给出准备分和要补的地方。",
+                 "Readiness check: drafts the questions customers will ask from the shop's own "
+                 "documents (each FAQ row, catalog row, document section), answers them through "
+                 "the real answering path (nothing sent or recorded), and shows what the bot "
+                 "answers, what it hands off, which documents are thin: a score and the lines "
+                 "to fix."),
+    "kbc.opt.limit": ("最多问多少个问题（0 = 全部；多了会从每个文件轮流取）。",
+                      "At most this many questions (0 = all; taken in turn from each file)."),
+    "kbc.opt.problems": ("只列出没答好的问题。", "List only the questions not answered well."),
+    "kbc.asking": ("正在提问", "asking"),
+    "kbc.line": ("   {verdict}：{reply}", "   {verdict}: {reply}"),
+    "kbc.verdict.answered": ("答上了", "answered"),
+    "kbc.verdict.handoff": ("转给店主", "handed to the owner"),
+    "kbc.verdict.other": ("答了，但没用上这条资料", "answered, but not from this row"),
+    "kbc.verdict.silent": ("没有回复", "no reply"),
+    "kbc.documents": ("各文件：", "Documents:"),
+    "kbc.document": ("  {source}：{answered}/{questions} 答上（{score}%）{mark}",
+                     "  {source}: {answered}/{questions} answered ({score}%){mark}"),
+    "kbc.thin": (" ← 资料太薄", " <- thin"),
+    "kbc.fixes": ("要补的地方（{n} 条）：", "Lines to fix ({n}):"),
+    "kbc.score": ("准备分：{score}/100（{n} 个问题：答上 {answered}，转店主 {handoff}，答偏 {other}）",
+                  "Readiness: {score}/100 ({n} questions: {answered} answered, {handoff} "
+                  "handed off, {other} off the row)"),
+    "kbc.limited": ("（拟了 {drafted} 个问题，这次问了 {n} 个；--limit 0 问全部）",
+                    "({drafted} questions drafted, {n} asked; --limit 0 asks them all)"),
+    "kbc.nothing_written": ("没有发送任何消息，顾客表里没有写入任何记录。",
+                            "Nothing was sent, and nothing was written to the customer tables."),
+    "kbc.written": ("注意：顾客表有变化 {written}", "warning: customer tables changed {written}"),
+    "kbc.fix.handoff.faq": ("{source} {where}「{question}」转给了店主：FAQ 的问法可能和顾客说法差太远，"
+                            "多写几种问法，或用 alpha01 kb words 加同义词",
+                            "{source} {where} \"{question}\" went to the owner: add the ways "
+                            "customers word it, or synonyms with alpha01 kb words"),
+    "kbc.fix.other.faq": ("{source} {where}「{question}」答的不是这条 FAQ：和别的资料说法太像或冲突，写得更具体",
+                          "{source} {where} \"{question}\" was answered from another row: this "
+                          "FAQ is too close to (or contradicts) another; make it specific"),
+    "kbc.fix.silent.faq": ("{source} {where}「{question}」没有回复：检查规则里有没有忽略它的",
+                           "{source} {where} \"{question}\" got no reply: check the rules "
+                           "that ignore messages"),
+    "kbc.fix.handoff.product": ("{source} {where}「{question}」转给了店主：这一行（{row}）缺少清楚的名称或这一列的值",
+                                "{source} {where} \"{question}\" went to the owner: this row "
+                                "({row}) needs a clear name and this column's value"),
+    "kbc.fix.other.product": ("{source} {where}「{question}」回答里没有这一行的值：名称可能和别的商品太像，加别名列",
+                              "{source} {where} \"{question}\" was answered without this "
+                              "row's value: the name may be too close to another; add an "
+                              "alias column"),
+    "kbc.fix.silent.product": ("{source} {where}「{question}」没有回复：检查规则",
+                               "{source} {where} \"{question}\" got no reply: check the rules"),
+    "kbc.fix.handoff.section": ("{source} {where}「{question}」转给了店主：这一段（{row}）太笼统，写出具体的时间、价格、条件",
+                                "{source} {where} \"{question}\" went to the owner: this "
+                                "section ({row}) is vague; state the times, prices, conditions"),
+    "kbc.fix.other.section": ("{source} {where}「{question}」答的不是这一段：给这一段一个清楚的小标题",
+                              "{source} {where} \"{question}\" was answered from elsewhere: "
+                              "give this section a clear heading"),
+    "kbc.fix.silent.section": ("{source} {where}「{question}」没有回复：检查规则",
+                               "{source} {where} \"{question}\" got no reply: check the rules"),
+    "kbc.fix.no_questions": ("{source}：拟不出问题（没有 FAQ 行、商品行或带标题的段落），给它加上小标题或改成表格",
+                             "{source}: no question could be drafted (no FAQ rows, catalog "
+                             "rows or headed sections); add headings or make it a table"),
 }
