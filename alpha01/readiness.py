@@ -33,6 +33,9 @@ CLAUSE_TEMPLATE = "{clause}？"
 # Column names of a catalog, by what they hold (general retail words, no shop's words).
 PRICE_COLUMNS = ("价", "元", "钱", "price")
 STOCK_COLUMNS = ("库存", "有货", "现货", "stock")
+# "一、", "2.", "（三）" before a heading: numbering, not words a customer says
+ORDINAL = re.compile(r"^[（(]?[一二三四五六七八九十百\d]+[)）、.．]\s*")
+ASIDE = re.compile(r"[（(][^）)]*[）)]")  # a heading's remark in brackets
 SHORT_VALUE = 24  # a column value longer than this is prose, not a fact to ask about
 THIN_BELOW = 0.6  # a document whose questions are answered less often than this is thin
 CUSTOMER_TABLES = ("customers", "messages", "replies", "handoffs", "events")
@@ -140,8 +143,8 @@ def draft_questions(rows: list[dict[str, Any]]) -> list[Probe]:
             question = (SECTION_TEMPLATE.format(heading=heading) if heading
                         else _clause_question(body))
             if question:
-                sections[key] = Probe(question, row["source"], where, "section", body,
-                                      f"{heading} {body}".strip())
+                sections[key] = Probe(question, row["source"], where, "section",
+                                      f"{heading} {body}".strip(), f"{heading} {body}".strip())
                 probes.append(sections[key])
     return probes
 
@@ -175,12 +178,15 @@ def _is(column: str, words: tuple[str, ...]) -> bool:
 
 
 def _unit_heading(unit: str) -> tuple[str, str]:
-    """(the nearest heading, the text under it) of a search unit; no heading: ("", unit)."""
+    """(the nearest heading, the text under it) of a search unit, which is stored as
+    "heading > path\nsentences"; without a heading: ("", unit)."""
     lines = [x.strip() for x in unit.split("\n") if x.strip()]
-    if len(lines) >= 2 and len(lines[-2]) <= 20 and not re.search(r"[，。！？；,.!?;]$",
-                                                                    lines[-2]):
-        return lines[-2], lines[-1]
-    return "", " ".join(lines)
+    if len(lines) < 2:
+        return "", " ".join(lines)
+    heading = ORDINAL.sub("", ASIDE.sub("", lines[0].split(" > ")[-1])).strip()
+    if not heading or len(heading) > 24 or heading.startswith(("-", "*", "•")):
+        return "", " ".join(lines[1:])
+    return heading, " ".join(lines[1:])
 
 
 def _clause_question(body: str) -> str:
