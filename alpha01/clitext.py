@@ -60,6 +60,25 @@ def t(key: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def localise_click() -> None:
+    """Click's own words (Usage, Options, Error: …, Missing argument) from the catalogue:
+    click looks each up through `gettext` in its modules; in Chinese those lookups come here."""
+    if current() == "en":
+        return
+    import click.core
+    import click.decorators
+    import click.exceptions
+    import click.formatting
+
+    table = {MESSAGES[key][1]: MESSAGES[key][0] for key in MESSAGES if key.startswith("click.")}
+
+    def lookup(message: str) -> str:
+        return table.get(message, message)
+
+    for module in (click.core, click.decorators, click.exceptions, click.formatting):
+        module._ = lookup  # type: ignore[attr-defined]
+
+
 def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`--json` on any command: sets `json_output` on the app context the command receives."""
 
@@ -355,4 +374,148 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kbc.fix.no_questions": ("{source}：拟不出问题（没有 FAQ 行、商品行或带标题的段落），给它加上小标题或改成表格",
                              "{source}: no question could be drafted (no FAQ rows, catalog "
                              "rows or headed sections); add headings or make it a table"),
+    # -- init / ask / run / demo -------------------------------------------------------------
+    "opt.version": ("显示版本并退出。", "Show the version and exit."),
+    "init.help": ("创建数据目录、设置文件和数据库。",
+                  "Create the home directory, its settings file and the database."),
+    "init.opt.shop": ("店铺名称。", "The shop's name."),
+    "init.opt.force": ("用默认值重写 settings.toml。", "Rewrite settings.toml with defaults."),
+    "init.home": ("数据目录： {path}", "home:     {path}"),
+    "init.settings": ("设置文件： {path}", "settings: {path}"),
+    "init.database": ("数据库：   {path}（结构 {schema}）", "database: {path} (schema {schema})"),
+    "init.next": ("下一步：alpha01 kb add 店铺资料文件夹，然后 alpha01 kb check 看看准备得怎么样。",
+                  "Next: alpha01 kb add FOLDER, then alpha01 kb check to see how ready the "
+                  "shop is."),
+    "ask.help": ("像店铺一样回答 QUESTION（走真实的回答流程；不发给任何顾客，也不记录）。",
+                 "Answer QUESTION as the shop would (the real answering path; nothing is sent "
+                 "to anyone or recorded)."),
+    "ask.opt.customer": ("提问的人（同一次运行里他之前的问题就是上下文）。",
+                         "Who is asking (their earlier questions in this run are the context)."),
+    "ask.opt.batch": ("问题文件：一行一个，或 JSONL（带 question 字段）；输出 JSONL。",
+                      "Questions, one per line or JSONL with a 'question' field; JSONL out."),
+    "ask.opt.json": ("把回答输出为一个 JSON 对象。", "Print the answer as one JSON object."),
+    "ask.opt.trace": ("JSON 里带上完整的决策过程。", "Include the full decision trace in the JSON."),
+    "ask.opt.demo": ("问演示店铺，而不是本数据目录的店铺。",
+                     "Ask the demo shop instead of this home's shop."),
+    "ask.usage": ("请给一个问题 QUESTION 或 --batch 文件（二选一）",
+                  "give a QUESTION or --batch FILE (not both)"),
+    "ask.silent": ("（不回复：{reason}）", "(no reply: {reason})"),
+    "batch.not_utf8": ("{name} 不是 UTF-8 文本", "{name} is not UTF-8 text"),
+    "batch.bad_json": ("{name} 第 {n} 行：不是有效的 JSON（{detail}）",
+                       "{name} line {n}: not valid JSON ({detail})"),
+    "batch.no_question": ("{name} 第 {n} 行：需要一个文本字段 'question'",
+                          "{name} line {n}: needs a 'question' text field"),
+    "run.help": ("在一个渠道上运行店铺机器人，直到停止（Ctrl-C）。",
+                 "Run the shop's bot on a channel until stopped (Ctrl-C)."),
+    "run.opt.channel": ("console | sim | 任何已注册的渠道（默认：设置里的）。",
+                        "console | sim | any registered channel (default: settings)."),
+    "run.opt.headless": ("不用终端界面：日志输出到屏幕。", "No terminal UI: log to stdout."),
+    "run.opt.script": ("sim：要播放的对话文件。", "sim: the conversation file to play."),
+    "run.opt.speed": ("sim：以几倍速度播放。", "sim: play the script this many times faster."),
+    "run.summary": ("-- {messages} 条消息 · 各层回复 {tiers} · 未处理转人工 {handoffs}",
+                    "-- {messages} messages · replies by tier {tiers} · open handoffs {handoffs}"),
+    "demo.help": ("演示店铺和模拟的顾客对话（离线，不需要微信）。",
+                  "The demo shop with a simulated customer conversation (offline, no WeChat)."),
+    "demo.opt.headless": ("输出对话记录，不打开终端界面。",
+                          "Print the transcript instead of the TUI."),
+    "demo.opt.speed": ("以几倍速度播放演示对话。",
+                       "Play the demo conversation this many times faster."),
+    "demo.title": ("演示店铺：{shop}（离线，模拟顾客对话）",
+                   "Demo shop: {shop} (offline, a simulated conversation)"),
+    # -- rules / handoffs --------------------------------------------------------------------
+    "rules.help": ("店铺自己的自动回复、转人工触发词和屏蔽名单。",
+                   "The shop's own auto-replies, handoff triggers and blocklist."),
+    "rules.list.help": ("列出所有规则（含内置的）。", "List every rule (built-ins included)."),
+    "rules.on": ("开", "on "),
+    "rules.off": ("关", "off"),
+    "rules.row": ("#{id} {state} p{priority} {action} {match}:{field} '{pattern}' [{hours}] "
+                  "{name}{reply}（命中 {hits}）",
+                  "#{id} {state} p{priority} {action} {match}:{field} '{pattern}' [{hours}] "
+                  "{name}{reply} (hits {hits})"),
+    "rules.add.help": ("添加规则，例如 --pattern '营业时间|几点开门' --reply '每天8:30-21:30'。",
+                       "Add a rule, e.g. --pattern '营业时间|几点开门' --reply '每天8:30-21:30'."),
+    "rules.opt.name": ("规则的名字（默认：匹配内容）。", "A label for the rule (default: the pattern)."),
+    "rules.opt.match": ("匹配方式：关键词、正则、完全相同。", "How to match: keyword, regex, exact."),
+    "rules.opt.field": ("匹配消息内容，还是发送人的名字。",
+                        "Match the message text or the sender's name."),
+    "rules.opt.pattern": ("keyword：包含 a|b|c 之一；exact：整句相同。",
+                          "keyword: a|b|c contained; exact: whole text."),
+    "rules.opt.action": ("命中后：回复、转人工、忽略、退订。",
+                         "On a match: reply, hand off, ignore, opt out."),
+    "rules.opt.reply": ("回复的内容（reply/optout 用）。", "The reply text (for reply/optout)."),
+    "rules.opt.priority": ("数字小的先执行。", "Lower runs first."),
+    "rules.opt.hours": ("只在营业时间内 / 外生效。", "Only during / outside business hours."),
+    "rules.opt.off": ("改为关闭。", "Disable instead."),
+    "rules.added": ("已添加规则 #{id}", "added rule #{id}"),
+    "rules.remove.help": ("删除一条规则。", "Remove a rule."),
+    "rules.none": ("没有规则 #{id}", "no rule #{id}"),
+    "rules.removed": ("已删除规则 #{id}", "removed rule #{id}"),
+    "rules.enable.help": ("打开一条规则（内置的也可以），加 --off 关闭。",
+                          "Switch a rule (built-ins included) on, or off with --off."),
+    "rules.enabled": ("规则 #{id} 已打开", "rule #{id} enabled"),
+    "rules.disabled": ("规则 #{id} 已关闭", "rule #{id} disabled"),
+    "handoffs.help": ("转给人工的对话：列出、认领、处理完成。",
+                      "Chats handed to a human: list, claim, resolve."),
+    "handoffs.list.help": ("列出转人工的对话（默认不含已处理的）。",
+                           "List the chats handed to a human (open ones by default)."),
+    "handoffs.opt.all": ("包括已处理的。", "Include resolved ones."),
+    "handoffs.claim.help": ("认领一个转人工（我来处理）。", "Claim a handoff (you handle it)."),
+    "handoffs.resolve.help": ("处理完成一个转人工；AI 重新接待这位顾客。",
+                              "Close a handoff; the AI answers that customer again."),
+    "handoffs.opt.note": ("做了什么。", "What was done."),
+    "handoffs.claimed": ("转人工 #{id} 已认领", "handoff #{id} claimed"),
+    "handoffs.resolved": ("转人工 #{id} 已处理", "handoff #{id} resolved"),
+    # -- click's own words (English as click writes them) -----------------------------------
+    "click.usage": ("用法：", "Usage:"),
+    "click.options": ("选项", "Options"),
+    "click.commands": ("命令", "Commands"),
+    "click.help": ("显示帮助并退出。", "Show this message and exit."),
+    "click.version": ("显示版本并退出。", "Show the version and exit."),
+    "click.error": ("错误：{message}", "Error: {message}"),
+    "click.try": ("用 '{command} {option}' 查看帮助。", "Try '{command} {option}' for help."),
+    "click.missing_argument": ("缺少参数", "Missing argument"),
+    "click.missing_option": ("缺少选项", "Missing option"),
+    "click.missing_parameter": ("缺少参数", "Missing parameter"),
+    "click.missing_command": ("缺少命令。", "Missing command."),
+    "click.no_option": ("没有选项 {name!r}。", "No such option {name!r}."),
+    "click.no_command": ("没有命令 {name!r}。", "No such command {name!r}."),
+    "click.invalid": ("无效的值：{message}", "Invalid value: {message}"),
+    "click.invalid_for": ("{param_hint} 的值无效：{message}",
+                          "Invalid value for {param_hint}: {message}"),
+    "click.aborted": ("已取消！", "Aborted!"),
+    "click.default": ("默认：{default}", "default: {default}"),
+    "click.envvar": ("环境变量：{var}", "env var: {var}"),
+    # -- customers ---------------------------------------------------------------------------
+    "cust.none": ("没有叫 {name!r} 的顾客", "no customer named {name!r}"),
+    "cust.many": ("有 {n} 位顾客叫 {name!r}（{where}）", "{n} customers named {name!r} ({where})"),
+    "cust.list.help": ("列出顾客和 AI 是否在接待他们。",
+                       "List the customers and whether the AI answers them."),
+    "cust.paused": ("已暂停", "paused"),
+    "cust.handed_off": ("转人工中", "handed off"),
+    "cust.blocked": ("已屏蔽", "blocked"),
+    "cust.ai": ("AI 接待", "AI"),
+    "cust.pause.help": ("让 AI 暂停回复 NAME（你自己回）。", "Stop the AI answering NAME (you reply yourself)."),
+    "cust.opt.minutes": ("暂停多久（默认：设置 engine.takeover_pause_min）。",
+                         "How long (default: settings engine.takeover_pause_min)."),
+    "cust.paused_for": ("已暂停 AI 回复 {name}", "AI paused for {name}"),
+    "cust.resume.help": ("让 AI 重新回复 NAME。", "Let the AI answer NAME again."),
+    "cust.resumed_for": ("已恢复 AI 回复 {name}", "AI resumed for {name}"),
+    "cust.export.help": ("导出关于 NAME 的全部记录（JSON；个人信息保护法规定的查阅复制权）。",
+                         "Everything stored about NAME, as JSON (their right to a copy under PIPL)."),
+    "cust.opt.out": ("把 JSON 写到这个文件（默认：直接输出）。",
+                     "Write the JSON to this file (default: print it)."),
+    "cust.exported": ("已把 {name} 的 {messages} 条消息、{replies} 条回复写入 {out}",
+                      "wrote {messages} messages, {replies} replies about {name} to {out}"),
+    "cust.forget.help": ("删除 NAME 和关于他的一切（消息、回复、资料、标签、转人工），只保留“删除过”这件事。",
+                         "Delete NAME and everything about them (messages, replies, profile, "
+                         "tags, handoffs). Only the fact that a deletion happened is kept."),
+    "cust.opt.yes": ("不再确认。", "Do not ask for confirmation."),
+    "cust.confirm": ("删除关于 {name} 的全部记录？删除后无法恢复",
+                     "Delete everything stored about {name}? This cannot be undone"),
+    "cust.forgotten": ("已删除 {messages} 条消息、{replies} 条回复、{handoffs} 个转人工和顾客资料",
+                       "deleted {messages} messages, {replies} replies, {handoffs} handoffs and "
+                       "the profile"),
 }
+
+
+localise_click()

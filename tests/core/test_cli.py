@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+from alpha01.clitext import t
+
 
 def alpha01(*args, home=None, input=None, env=None, timeout=60):
     e = dict(os.environ)
@@ -74,7 +76,7 @@ def test_ask_batch_with_a_broken_line_names_it(tmp_path):
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"question": "ok"}\n{"question": 3}\n', encoding="utf-8")
     r = alpha01("ask", "--batch", str(batch), home=tmp_path / "h")
-    assert r.returncode == 2 and "line 2" in r.stderr
+    assert r.returncode == 2 and t("batch.no_question", name="q.jsonl", n=2) in r.stderr
 
 
 def test_rules_add_list_remove_and_the_rule_answers(tmp_path):
