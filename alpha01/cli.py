@@ -179,8 +179,8 @@ def ask(app: Any, question: str | None, customer: str, batch: str | None, as_jso
             _echo_json(result.to_json(with_trace=trace))
         else:
             click.echo(result.reply if result.reply else t("ask.silent", reason=result.reason))
-            click.echo(f"[{result.tier or '-'} · {result.reason} · {result.latency_ms:.0f} ms]",
-                       err=True)
+            click.echo(t("ask.meta", tier=result.tier or "-", reason=result.reason,
+                         ms=f"{result.latency_ms:.0f}"), err=True)
         return
     for n, item in enumerate(_read_batch(Path(batch)), 1):
         who = item.get("customer") or f"{customer}-{n}"

@@ -399,6 +399,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "Ask the demo shop instead of this home's shop."),
     "ask.usage": ("请给一个问题 QUESTION 或 --batch 文件（二选一）",
                   "give a QUESTION or --batch FILE (not both)"),
+    "ask.meta": ("[{tier} · {reason} · {ms} 毫秒]", "[{tier} · {reason} · {ms} ms]"),
     "ask.silent": ("（不回复：{reason}）", "(no reply: {reason})"),
     "batch.not_utf8": ("{name} 不是 UTF-8 文本", "{name} is not UTF-8 text"),
     "batch.bad_json": ("{name} 第 {n} 行：不是有效的 JSON（{detail}）",
