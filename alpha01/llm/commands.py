@@ -81,7 +81,8 @@ def check_cmd(ctx: click.Context) -> None:
         bad |= not ok
         results.append({"name": spec.name, "state": state, "path": where, "ok": ok})
     text = "\n".join(
-        f"{r['name']:<38} {'ok' if r['ok'] else 'MISMATCH' if r['ok'] is False else r['state']}"
+        f"{r['name']:<38} "
+        f"{t('models.ok') if r['ok'] else t('models.mismatch') if r['ok'] is False else r['state']}"
         f"  {r.get('path', '')}" for r in results)
     _emit(ctx, {"models": results}, text)
     if bad:

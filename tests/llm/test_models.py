@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from alpha01.app import AppContext
+from alpha01.clitext import t
 from alpha01.config import LLMSettings
 from alpha01.errors import LLMError, LLMUnavailable
 from alpha01.llm import models as m
@@ -173,10 +174,10 @@ def test_cli_install_list_check(tmp_path, monkeypatch, parts):
     assert r.exit_code == 0, r.output
     assert '"state": "home-models"' in r.output
     r = _run(["models", "check"], home)
-    assert r.exit_code == 0 and "ok" in r.output
+    assert r.exit_code == 0 and t("models.ok") in r.output
     (home / "models" / "tiny.gguf").write_bytes(b"corrupt")
     r = _run(["models", "check"], home)
-    assert r.exit_code == 1 and "MISMATCH" in r.output
+    assert r.exit_code == 1 and t("models.mismatch") in r.output
 
 
 # -- an installed (not editable) package ------------------------------------------------------
