@@ -57,7 +57,7 @@ def t(key: str, **values: Any) -> str:
     """The message `key` in this process's language, with `{name}` fields filled in."""
     zh, en = MESSAGES[key]
     text = en if current() == "en" else zh
-    return text.format(**values) if values else text
+    return text.format(**values)
 
 
 def localise_click() -> None:
@@ -487,6 +487,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "Invalid value for {param_hint}: {message}"),
     "click.aborted": ("已取消！", "Aborted!"),
     "click.default": ("默认：{default}", "default: {default}"),
+    "click.required": ("必填", "required"),
     "click.envvar": ("环境变量：{var}", "env var: {var}"),
     # -- customers ---------------------------------------------------------------------------
     "cust.none": ("没有叫 {name!r} 的顾客", "no customer named {name!r}"),
@@ -518,6 +519,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cust.forgotten": ("已删除 {messages} 条消息、{replies} 条回复、{handoffs} 个转人工和顾客资料",
                        "deleted {messages} messages, {replies} replies, {handoffs} handoffs and "
                        "the profile"),
+    # -- jobs --------------------------------------------------------------------------------
+    "jobs.list.help": ("所有任务：计划、下次运行、上次结果。",
+                       "Every job with its schedule, next run and last result."),
+    "jobs.row": ("#{id} {state} {kind} {schedule} 下次 {next}  上次 {last} {name}",
+                 "#{id} {state} {kind} {schedule} next {next}  last {last} {name}"),
+    "jobs.row_error": ("      出错：{error}", "      error: {error}"),
+    "jobs.add.help": ("添加任务 NAME，例如 jobs add 周末促销 --kind broadcast --cron '0 10 * * 6' "
+                      "--tags 老客 --text '周末全场买二送一'。",
+                      "Add job NAME, e.g. jobs add 周末促销 --kind broadcast --cron '0 10 * * 6' "
+                      "--tags 老客 --text '周末全场买二送一'."),
+    "jobs.opt.kind": ("任务类型。", "The kind of job."),
+    "jobs.opt.cron": ("cron 字段 '分 时 日 月 周'，例如 '0 10 * * 6'。",
+                      "Cron fields 'm h dom mon dow', e.g. '0 10 * * 6'."),
+    "jobs.opt.every": ("间隔：90s、15m、2h、1d。", "An interval: 90s, 15m, 2h, 1d."),
+    "jobs.opt.at": ("只运行一次，在 'YYYY-MM-DD HH:MM'（本地时间）。",
+                    "Once, at 'YYYY-MM-DD HH:MM' (local time)."),
+    "jobs.opt.text": ("群发 / 回访：消息内容（{{name}} = 顾客的名字）。",
+                      "broadcast / followup: the message ({{name}} = the customer)."),
+    "jobs.opt.tags": ("群发：逗号分隔的标签（留空：所有顾客）。",
+                      "broadcast: comma-separated tags (empty: every customer)."),
+    "jobs.opt.match_all": ("群发：只发给带全部标签的顾客。", "broadcast: customers with all the tags."),
+    "jobs.opt.source": ("商品同步：CSV/XLSX/JSON 文件路径或 http(s) 网址。",
+                        "catalog: a CSV/XLSX/JSON file path or an http(s) URL."),
+    "jobs.opt.param": ("其他参数，写成 key=value。", "Other parameters as key=value."),
+    "jobs.opt.misfire": ("错过时间（电脑睡眠或关机）后，多少秒内还补跑。",
+                         "Seconds a late run (PC asleep or off) may still start."),
+    "jobs.opt.no_coalesce": ("错过的每一次都补跑，而不只是最后一次。",
+                             "Run every missed time, not just the last."),
+    "jobs.opt.limit": ("最多显示几条。", "How many runs to show."),
+    "jobs.one_schedule": ("--cron、--every、--at 只能给一个", "give exactly one of --cron, --every, --at"),
+    "jobs.bad_param": ("--param {item!r}：请写成 key=value", "--param {item!r}: use key=value"),
+    "jobs.needs_text": ("群发需要 --text", "a broadcast needs --text"),
+    "jobs.needs_source": ("商品同步需要 --source", "a catalog sync needs --source"),
+    "jobs.exists": ("已经有叫 {name!r} 的任务", "a job named {name!r} exists already"),
+    "jobs.added": ("已添加任务 #{id} {name}（{kind}，{schedule}）",
+                   "added job #{id} {name} ({kind}, {schedule})"),
+    "jobs.remove.help": ("删除任务 NAME（运行记录保留到过期清理）。",
+                         "Remove job NAME (its run history stays until retention removes it)."),
+    "jobs.none": ("没有叫 {name!r} 的任务", "no job named {name!r}"),
+    "jobs.removed": ("已删除任务 #{id} {name}", "removed job #{id} {name}"),
+    "jobs.run.help": ("立即运行任务 NAME。要发的消息进入发件箱，机器人运行时按节奏发出（避开免打扰时段）。",
+                      "Run job NAME now. Sends are queued in the outbox and go out (paced, "
+                      "outside quiet hours) when the bot runs."),
+    "jobs.history.help": ("运行记录，最新的在前（所有任务，或 NAME）。",
+                          "The run ledger, newest first (all jobs, or NAME)."),
 }
 
 
