@@ -204,6 +204,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "Add files or folders (recursively). Unchanged files are skipped, changed "
                     "files replaced. Formats: .md .txt .docx .pdf .xlsx .xls .csv .html."),
     "kb.ingesting": ("正在导入", "ingesting"),
+    "kb.file.ok": ("已导入  {path}：{detail}", "ok       {path}: {detail}"),
+    "kb.file.skipped": ("跳过    {path}：{detail}", "skipped  {path}: {detail}"),
+    "kb.file.error": ("出错    {path}：{detail}", "error    {path}: {detail}"),
+    "kb.summary": ("导入 {added} 个，未变或跳过 {skipped} 个，失败 {failed} 个（{s} 秒）",
+                   "{added} added, {skipped} unchanged or skipped, {failed} failed ({s} s)"),
     "kb.no_files": ("没有找到文件", "no files found"),
     "kb.list.help": ("列出资料库里的文件。", "List the files in the knowledge base."),
     "kb.empty": ("资料库是空的；用 `alpha01 kb add 路径` 添加文件",

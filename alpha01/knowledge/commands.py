@@ -91,8 +91,10 @@ def kb_add(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
         })
     else:
         for result in report.results:
-            click.echo(result.line(), err=result.status == "error")
-        click.echo(report.summary())
+            click.echo(t(f"kb.file.{result.status}", path=result.path,
+                         detail=result.detail or result.chunks), err=result.status == "error")
+        click.echo(t("kb.summary", added=len(report.ok), skipped=len(report.skipped),
+                     failed=len(report.errors), s=f"{report.seconds:.1f}"))
     if not report.results:
         raise click.ClickException(t("kb.no_files"))
     if report.failed:
