@@ -53,6 +53,8 @@ def kb_check(app: Any, limit: int, only_problems: bool, as_json: bool) -> None:
     click.echo(t("kbc.score", score=report.score, answered=report.count("answered"),
                  n=len(report.outcomes), handoff=report.count("handoff"),
                  other=report.count("other")))
+    if not report.model:
+        click.echo(t("kbc.no_model"))
     if report.drafted > len(report.outcomes):
         click.echo(t("kbc.limited", n=len(report.outcomes), drafted=report.drafted))
     click.echo(t("kbc.nothing_written") if not any(report.written.values())

@@ -346,6 +346,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kbc.score": ("准备分：{score}/100（{n} 个问题：答上 {answered}，转店主 {handoff}，答偏 {other}）",
                   "Readiness: {score}/100 ({n} questions: {answered} answered, {handoff} "
                   "handed off, {other} off the row)"),
+    "kbc.no_model": ("没有可用的模型：文档段落的问题只能转给店主（alpha01 doctor 看原因）。",
+                     "No model is available: questions on document sections can only go to "
+                     "the owner (alpha01 doctor says why)."),
     "kbc.limited": ("（拟了 {drafted} 个问题，这次问了 {n} 个；--limit 0 问全部）",
                     "({drafted} questions drafted, {n} asked; --limit 0 asks them all)"),
     "kbc.nothing_written": ("没有发送任何消息，顾客表里没有写入任何记录。",

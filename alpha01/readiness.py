@@ -74,6 +74,7 @@ class Report:
     drafted: int = 0  # questions drafted before the limit
     written: dict[str, int] = field(default_factory=dict)  # rows added to customer tables
     files: list[str] = field(default_factory=list)  # every file in the knowledge base
+    model: bool = True  # a model can answer (without one, document sections go to the owner)
 
     @property
     def score(self) -> int:
@@ -110,7 +111,7 @@ class Report:
                 "answered": self.count("answered"), "handed_off": self.count("handoff"),
                 "other": self.count("other"), "silent": self.count("silent"),
                 "documents": self.documents(), "fixes": self.fixes(),
-                "written": self.written,
+                "written": self.written, "model": self.model,
                 "results": [{**asdict(o.probe), "reply": o.reply, "tier": o.tier,
                              "reason": o.reason, "verdict": o.verdict}
                             for o in self.outcomes]}
@@ -287,6 +288,7 @@ def check_shop(app: Any, *, limit: int = DEFAULT_LIMIT, progress: Progress | Non
         probes = draft_questions(rows)
         report.drafted = len(probes)
         engine = build_engine(app, llm=llm, retriever=kb)
+        report.model = bool(engine.pipeline.llm.available())
         before = table_counts(engine.db)
         report.outcomes = run(engine, pick(probes, limit), progress)
         after = table_counts(engine.db)

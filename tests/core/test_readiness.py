@@ -8,6 +8,7 @@ import json
 import sqlite3
 
 from alpha01.app import AppContext
+from alpha01.clitext import t
 from alpha01.config import Settings
 from alpha01.knowledge import open_kb
 from alpha01.knowledge.store import TEXT_COLUMNS
@@ -69,7 +70,7 @@ def test_kb_check_scores_the_shop_and_writes_nothing(tmp_path):
     verdicts = {x["question"]: x["verdict"] for x in report["results"]}
     assert verdicts["几点关门"] == "answered" and verdicts["桂花乌龙多少钱？"] == "answered"
     # no model: the document sections can only be handed to the owner, and say so
-    assert verdicts["想问一下试饮"] == "handoff"
+    assert verdicts["想问一下试饮"] == "handoff" and report["model"] is False
     assert 0 < report["score"] < 100
     assert report["score"] == round(100 * report["answered"] / report["questions"])
     docs = {d["source"]: d for d in report["documents"]}
@@ -83,3 +84,4 @@ def test_kb_check_scores_the_shop_and_writes_nothing(tmp_path):
     assert counts == [0] * len(CUSTOMER_TABLES)
     text = alpha01("kb", "check", home=home, timeout=120)
     assert text.returncode == 0 and f"{report['score']}/100" in text.stdout
+    assert t("kbc.no_model") in text.stdout
