@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from . import __version__, registry
+from .diagnose import diagnose
 from .errors import Alpha01Error
 
 
@@ -65,4 +66,5 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
                          ("apscheduler", "automations (extra jobs)")):
         present = _has(module)
         checks.append(_check(module, present, what if present else f"missing: {what}"))
+    checks.extend(diagnose(app))  # can this PC serve customers (model, CPU, knowledge, …)
     return checks
