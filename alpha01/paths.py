@@ -74,9 +74,10 @@ class Paths:
         return self.home / "reports"
 
     def ensure(self) -> Paths:
-        """Create the home directory (and check it is writable), or raise HomeError."""
+        """Create the home directory, owner-only (0700), check it is writable, or raise HomeError."""
         try:
             self.home.mkdir(parents=True, exist_ok=True)
+            private_dir(self.home)
             probe = self.home / ".write-probe"
             probe.write_bytes(b"ok")
             probe.unlink()
@@ -86,3 +87,48 @@ class Paths:
                 f"Choose another with --home DIR or {ENV_HOME}."
             ) from exc
         return self
+
+
+# -- owner-only files ---------------------------------------------------------------------------
+# On Linux and macOS: 0700 folders, 0600 files. On Windows the files live under the user's
+# profile (%LOCALAPPDATA%), whose inherited ACL already admits only that user, SYSTEM and the
+# administrators; rewriting ACLs (icacls) would not remove those, so nothing is changed there.
+
+
+def private_dir(path: Path) -> None:
+    if os.name == "posix":
+        os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file owner-only (a missing one is no error)."""
+    if os.name == "posix":
+        try:
+            os.chmod(path, 0o600)
+        except FileNotFoundError:
+            pass
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file atomically (temp file, fsync, rename), readable by its owner only."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    private_file(tmp)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX; Windows has no directory handles for this)."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,227 @@
+"""Customer data at rest, on real SQLCipher: the home's database is encrypted, a plain one is
+encrypted in place without losing a row (even when killed part-way), secrets leave settings.toml,
+and the home's files are readable by their owner only."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from alpha01.app import AppContext, build_engine
+from alpha01.channels.fake import FakeChannel
+from alpha01.clock import FakeClock
+from alpha01.llm.fake import FakeLLM
+from alpha01.paths import Paths
+from alpha01.pipeline.retrieval import MemoryRetriever
+from alpha01.storage.db import Database
+from alpha01.storage.encrypt import is_plain
+from alpha01.vault import PLAIN_FILE, Vault
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_WORDS = ["王小明", "13812345678", "幸福路88号"]
+posix_only = pytest.mark.skipif(os.name != "posix", reason="modes 0700/0600 are POSIX")
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _home_with_a_customer(home: Path) -> AppContext:
+    app = AppContext(paths=Paths(home).ensure())
+    clock = FakeClock(1_780_000_000.0)
+    channel = FakeChannel(clock=clock)
+    engine = build_engine(app, channels=[channel], llm=FakeLLM(), clock=clock,
+                          retriever=MemoryRetriever([]))
+    engine.start()
+    channel.inject("王小明", "我的电话13812345678，送到幸福路88号")
+    engine.step()
+    clock.advance(5.0)
+    engine.step()
+    engine.close()
+    app.close()
+    return app
+
+
+def test_a_new_homes_database_is_encrypted_and_holds_no_customer_text(tmp_path):
+    home = tmp_path / "home"
+    app = _home_with_a_customer(home)
+    db_file = app.paths.db
+    assert not is_plain(db_file)
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(db_file).execute("SELECT count(*) FROM messages").fetchone()
+    # nothing readable in any file of the home (database, its WAL, the key store)
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for word in SECRET_WORDS:
+                assert word.encode() not in data, (path.name, word)
+    # ... yet with the home's key it is all there
+    reader = Database.open_home(app.paths, reader=True)
+    assert reader.encrypted
+    text = reader.conn.execute("SELECT text FROM messages").fetchone()[0]
+    assert "13812345678" in text
+    reader.close()
+
+
+@posix_only
+def test_the_home_and_its_files_are_owner_only(tmp_path):
+    home = tmp_path / "home"
+    app = _home_with_a_customer(home)
+    app.settings = app.settings.with_overrides(shop={"name": "茶叶铺"})
+    app.save_settings()
+    assert _mode(home) == 0o700
+    for path in (app.paths.settings, app.paths.db, home / PLAIN_FILE):
+        assert _mode(path) == 0o600, path.name
+    assert Vault(home).kind == "file"  # no keyring on this machine (tests turn it off)
+
+
+def test_secrets_move_out_of_an_old_settings_file(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    settings = home / "settings.toml"
+    settings.write_text('[shop]\nname = "茶叶铺"\n[sync]\nserver = "https://sync.example"\n'
+                        'device_id = "dev_1"\ndevice_secret = "s3cr3t-device-value"\n'
+                        '[llm]\nzhipu_api_key = "abcdef0123456789abcdef0123456789.Zx9Yw8Vu7Ts6Rq5P"\n',
+                        encoding="utf-8")
+    app = AppContext(paths=Paths(home))
+    assert app.settings.sync.device_secret == "s3cr3t-device-value"
+    assert app.settings.llm.zhipu_api_key.endswith(".Zx9Yw8Vu7Ts6Rq5P")
+    text = settings.read_text(encoding="utf-8")
+    assert "s3cr3t" not in text and "Zx9Yw8Vu7Ts6Rq5P" not in text
+    assert 'name = "茶叶铺"' in text and 'device_id = "dev_1"' in text
+    # a fresh process (a new AppContext) reads them back from the vault
+    again = AppContext(paths=Paths(home)).settings
+    assert again.sync.device_secret == "s3cr3t-device-value"
+    assert again.llm.zhipu_api_key.endswith(".Zx9Yw8Vu7Ts6Rq5P")
+    # clearing a secret in the app removes it from the vault too
+    app.settings.llm.zhipu_api_key = ""
+    app.save_settings()
+    assert AppContext(paths=Paths(home)).settings.llm.zhipu_api_key == ""
+    assert Vault(home).get("sync.device_secret") == "s3cr3t-device-value"
+
+
+def _plain_home(home: Path, customers: int, per_customer: int) -> dict[str, str]:
+    """A home whose database is plain SQLite (as an older alpha01 left it), with a WAL."""
+    home.mkdir(parents=True)
+    db = Database.open(home / "alpha01.db")  # no key: plain
+    rng = random.Random(7)
+    with db.tx() as conn:
+        for c in range(customers):
+            cid = conn.execute(
+                "INSERT INTO customers (channel, chat, name, created_at) VALUES (?, ?, ?, ?)",
+                ["wechat", f"客户{c}", f"客户{c}", 1.0]).lastrowid
+            for m in range(per_customer):
+                conn.execute(
+                    "INSERT INTO messages (channel, dedupe_key, customer_id, chat, sender, text,"
+                    " received_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    ["wechat", f"{c}-{m}", cid, f"客户{c}", f"客户{c}",
+                     f"第{m}条：请送到幸福路{rng.randint(1, 999)}号" + "好" * rng.randint(0, 80),
+                     float(m), "answered"])
+    sums = _table_sums(db.conn)
+    db.close()
+    assert is_plain(home / "alpha01.db")
+    return sums
+
+
+def _table_sums(conn) -> dict[str, str]:
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " ORDER BY name")]
+    sums = {}
+    for t in tables:
+        h = hashlib.sha256()
+        for row in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
+            h.update(repr(tuple(row)).encode())
+        sums[t] = h.hexdigest()
+    return sums
+
+
+def test_a_plain_database_is_encrypted_in_place_with_every_row(tmp_path):
+    home = tmp_path / "home"
+    before = _plain_home(home, customers=5, per_customer=20)
+    app = AppContext(paths=Paths(home))
+    db = app.db()
+    assert db.encrypted and not is_plain(app.paths.db)
+    assert _table_sums(db.conn) == before
+    assert db.integrity_check() == "ok"
+    app.close()
+    assert not (home / "alpha01.db.encrypting").exists()
+    assert "幸福路".encode() not in app.paths.db.read_bytes()
+
+
+OPEN_HOME = ("import sys; from alpha01.app import AppContext; from alpha01.paths import Paths;"
+             " AppContext(paths=Paths.resolve(sys.argv[1])).db().close()")
+
+
+def _open_home(home: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-c", OPEN_HOME, str(home)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_the_encryption_survives_kill_9_at_random_points(tmp_path):
+    """Each round: a plain home; the app is SIGKILLed at a random moment while it encrypts the
+    database; it starts again and finishes. Every row is there and integrity_check is ok."""
+    template = tmp_path / "template"
+    before = _plain_home(template, customers=60, per_customer=1000)
+    # how long a whole run takes (start-up + encryption), to spread the kills over it
+    timing = tmp_path / "timing"
+    _copy_home(template, timing)
+    whole = _timed_run(timing)
+    startup = _timed_run(timing)  # the same, already encrypted: start-up only
+    rng = random.Random(20261207)
+    outcomes = {"no copy yet or done": 0, "during": 0, "finished": 0}
+    for n in range(12):
+        home = tmp_path / f"round{n}"
+        _copy_home(template, home)
+        child = _open_home(home)
+        try:
+            child.wait(timeout=rng.uniform(0.9 * startup, whole))
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        if child.returncode == 0:
+            outcomes["finished"] += 1
+        elif (home / "alpha01.db.encrypting").exists():
+            outcomes["during"] += 1  # killed with a half-made encrypted copy beside the plain
+        else:
+            outcomes["no copy yet or done"] += 1
+        again = _open_home(home)
+        assert again.wait(timeout=120) == 0, again.stderr.read().decode()
+        assert not is_plain(home / "alpha01.db")
+        assert not (home / "alpha01.db.encrypting").exists()
+        db = Database.open_home(Paths(home), reader=True)
+        try:
+            assert db.integrity_check() == "ok"
+            assert _table_sums(db.conn) == before
+        finally:
+            db.close()
+    print(f"\nencryption kill test: {outcomes} (start-up {startup:.2f} s, with the encryption"
+          f" {whole:.2f} s)")
+    assert outcomes["during"] >= 3, outcomes  # the kills did land inside the export
+
+
+def _timed_run(home: Path) -> float:
+    started = time.monotonic()
+    child = _open_home(home)
+    assert child.wait(timeout=120) == 0, child.stderr.read().decode()
+    return time.monotonic() - started
+
+
+def _copy_home(src: Path, dst: Path) -> None:
+    dst.mkdir()
+    for path in src.iterdir():
+        (dst / path.name).write_bytes(path.read_bytes())
