@@ -99,9 +99,7 @@ def setup(paths: Paths, *, level: int = logging.INFO) -> Path | None:
     if _installed is not None:
         if getattr(_installed, "baseFilename", None) == str(target.resolve()):
             return target
-        logger.removeHandler(_installed)
-        _installed.close()
-        _installed = None
+        shutdown()
     try:
         paths.ensure()
         paths.logs.mkdir(exist_ok=True)
@@ -117,6 +115,15 @@ def setup(paths: Paths, *, level: int = logging.INFO) -> Path | None:
         logger.setLevel(level)
     _installed = handler
     return target
+
+
+def shutdown() -> None:
+    """Detach and close the log file `setup()` opened (a later `setup()` opens one again)."""
+    global _installed
+    if _installed is not None:
+        logging.getLogger("alpha01").removeHandler(_installed)
+        _installed.close()
+        _installed = None
 
 
 def current_file() -> Path | None:

@@ -225,3 +225,31 @@ def _copy_home(src: Path, dst: Path) -> None:
     dst.mkdir()
     for path in src.iterdir():
         (dst / path.name).write_bytes(path.read_bytes())
+
+
+def test_doctor_says_encrypted_where_the_key_lives_the_log_folder_and_the_last_error(tmp_path):
+    import json
+    import logging
+
+    from click.testing import CliRunner
+
+    from alpha01 import logs
+    from alpha01.cli import cli
+
+    home = tmp_path / "home"
+    run = CliRunner().invoke
+    try:
+        first = run(cli, ["--home", str(home), "doctor", "--json"])
+        assert first.exit_code == 0, first.output
+        checks = {c["name"]: c for c in json.loads(first.output)["checks"]}
+        assert checks["encryption"]["ok"] and "已加密" in checks["encryption"]["detail"]
+        assert str(home / PLAIN_FILE) in checks["key"]["detail"]
+        assert not checks["key"]["ok"] and "0600" in checks["key"]["detail"]  # a plain note
+        assert checks["logs"]["ok"] and str(home / "logs") in checks["logs"]["detail"]
+        assert checks["last error"]["detail"] == "日志里没有错误"
+        logging.getLogger("alpha01.engine").error("send failed for 13812345678")
+        second = run(cli, ["--home", str(home), "doctor", "--json"])
+        checks = {c["name"]: c for c in json.loads(second.output)["checks"]}
+        assert checks["last error"]["detail"].endswith("send failed for [手机号]")
+    finally:
+        logs.shutdown()

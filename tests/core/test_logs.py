@@ -34,10 +34,7 @@ def _run(script: str, home: Path) -> subprocess.CompletedProcess:
 @pytest.fixture
 def installed():
     yield
-    if logs._installed is not None:  # leave no handler pointing into a deleted tmp dir
-        logging.getLogger("alpha01").removeHandler(logs._installed)
-        logs._installed.close()
-        logs._installed = None
+    logs.shutdown()  # leave no handler pointing into a deleted tmp dir
 
 
 def test_a_crash_of_the_program_leaves_its_traceback_in_the_log(tmp_path):

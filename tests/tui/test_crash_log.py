@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from alpha01 import logs
@@ -25,10 +23,7 @@ def test_a_crash_in_the_tui_is_logged_and_the_owner_told_where(rig):
         run(go())
         note = logs.crash_note(rig.app.crashed)  # what run_tui prints after the app ended
     finally:
-        handler = logs._installed
-        logging.getLogger("alpha01").removeHandler(handler)
-        handler.close()
-        logs._installed = None
+        logs.shutdown()
         rig.app.stop_engine()
     assert isinstance(rig.app.crashed, ZeroDivisionError)
     text = path.read_text(encoding="utf-8")
