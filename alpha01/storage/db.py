@@ -29,6 +29,16 @@ if TYPE_CHECKING:
     from ..paths import Paths
 
 _HEX_KEY = re.compile(r"^[0-9a-f]{64}$")
+# SQLCipher tuning (scripts/bench pipeline measures it against plain SQLite). Every page a commit
+# writes is encrypted and authenticated on its own, and the engine commits small transactions:
+# 1 KiB pages (SQLCipher 3's size) make that about three times cheaper than 4 KiB ones. The
+# setting is part of the file format: every connection, the in-place encryption and the backups
+# use this one value. A page-cache miss costs a decryption, so the cache may grow to 32 MB; and
+# sqlcipher3 re-prepares statements more often than the standard library unless its statement
+# cache is larger.
+CIPHER_PAGE_SIZE = 1024
+CACHE_KIB = 32_000
+STATEMENT_CACHE = 512
 NO_SQLCIPHER = ("数据库已加密，但缺少 sqlcipher3 组件，无法打开。请重新安装 alpha01"
                 "（pip install sqlcipher3），或使用安装包里的程序。")
 
@@ -185,9 +195,11 @@ def connect(path: Path | str, *, key: str | None, readonly: bool = False,
         raise StorageError("数据库密钥格式不对（应为 64 位十六进制）")
     driver = sqlcipher()
     conn = driver.connect(target, uri=readonly, timeout=timeout, check_same_thread=False,
-                          isolation_level=None)
+                          isolation_level=None, cached_statements=STATEMENT_CACHE)
     conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is our error, not stderr noise
     conn.execute(f"PRAGMA key = \"x'{key}'\"")
+    conn.execute(f"PRAGMA cipher_page_size = {CIPHER_PAGE_SIZE}")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a wrong key fails here
     return conn
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import StorageError
 from ..paths import fsync_dir, private_file
-from .db import connect, db_errors, sqlcipher
+from .db import CIPHER_PAGE_SIZE, connect, db_errors, sqlcipher
 
 log = logging.getLogger("alpha01.storage")
 
@@ -59,6 +59,7 @@ def encrypt_in_place(path: Path, key: str) -> dict[str, int]:
         conn = sqlcipher().connect(str(path), timeout=10.0, isolation_level=None)
         try:
             conn.execute(f"ATTACH DATABASE ? AS enc KEY \"x'{key}'\"", [str(work)])
+            conn.execute(f"PRAGMA enc.cipher_page_size = {CIPHER_PAGE_SIZE}")
             conn.execute("SELECT sqlcipher_export('enc')")
             conn.execute(f"PRAGMA enc.user_version = {int(version)}")
             conn.execute("DETACH DATABASE enc")
