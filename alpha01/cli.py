@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "qr": "alpha01.sync.commands:qr",
     "customers": "alpha01.cli_customers:customers",
     "jobs": "alpha01.jobs.commands:jobs",
+    "key": "alpha01.cli_key:key",
 }
 # What `--help` says about them without importing them.
 LAZY_HELP = {
@@ -36,6 +37,7 @@ LAZY_HELP = {
     "qr": "Print or save this store's QR code.",
     "customers": "The shop's customers: list, pause/resume the AI.",
     "jobs": "Automations: broadcasts, follow-ups, reports, catalog sync, backups.",
+    "key": "数据库密钥的恢复码：换电脑时显示与恢复。",
 }
 
 

@@ -34,6 +34,8 @@ KEYRING_FILE = "secrets.keyring"
 PLAIN_FILE = "secrets.key"
 DB_KEY = "db_key"
 ENV_NO_KEYRING = "ALPHA01_NO_KEYRING"
+MOVED_HINT = ("如果这个数据文件夹是从另一台电脑或另一个用户复制来的：在原来的电脑上运行"
+              " `alpha01 key show` 抄下恢复码，再在这里运行 `alpha01 key restore 恢复码`")
 KEYRING_DEADLINE_S = 10.0  # a keyring daemon that never answers must not hang the app
 
 
@@ -98,27 +100,52 @@ class Vault:
             self.set(DB_KEY, key)
         return key
 
+    def restore_database_key(self, key: str) -> None:
+        """Put a database key (a recovery code from `alpha01 key show`) into this PC's store.
+
+        A store this PC cannot read (another PC's or user's DPAPI, a keyring entry that is gone,
+        a damaged file) is set aside as `*.unreadable` and a new one begins: its other secrets
+        (sync device secret, Zhipu key) have to be entered again.
+        """
+        with self._lock:
+            try:
+                data = dict(self._all())
+            except HomeError:
+                for name in (DPAPI_FILE, KEYRING_FILE, PLAIN_FILE):
+                    path = self.home / name
+                    if path.exists():
+                        path.replace(path.with_name(name + ".unreadable"))
+                self.kind = self._choose()
+                data = {}
+            data[DB_KEY] = key
+            self._save(data)
+
     def _all(self) -> dict[str, str]:
         if self._cache is None:
             raw = self._load()
             try:
                 self._cache = json.loads(raw) if raw else {}
             except ValueError as exc:
-                raise HomeError(f"密钥存储已损坏（{self.location}）：{exc}") from exc
+                raise HomeError(f"密钥存储无法读取（{self.location}）：{exc}。{MOVED_HINT}") \
+                    from exc
         return self._cache
 
     def _load(self) -> str:
         if self.kind == "dpapi":
             path = self.home / DPAPI_FILE
-            return _dpapi(path.read_bytes(), protect=False).decode("utf-8") if path.exists() \
-                else ""
+            if not path.exists():
+                return ""
+            try:
+                return _dpapi(path.read_bytes(), protect=False).decode("utf-8")
+            except HomeError as exc:
+                raise HomeError(f"{exc}。{MOVED_HINT}") from exc
         if self.kind == "keyring":
             if not (self.home / KEYRING_FILE).exists():
                 return ""
             value = _keyring_call("get_password", SERVICE, self._user)
             if value is None:
-                raise HomeError(f"系统钥匙串里找不到本主目录的密钥（{SERVICE} / {self._user}）；"
-                                "请解锁钥匙串后重试")
+                raise HomeError(f"系统钥匙串里找不到本主目录的密钥（{SERVICE} / {self._user}）："
+                                f"请解锁钥匙串后重试。{MOVED_HINT}")
             return value
         path = self.home / PLAIN_FILE
         return path.read_text(encoding="utf-8") if path.exists() else ""

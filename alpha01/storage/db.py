@@ -101,16 +101,25 @@ class Database:
     def open_home(cls, paths: Paths, *, reader: bool = False) -> Database:
         """The home's database, encrypted with the home's key; a plain one is encrypted first
         (in place, crash-safe: see storage/encrypt.py)."""
-        from ..vault import Vault
+        from ..vault import DB_KEY, MOVED_HINT, Vault
         from .encrypt import encrypt_in_place, is_plain
 
-        key: str | None = Vault(paths.home).database_key()
+        vault = Vault(paths.home)
+        encrypted = paths.db.exists() and paths.db.stat().st_size > 0 and not is_plain(paths.db)
+        if encrypted and not vault.get(DB_KEY):
+            raise StorageError(f"数据库 {paths.db} 已加密，但这台电脑上没有它的密钥。{MOVED_HINT}")
+        key: str | None = vault.database_key()
         if is_plain(paths.db):
             if reader:  # the writer has not encrypted it yet: read it as it is
                 key = None
             else:
                 encrypt_in_place(paths.db, key)
-        db = cls.open_reader(paths.db, key=key) if reader else cls.open(paths.db, key=key)
+        try:
+            db = cls.open_reader(paths.db, key=key) if reader else cls.open(paths.db, key=key)
+        except SchemaTooNewError:
+            raise
+        except StorageError as exc:
+            raise StorageError(f"{exc}。{MOVED_HINT}" if encrypted else str(exc)) from exc
         for suffix in ("", "-wal", "-shm"):
             private_file(paths.db.with_name(paths.db.name + suffix))
         return db

@@ -253,3 +253,37 @@ def test_doctor_says_encrypted_where_the_key_lives_the_log_folder_and_the_last_e
         assert checks["last error"]["detail"].endswith("send failed for [手机号]")
     finally:
         logs.shutdown()
+
+
+def test_a_data_folder_moved_to_another_pc_opens_with_its_recovery_code(tmp_path):
+    from click.testing import CliRunner
+
+    from alpha01.cli import cli
+    from alpha01.errors import HomeError, StorageError
+
+    old = tmp_path / "old"
+    _home_with_a_customer(old)
+    run = CliRunner().invoke
+    shown = run(cli, ["--home", str(old), "key", "show"])
+    assert shown.exit_code == 0, shown.output
+    code = shown.output.split("恢复码：")[1].split()[0]
+    assert code.replace("-", "") == Vault(old).database_key()
+    # the new PC: the folder is copied, but the old PC's key store cannot be read there
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "alpha01.db").write_bytes((old / "alpha01.db").read_bytes())
+    (new / PLAIN_FILE).write_text("not this PC's", encoding="utf-8")
+    with pytest.raises(HomeError, match="alpha01 key restore"):
+        Database.open_home(Paths(new))
+    (new / PLAIN_FILE).unlink()
+    with pytest.raises(StorageError, match="alpha01 key restore"):
+        Database.open_home(Paths(new))
+    (new / PLAIN_FILE).write_text("not this PC's", encoding="utf-8")
+    wrong = run(cli, ["--home", str(new), "key", "restore", "0" * 64])
+    assert wrong.exit_code != 0 and "打不开" in wrong.output
+    done = run(cli, ["--home", str(new), "key", "restore", code])
+    assert done.exit_code == 0, done.output
+    assert (new / f"{PLAIN_FILE}.unreadable").exists()
+    db = Database.open_home(Paths(new), reader=True)
+    assert "王小明" in db.conn.execute("SELECT name FROM customers").fetchone()[0]
+    db.close()
