@@ -287,3 +287,36 @@ def test_a_data_folder_moved_to_another_pc_opens_with_its_recovery_code(tmp_path
     db = Database.open_home(Paths(new), reader=True)
     assert "王小明" in db.conn.execute("SELECT name FROM customers").fetchone()[0]
     db.close()
+
+
+def test_with_a_working_keyring_the_key_and_secrets_live_there(tmp_path):
+    """A real keyring backend (keyrings.alt's file keyring, in this test's folder) in a fresh
+    process: the key goes there, the home only says so, and doctor names the keyring."""
+    pytest.importorskip("keyrings.alt")
+    import json
+
+    home, data = tmp_path / "home", tmp_path / "xdg"
+    env = {k: v for k, v in os.environ.items() if k != "ALPHA01_NO_KEYRING"}
+    env.update(PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
+               XDG_DATA_HOME=str(data),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    home.mkdir()
+    (home / "settings.toml").write_text('[llm]\nzhipu_api_key = "abcdef0123456789.Zx9Yw8Vu7Ts6"\n',
+                                        encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "alpha01.cli", "--home", str(home), "doctor",
+                           "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["encryption"]["ok"] and checks["key"]["ok"]
+    assert "系统钥匙串" in checks["key"]["detail"]
+    assert (home / "secrets.keyring").exists() and not (home / PLAIN_FILE).exists()
+    stored = next(data.rglob("keyring_pass.cfg")).read_text(encoding="utf-8")
+    assert "alpha01" in stored and "Zx9Yw8Vu7Ts6" not in (home / "settings.toml").read_text()
+    # a second process finds the key there and opens the database
+    check = ("import sys; from alpha01.paths import Paths; from alpha01.storage.db import Database;"
+             " from alpha01.app import AppContext; p = Paths.resolve(sys.argv[1]);"
+             " db = Database.open_home(p, reader=True); print(db.encrypted, db.integrity_check(),"
+             " AppContext(paths=p).settings.llm.zhipu_api_key)")
+    again = subprocess.run([sys.executable, "-c", check, str(home)], env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert again.stdout.split() == ["True", "ok", "abcdef0123456789.Zx9Yw8Vu7Ts6"], again.stderr
