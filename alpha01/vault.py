@@ -166,23 +166,32 @@ class Vault:
         self._cache = data
 
 
+# The operating system's own keyrings (keyring's backends for them). Others, such as the
+# keyrings.alt files, count only when the user chose one with PYTHON_KEYRING_BACKEND.
+SYSTEM_KEYRINGS = ("keyring.backends.macOS", "keyring.backends.Windows",
+                   "keyring.backends.SecretService", "keyring.backends.libsecret",
+                   "keyring.backends.kwallet")
+
+
 def keyring_works() -> bool:
-    """A keyring package with a real backend (not the 'fail' or 'null' placeholder).
-    ALPHA01_NO_KEYRING=1 says no (the tests: they must not write to the developer's keyring)."""
+    """A keyring package with a real backend: the system's, or the one the user configured
+    (never the 'fail' or 'null' placeholders). ALPHA01_NO_KEYRING=1 says no (the tests: they must
+    not write to the developer's keyring)."""
     if os.environ.get(ENV_NO_KEYRING, "") not in ("", "0"):
         return False
     try:
         import keyring
-        from keyring.backends import fail
     except ImportError:
         return False
     try:
         backend = _with_deadline(keyring.get_keyring)
     except Exception:
         return False
-    names = {type(b).__module__ for b in getattr(backend, "backends", [backend])}
-    usable = names - {"keyring.backends.fail", "keyring.backends.null"}
-    return bool(usable) and not isinstance(backend, fail.Keyring) and backend.priority > 0
+    chosen = [type(b).__module__ for b in getattr(backend, "backends", [backend])]
+    chosen = [m for m in chosen if m not in ("keyring.backends.fail", "keyring.backends.null")]
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return bool(chosen)
+    return any(m.startswith(SYSTEM_KEYRINGS) for m in chosen)
 
 
 def _keyring_call(name: str, *args: Any) -> Any:
