@@ -124,3 +124,32 @@ def test_redaction_keeps_ordinary_lines_readable():
     assert logs.redact("+86 139-1234-5678 或 15912345678") == "[手机号] 或 [手机号]"
     hidden = logs.redact("送到北京市朝阳区望京街道，谢谢")  # the words before it may go too
     assert "[地址]，谢谢" in hidden and "朝阳" not in hidden and "望京" not in hidden
+
+
+def test_the_engine_logs_what_went_wrong_but_no_message_text(tmp_path, installed):
+    from alpha01.app import AppContext, build_engine
+    from alpha01.channels.fake import FakeChannel
+    from alpha01.clock import FakeClock
+    from alpha01.llm.fake import FakeLLM
+    from alpha01.pipeline.retrieval import MemoryRetriever
+
+    paths = Paths(tmp_path / "home")
+    path = logs.setup(paths)
+    app = AppContext(paths=paths)
+    clock = FakeClock(1_780_000_000.0)
+    channel = FakeChannel(clock=clock)
+    engine = build_engine(app, channels=[channel], llm=FakeLLM(default="好的，芒果今天八块"),
+                          retriever=MemoryRetriever([]), clock=clock)
+    engine.start()
+    channel.fail_sends(RuntimeError("the send button vanished"))
+    channel.inject("小王", f"芒果多少钱一斤？我的电话{PHONE}")
+    for _ in range(4):
+        engine.step()
+        clock.advance(5.0)
+    engine.close()
+    app.close()
+    logging.getLogger("alpha01").handlers[-1].flush()
+    text = path.read_text(encoding="utf-8")
+    assert "WARNING alpha01.engine" in text and "the send button vanished" in text
+    assert "芒果" not in text and "多少钱" not in text and "八块" not in text
+    assert PHONE not in text
