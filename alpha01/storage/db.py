@@ -122,6 +122,12 @@ class Database:
             raise StorageError(f"{exc}。{MOVED_HINT}" if encrypted else str(exc)) from exc
         for suffix in ("", "-wal", "-shm"):
             private_file(paths.db.with_name(paths.db.name + suffix))
+        if not reader and key is not None:
+            # backups an older version left in plain text are encrypted with the same key
+            for backup in sorted(paths.backups.glob("alpha01-*.db")):
+                if is_plain(backup):
+                    encrypt_in_place(backup, key)
+                private_file(backup)
         return db
 
     @classmethod

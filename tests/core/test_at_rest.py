@@ -150,6 +150,10 @@ def _table_sums(conn) -> dict[str, str]:
 def test_a_plain_database_is_encrypted_in_place_with_every_row(tmp_path):
     home = tmp_path / "home"
     before = _plain_home(home, customers=5, per_customer=20)
+    # and a backup the older version made (a plain copy)
+    (home / "backups").mkdir()
+    old_backup = home / "backups" / "alpha01-20260101-033000.db"
+    old_backup.write_bytes((home / "alpha01.db").read_bytes())
     app = AppContext(paths=Paths(home))
     db = app.db()
     assert db.encrypted and not is_plain(app.paths.db)
@@ -158,6 +162,10 @@ def test_a_plain_database_is_encrypted_in_place_with_every_row(tmp_path):
     app.close()
     assert not (home / "alpha01.db.encrypting").exists()
     assert "幸福路".encode() not in app.paths.db.read_bytes()
+    assert not is_plain(old_backup) and "幸福路".encode() not in old_backup.read_bytes()
+    restored = Database.open(old_backup, key=Vault(home).database_key(), migrate=False)
+    assert _table_sums(restored.conn) == before
+    restored.close()
 
 
 OPEN_HOME = ("import sys; from alpha01.app import AppContext; from alpha01.paths import Paths;"
