@@ -16,11 +16,14 @@ disappears later never hides the key of an existing database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ SERVICE = "alpha01"
 DPAPI_FILE = "secrets.dpapi"
 KEYRING_FILE = "secrets.keyring"
 PLAIN_FILE = "secrets.key"
+LOCK_FILE = "secrets.lock"
 DB_KEY = "db_key"
 ENV_NO_KEYRING = "ALPHA01_NO_KEYRING"
 MOVED_HINT = ("如果这个数据文件夹是从另一台电脑或另一个用户复制来的：在原来的电脑上运行"
@@ -93,11 +97,20 @@ class Vault:
                 self._save(data)
 
     def database_key(self) -> str:
-        """The database's raw key (64 hex digits), made and stored on first use."""
+        """The database's raw key (64 hex digits), made and stored on first use.
+
+        Made under a lock file, after reading the store again: two processes starting on a new
+        home at once must not each make (and save) a key of their own.
+        """
         key = self.get(DB_KEY)
-        if not key:
-            key = secrets.token_hex(32)
-            self.set(DB_KEY, key)
+        if key:
+            return key
+        with _exclusive(self.home / LOCK_FILE):
+            self._cache = None
+            key = self.get(DB_KEY)
+            if not key:
+                key = secrets.token_hex(32)
+                self.set(DB_KEY, key)
         return key
 
     def restore_database_key(self, key: str) -> None:
@@ -171,6 +184,31 @@ class Vault:
 SYSTEM_KEYRINGS = ("keyring.backends.macOS", "keyring.backends.Windows",
                    "keyring.backends.SecretService", "keyring.backends.libsecret",
                    "keyring.backends.kwallet")
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path, wait_s: float = 10.0, stale_s: float = 30.0) -> Iterator[None]:
+    """A lock between processes: the file exists while one holds it (a crashed holder's lock
+    is taken over once it is `stale_s` old)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - lock.stat().st_mtime > stale_s:
+                    lock.unlink()
+                    continue
+            if time.monotonic() > deadline:
+                raise HomeError(f"密钥存储被另一个程序占用（{lock}）；请稍后重试") from None
+            time.sleep(0.05)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
 
 
 def keyring_works() -> bool:

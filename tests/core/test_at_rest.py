@@ -333,3 +333,24 @@ def test_with_a_working_keyring_the_key_and_secrets_live_there(tmp_path):
     again = subprocess.run([sys.executable, "-c", check, str(home)], env=env, capture_output=True,
                            text=True, timeout=60)
     assert again.stdout.split() == ["True", "ok", "abcdef0123456789.Zx9Yw8Vu7Ts6"], again.stderr
+
+
+def test_processes_starting_together_on_a_new_home_agree_on_one_key(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    start = time.time() + 1.5  # all of them are up and waiting by then
+    script = ("import sys, time; from pathlib import Path; from alpha01.vault import Vault;"
+              " v = Vault(Path(sys.argv[1])); time.sleep(max(0, float(sys.argv[2]) - time.time()));"
+              " print(v.database_key())")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    children = [subprocess.Popen([sys.executable, "-c", script, str(home), str(start)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(6)]
+    keys = []
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        keys.append(out.strip())
+    assert len(set(keys)) == 1 and keys[0] == Vault(home).database_key()
+    assert not (home / "secrets.lock").exists()
