@@ -6,8 +6,11 @@ The home directory holds settings, the database, the knowledge index, logs and b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,3 +139,39 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path, wait_s: float = 10.0) -> Iterator[None]:
+    """A lock between processes, held on the open file `lock` (left in place): the operating
+    system releases it when its holder ends, even when killed, so a crash never leaves it held."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                _lock(fd, take=True)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise HomeError(f"{lock.name} 被另一个 alpha01 程序占用，请稍后重试") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _lock(fd, take=False)
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int, *, take: bool) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if take else fcntl.LOCK_UN)

@@ -16,20 +16,17 @@ disappears later never hides the key of an existing database.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .config import SECRET_KEYS
 from .errors import HomeError
-from .paths import write_private
+from .paths import exclusive, write_private
 
 SERVICE = "alpha01"
 DPAPI_FILE = "secrets.dpapi"
@@ -105,7 +102,7 @@ class Vault:
         key = self.get(DB_KEY)
         if key:
             return key
-        with _exclusive(self.home / LOCK_FILE):
+        with exclusive(self.home / LOCK_FILE):
             self._cache = None
             key = self.get(DB_KEY)
             if not key:
@@ -184,31 +181,6 @@ class Vault:
 SYSTEM_KEYRINGS = ("keyring.backends.macOS", "keyring.backends.Windows",
                    "keyring.backends.SecretService", "keyring.backends.libsecret",
                    "keyring.backends.kwallet")
-
-
-@contextlib.contextmanager
-def _exclusive(lock: Path, wait_s: float = 10.0, stale_s: float = 30.0) -> Iterator[None]:
-    """A lock between processes: the file exists while one holds it (a crashed holder's lock
-    is taken over once it is `stale_s` old)."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            break
-        except FileExistsError:
-            with contextlib.suppress(FileNotFoundError):
-                if time.time() - lock.stat().st_mtime > stale_s:
-                    lock.unlink()
-                    continue
-            if time.monotonic() > deadline:
-                raise HomeError(f"密钥存储被另一个程序占用（{lock}）；请稍后重试") from None
-            time.sleep(0.05)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            lock.unlink()
 
 
 def keyring_works() -> bool:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import StorageError
-from ..paths import fsync_dir, private_file
+from ..paths import exclusive, fsync_dir, private_file
 from .db import CIPHER_PAGE_SIZE, connect, db_errors, sqlcipher
 
 log = logging.getLogger("alpha01.storage")
@@ -36,7 +36,14 @@ def is_plain(path: Path) -> bool:
 
 
 def encrypt_in_place(path: Path, key: str) -> dict[str, int]:
-    """Replace the plain database at `path` by an encrypted copy; returns the rows per table."""
+    """Replace the plain database at `path` by an encrypted copy; returns the rows per table
+    (none when another process got there first: it is encrypted already)."""
+    # One process at a time (the exe started twice): the other waits, then finds it done.
+    with exclusive(path.with_name(path.name + ".lock"), wait_s=900):
+        return _encrypt(path, key) if is_plain(path) else {}
+
+
+def _encrypt(path: Path, key: str) -> dict[str, int]:
     started = time.monotonic()
     work = path.with_name(path.name + ".encrypting")
     for leftover in (work, work.with_name(work.name + "-journal")):

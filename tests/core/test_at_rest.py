@@ -353,4 +353,22 @@ def test_processes_starting_together_on_a_new_home_agree_on_one_key(tmp_path):
         assert child.returncode == 0, err
         keys.append(out.strip())
     assert len(set(keys)) == 1 and keys[0] == Vault(home).database_key()
-    assert not (home / "secrets.lock").exists()
+
+
+def test_the_exe_started_twice_encrypts_the_old_database_once(tmp_path):
+    home = tmp_path / "home"
+    before = _plain_home(home, customers=30, per_customer=300)
+    start = time.time() + 1.5
+    script = ("import sys, time; from alpha01.app import AppContext; from alpha01.paths import"
+              " Paths; app = AppContext(paths=Paths.resolve(sys.argv[1]));"
+              " time.sleep(max(0, float(sys.argv[2]) - time.time())); app.db().close()")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    children = [subprocess.Popen([sys.executable, "-c", script, str(home), str(start)], env=env,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    db = Database.open_home(Paths(home), reader=True)
+    assert db.encrypted and db.integrity_check() == "ok" and _table_sums(db.conn) == before
+    db.close()
