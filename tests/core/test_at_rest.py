@@ -372,3 +372,18 @@ def test_the_exe_started_twice_encrypts_the_old_database_once(tmp_path):
     db = Database.open_home(Paths(home), reader=True)
     assert db.encrypted and db.integrity_check() == "ok" and _table_sums(db.conn) == before
     db.close()
+
+
+def test_without_sqlcipher_the_home_is_refused_in_chinese_never_opened_plain(tmp_path):
+    """A Python without the sqlcipher3 package (blocked in a fresh process): the CLI stops with
+    a Chinese error, and no plain database is written instead."""
+    home = tmp_path / "home"
+    script = ("import sys; sys.modules['sqlcipher3'] = None; from alpha01.cli import main;"
+              " main(['--home', sys.argv[1], 'init'])")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", script, str(home)], env=env, timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 4, done.stderr  # StorageError
+    assert "缺少 sqlcipher3 组件" in done.stderr
+    assert not (home / "alpha01.db").exists()
