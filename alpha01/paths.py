@@ -100,20 +100,18 @@ class Paths:
 
 def private_dir(path: Path) -> None:
     """0700, when it is ours to change (a folder another user owns and lets us write stays)."""
-    if os.name == "posix":
-        try:
-            os.chmod(path, 0o700)
-        except PermissionError:
-            pass
+    _chmod(path, 0o700, PermissionError)
 
 
 def private_file(path: Path) -> None:
     """Make an existing file owner-only (a missing one is no error)."""
+    _chmod(path, 0o600, FileNotFoundError)
+
+
+def _chmod(path: Path, mode: int, harmless: type[OSError]) -> None:
     if os.name == "posix":
-        try:
-            os.chmod(path, 0o600)
-        except FileNotFoundError:
-            pass
+        with contextlib.suppress(harmless):
+            os.chmod(path, mode)
 
 
 def write_private(path: Path, data: bytes) -> None:

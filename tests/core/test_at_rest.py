@@ -173,9 +173,7 @@ OPEN_HOME = ("import sys; from alpha01.app import AppContext; from alpha01.paths
 
 
 def _open_home(home: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen([sys.executable, "-c", OPEN_HOME, str(home)], env=env,
+    return subprocess.Popen([sys.executable, "-c", OPEN_HOME, str(home)], env=_child_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -309,10 +307,9 @@ def test_with_a_working_keyring_the_key_and_secrets_live_there(tmp_path):
     import json
 
     home, data = tmp_path / "home", tmp_path / "xdg"
-    env = {k: v for k, v in os.environ.items() if k != "ALPHA01_NO_KEYRING"}
+    env = {k: v for k, v in _child_env().items() if k != "ALPHA01_NO_KEYRING"}
     env.update(PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
-               XDG_DATA_HOME=str(data),
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+               XDG_DATA_HOME=str(data))
     home.mkdir()
     (home / "settings.toml").write_text('[llm]\nzhipu_api_key = "abcdef0123456789.Zx9Yw8Vu7Ts6"\n',
                                         encoding="utf-8")
@@ -338,37 +335,39 @@ def test_with_a_working_keyring_the_key_and_secrets_live_there(tmp_path):
 def test_processes_starting_together_on_a_new_home_agree_on_one_key(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    start = time.time() + 1.5  # all of them are up and waiting by then
-    script = ("import sys, time; from pathlib import Path; from alpha01.vault import Vault;"
-              " v = Vault(Path(sys.argv[1])); time.sleep(max(0, float(sys.argv[2]) - time.time()));"
-              " print(v.database_key())")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    children = [subprocess.Popen([sys.executable, "-c", script, str(home), str(start)], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(6)]
-    keys = []
-    for child in children:
-        out, err = child.communicate(timeout=60)
-        assert child.returncode == 0, err
-        keys.append(out.strip())
+    keys = _together(6, home, "from pathlib import Path; from alpha01.vault import Vault;"
+                              " v = Vault(Path(sys.argv[1]))", "print(v.database_key())")
     assert len(set(keys)) == 1 and keys[0] == Vault(home).database_key()
+
+
+def _together(n: int, home: Path, setup: str, act: str) -> list[str]:
+    """`n` fresh processes on `home`: each runs `setup`, then all run `act` at the same moment;
+    returns what each printed."""
+    start = time.time() + 1.5  # all of them are up and waiting by then
+    script = (f"import sys, time; {setup};"
+              f" time.sleep(max(0, float(sys.argv[2]) - time.time())); {act}")
+    children = [subprocess.Popen([sys.executable, "-c", script, str(home), str(start)],
+                                 env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(n)]
+    printed = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        printed.append(out.strip())
+    return printed
+
+
+def _child_env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
+                                                        os.environ.get("PYTHONPATH", "")]))
 
 
 def test_the_exe_started_twice_encrypts_the_old_database_once(tmp_path):
     home = tmp_path / "home"
     before = _plain_home(home, customers=30, per_customer=300)
-    start = time.time() + 1.5
-    script = ("import sys, time; from alpha01.app import AppContext; from alpha01.paths import"
-              " Paths; app = AppContext(paths=Paths.resolve(sys.argv[1]));"
-              " time.sleep(max(0, float(sys.argv[2]) - time.time())); app.db().close()")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    children = [subprocess.Popen([sys.executable, "-c", script, str(home), str(start)], env=env,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    for child in children:
-        _, err = child.communicate(timeout=120)
-        assert child.returncode == 0, err
+    _together(3, home, "from alpha01.app import AppContext; from alpha01.paths import Paths;"
+                       " app = AppContext(paths=Paths.resolve(sys.argv[1]))",
+              "app.db().close()")
     db = Database.open_home(Paths(home), reader=True)
     assert db.encrypted and db.integrity_check() == "ok" and _table_sums(db.conn) == before
     db.close()
@@ -380,9 +379,7 @@ def test_without_sqlcipher_the_home_is_refused_in_chinese_never_opened_plain(tmp
     home = tmp_path / "home"
     script = ("import sys; sys.modules['sqlcipher3'] = None; from alpha01.cli import main;"
               " main(['--home', sys.argv[1], 'init'])")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-c", script, str(home)], env=env, timeout=60,
+    done = subprocess.run([sys.executable, "-c", script, str(home)], env=_child_env(), timeout=60,
                           capture_output=True, text=True)
     assert done.returncode == 4, done.stderr  # StorageError
     assert "缺少 sqlcipher3 组件" in done.stderr
