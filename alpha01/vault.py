@@ -80,35 +80,30 @@ class Vault:
         return self._all().get(name)
 
     def set(self, name: str, value: str) -> None:
-        with self._lock:
-            data = dict(self._all())
-            if data.get(name) == value:
-                return
-            data[name] = value
-            self._save(data)
+        self._update(lambda data: data.__setitem__(name, value))
 
     def delete(self, name: str) -> None:
-        with self._lock:
-            data = dict(self._all())
-            if data.pop(name, None) is not None:
-                self._save(data)
+        self._update(lambda data: data.pop(name, None))
 
     def database_key(self) -> str:
-        """The database's raw key (64 hex digits), made and stored on first use.
-
-        Made under a lock file, after reading the store again: two processes starting on a new
-        home at once must not each make (and save) a key of their own.
-        """
+        """The database's raw key (64 hex digits), made and stored on first use."""
         key = self.get(DB_KEY)
         if key:
             return key
-        with exclusive(self.home / LOCK_FILE):
+        return self._update(lambda data: data.setdefault(DB_KEY, secrets.token_hex(32)))[DB_KEY]
+
+    def _update(self, change: Any) -> dict[str, str]:
+        """Read, change, write, under a lock between processes and after reading the store
+        again: two processes starting on a new home must not each save a key of their own, and
+        a secret saved by another process meanwhile is kept."""
+        with self._lock, exclusive(self.home / LOCK_FILE):
             self._cache = None
-            key = self.get(DB_KEY)
-            if not key:
-                key = secrets.token_hex(32)
-                self.set(DB_KEY, key)
-        return key
+            data = dict(self._all())
+            before = dict(data)
+            change(data)
+            if data != before:
+                self._save(data)
+            return data
 
     def restore_database_key(self, key: str) -> None:
         """Put a database key (a recovery code from `alpha01 key show`) into this PC's store.
@@ -117,18 +112,18 @@ class Vault:
         a damaged file) is set aside as `*.unreadable` and a new one begins: its other secrets
         (sync device secret, Zhipu key) have to be entered again.
         """
-        with self._lock:
-            try:
-                data = dict(self._all())
-            except HomeError:
-                for name in (DPAPI_FILE, KEYRING_FILE, PLAIN_FILE):
-                    path = self.home / name
-                    if path.exists():
-                        path.replace(path.with_name(name + ".unreadable"))
-                self.kind = self._choose()
-                data = {}
-            data[DB_KEY] = key
-            self._save(data)
+        try:
+            self._update(lambda data: data.__setitem__(DB_KEY, key))
+            return
+        except HomeError:
+            pass
+        with self._lock, exclusive(self.home / LOCK_FILE):
+            for name in (DPAPI_FILE, KEYRING_FILE, PLAIN_FILE):
+                path = self.home / name
+                if path.exists():
+                    path.replace(path.with_name(name + ".unreadable"))
+            self.kind = self._choose()
+            self._save({DB_KEY: key})
 
     def _all(self) -> dict[str, str]:
         if self._cache is None:

@@ -384,3 +384,14 @@ def test_without_sqlcipher_the_home_is_refused_in_chinese_never_opened_plain(tmp
     assert done.returncode == 4, done.stderr  # StorageError
     assert "缺少 sqlcipher3 组件" in done.stderr
     assert not (home / "alpha01.db").exists()
+
+
+def test_a_secret_saved_by_another_process_meanwhile_is_kept(tmp_path):
+    home = tmp_path / "home"
+    running = Vault(home)  # e.g. the TUI, open for hours
+    key = running.database_key()
+    Vault(home).set("sync.device_secret", "from-the-enroll-command")  # another process
+    running.set("llm.zhipu_api_key", "typed-in-the-tui")
+    again = Vault(home)
+    assert again.get("sync.device_secret") == "from-the-enroll-command"
+    assert again.get("llm.zhipu_api_key") == "typed-in-the-tui" and again.database_key() == key
