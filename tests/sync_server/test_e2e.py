@@ -36,8 +36,11 @@ def test_enroll_heartbeat_mint_scan_lands_on_this_device(tmp_path, live_server):
                                   "--json"], obj=app, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["store_name"] == "一号店"
-    saved = Settings.load(home / "settings.toml").sync
+    in_file = Settings.load(home / "settings.toml").sync
+    saved = AppContext(paths=Paths(home)).settings.sync  # the secret comes from the vault
     assert saved.server == server.url and saved.device_id.startswith("dev_") and saved.device_secret
+    assert in_file.device_id == saved.device_id and in_file.device_secret == ""
+    assert saved.device_secret not in (home / "settings.toml").read_text(encoding="utf-8")
 
     # Replaying the same code from a second home is refused.
     again = runner.invoke(sync, ["enroll", "--server", server.url, "--code", code],
