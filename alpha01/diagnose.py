@@ -291,9 +291,13 @@ def _latest_record(app: Any) -> float | None:
     """When the database last stored a message (read-only; None without a database)."""
     if not app.paths.db.exists():
         return None
+    from .errors import Alpha01Error
     from .storage.db import Database
 
-    reader = Database.open_reader(app.paths.db)
+    try:  # with the home's key: the database is encrypted
+        reader = Database.open_home(app.paths, reader=True)
+    except Alpha01Error:  # no key on this PC, or not a database: the database check says so
+        return None
     try:
         row = reader.conn.execute("SELECT max(received_at) FROM messages").fetchone()
     except Exception:  # an old or damaged database: the database check reports it

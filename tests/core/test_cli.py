@@ -159,13 +159,14 @@ def test_unknown_channel_is_a_clear_error(tmp_path):
 
 
 def test_ask_leaves_the_customer_tables_empty(tmp_path):
-    import sqlite3
+    from alpha01.storage.db import connect
+    from alpha01.vault import Vault
 
     home = no_model_home(tmp_path)
     for question in ("你好", "转人工", "你们支持花呗吗"):
         r = alpha01("ask", "--json", question, home=home)
         assert r.returncode == 0, r.stderr
-    conn = sqlite3.connect(home / "alpha01.db")
+    conn = connect(home / "alpha01.db", key=Vault(home).database_key())
     counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("customers", "messages", "replies", "handoffs", "events")}
     conn.close()

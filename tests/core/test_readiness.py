@@ -5,7 +5,6 @@ written to the customer tables."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from alpha01.app import AppContext
 from alpha01.clitext import t
@@ -14,6 +13,8 @@ from alpha01.knowledge import open_kb
 from alpha01.knowledge.store import TEXT_COLUMNS
 from alpha01.paths import Paths
 from alpha01.readiness import CUSTOMER_TABLES, draft_questions, pick
+from alpha01.storage.db import connect
+from alpha01.vault import Vault
 
 from .test_cli import alpha01
 
@@ -78,7 +79,7 @@ def test_kb_check_scores_the_shop_and_writes_nothing(tmp_path):
     assert any("guide.md" in f for f in report["fixes"])
     assert any("note.txt" in f for f in report["fixes"])
     assert report["written"] == dict.fromkeys(CUSTOMER_TABLES, 0)
-    conn = sqlite3.connect(home / "alpha01.db")
+    conn = connect(home / "alpha01.db", key=Vault(home).database_key())
     counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in CUSTOMER_TABLES]
     conn.close()
     assert counts == [0] * len(CUSTOMER_TABLES)

@@ -4,7 +4,6 @@ through the real answering path without writing anything."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from textual.widgets import DataTable, DirectoryTree
@@ -16,6 +15,8 @@ from alpha01.knowledge import open_kb
 from alpha01.llm.fake import NullLLM
 from alpha01.paths import Paths
 from alpha01.readiness import CUSTOMER_TABLES
+from alpha01.storage.db import connect
+from alpha01.vault import Vault
 
 from .conftest import run, table_text, wait_for
 from .test_screenshots import _publish
@@ -86,7 +87,8 @@ def test_the_readiness_screen_shows_score_handoffs_and_thin_documents(tmp_path):
 
     run(go())
     kb.close()
-    conn = sqlite3.connect(tmp_path / "shop" / "alpha01.db")
+    shop = tmp_path / "shop"
+    conn = connect(shop / "alpha01.db", key=Vault(shop).database_key())
     assert [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in CUSTOMER_TABLES] \
         == [0] * len(CUSTOMER_TABLES)
     conn.close()
