@@ -125,6 +125,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "The shop's customers: list, pause/resume the AI, export or forget."),
     "lazy.jobs": ("自动任务：群发、回访、报表、商品同步、备份。",
                   "Automations: broadcasts, follow-ups, reports, catalog sync, backups."),
+    "lazy.key": ("数据库密钥的恢复码：换电脑时显示与恢复。",
+                 "The database key as a recovery code: show it, restore it on a new PC."),
+    "crash.logged": ("程序出错：{kind}。详细信息已写入日志：{path}",
+                     "The program stopped on an error: {kind}. The details are in the log: {path}"),
+    "crash.no_log": ("程序出错：{kind}。（日志文件无法写入）",
+                     "The program stopped on an error: {kind}. (The log file cannot be written.)"),
     # -- sync / qr ---------------------------------------------------------------------------
     "sync.help": ("把这台电脑连接到店主的同步服务器（可选）。",
                   "Connect this PC to the owner's sync server (optional)."),
@@ -242,15 +248,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kb.reindexed": ("已用 {embedder} 重建 {n} 行", "reindexed {n} rows with {embedder}"),
     "kb.reindexed.was": ("（原来是 {before}）", " (was {before})"),
     # -- doctor ------------------------------------------------------------------------------
-    "doctor.help": ("检查这台电脑能不能接待顾客：安装、设置、数据库、模型（能否加载、内存够不够）、"
-                    "CPU 指令集、资料库、微信、磁盘、时钟。有问题时退出码非零，每个问题给一行修复办法。",
-                    "Can this PC serve customers? Installation, settings, database, the model "
-                    "(loadable, RAM), CPU features, knowledge base, WeChat, disk, clock. "
-                    "Exits non-zero on a problem, with a fix line for each."),
+    "doctor.help": ("检查这台电脑能不能接待顾客：安装、设置、数据库（是否加密、密钥在哪）、日志、"
+                    "模型（能否加载、内存够不够）、CPU 指令集、资料库、微信、磁盘、时钟。"
+                    "有问题时退出码非零，每个问题给一行修复办法。",
+                    "Can this PC serve customers? Installation, settings, database (encrypted, "
+                    "where its key is), logs, the model (loadable, RAM), CPU features, knowledge "
+                    "base, WeChat, disk, clock. Exits non-zero on a problem, with a fix line for "
+                    "each."),
     "doctor.fix": ("    修复：{fix}", "    fix: {fix}"),
     "doctor.ok": ("一切正常：这台电脑可以接待顾客。", "All good: this PC can serve customers."),
     "doctor.problems": ("发现 {n} 个问题（见上面的“修复”）。",
                         "{n} problem(s) found (see the fix lines above)."),
+    "doc.encryption.on": ("数据库已加密（SQLCipher）", "the database is encrypted (SQLCipher)"),
+    "doc.encryption.off": ("数据库未加密！顾客资料以明文保存",
+                           "the database is NOT encrypted: customer data is stored as plain text"),
+    "doc.key": ("密钥与口令保存在：{where}", "the key and the secrets are kept in: {where}"),
+    "doc.logs": ("日志文件夹：{path}", "log folder: {path}"),
+    "doc.logs.none": ("日志文件夹尚未建立：{path}", "the log folder does not exist yet: {path}"),
+    "doc.last_error": ("最近一次错误（{file}）：{line}", "last error ({file}): {line}"),
+    "doc.no_error": ("日志里没有错误", "no errors in the log"),
     "doc.model.unused": ("不用本地模型（llm.backend = {backend}）",
                          "no local model used (llm.backend = {backend})"),
     "doc.model.missing": ("没有本地模型：{detail}", "no local model: {detail}"),
@@ -527,6 +543,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cust.forgotten": ("已删除 {messages} 条消息、{replies} 条回复、{handoffs} 个转人工和顾客资料",
                        "deleted {messages} messages, {replies} replies, {handoffs} handoffs and "
                        "the profile"),
+    # -- key ---------------------------------------------------------------------------------
+    "key.show.help": ("显示数据库的恢复码（换电脑时抄下来，在新电脑上用 key restore 恢复）。",
+                      "Show the database's recovery code (write it down when changing PC; "
+                      "restore it there with key restore)."),
+    "key.restore.help": ("在这台电脑上用恢复码打开从别处复制来的数据库。",
+                         "Open a database copied from another PC here, with its recovery code."),
+    "key.not_encrypted": ("数据库还没有加密（下次启动时会自动加密），暂时没有恢复码",
+                          "the database is not encrypted yet (the next start encrypts it), so "
+                          "there is no recovery code yet"),
+    "key.code": ("恢复码：{code}", "recovery code: {code}"),
+    "key.keep": ("恢复码就是数据库的钥匙：请抄在纸上妥善保管，不要拍照发给别人。",
+                 "The recovery code is the database's key: write it on paper, keep it safe, "
+                 "never send a photo of it to anyone."),
+    "key.bad_format": ("恢复码应为 64 位（0-9、a-f），请核对后重试",
+                       "a recovery code has 64 characters (0-9, a-f): check it and try again"),
+    "key.wrong": ("这个恢复码打不开 {path}：请核对后重试",
+                  "this recovery code does not open {path}: check it and try again"),
+    "key.restored": ("已恢复：{path} 可以在这台电脑上使用了。",
+                     "restored: {path} can be used on this PC now."),
     # -- jobs --------------------------------------------------------------------------------
     "jobs.list.help": ("所有任务：计划、下次运行、上次结果。",
                        "Every job with its schedule, next run and last result."),

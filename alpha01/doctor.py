@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from . import __version__, registry
+from .clitext import t
 from .diagnose import diagnose
 from .errors import Alpha01Error
 
@@ -80,15 +81,15 @@ def at_rest_checks(app: Any) -> list[dict[str, Any]]:
     checks = []
     try:
         encrypted = app.db().encrypted
-        checks.append(_check("encryption", encrypted, "数据库已加密（SQLCipher）" if encrypted
-                             else "数据库未加密！顾客资料以明文保存"))
+        checks.append(_check("encryption", encrypted, t("doc.encryption.on") if encrypted
+                             else t("doc.encryption.off")))
     except Alpha01Error:
         pass  # the database line above already says why it cannot be opened
     vault = Vault(app.paths.home)
-    checks.append(_check("key", vault.kind != "file", f"密钥与口令保存在：{vault.location}"))
-    checks.append(_check("logs", app.paths.logs.is_dir(), f"日志文件夹：{app.paths.logs}"
-                         if app.paths.logs.is_dir() else f"日志文件夹尚未建立：{app.paths.logs}"))
+    checks.append(_check("key", vault.kind != "file", t("doc.key", where=vault.location)))
+    checks.append(_check("logs", app.paths.logs.is_dir(), t("doc.logs", path=app.paths.logs)
+                         if app.paths.logs.is_dir() else t("doc.logs.none", path=app.paths.logs)))
     error = last_error(app.paths)
-    checks.append(_check("last error", True, f"最近一次错误（{log_file(app.paths).name}）：{error}"
-                         if error else "日志里没有错误"))
+    checks.append(_check("last error", True, t("doc.last_error", file=log_file(app.paths).name,
+                                               line=error) if error else t("doc.no_error")))
     return checks

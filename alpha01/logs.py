@@ -133,9 +133,11 @@ def current_file() -> Path | None:
 
 def crash_note(exc: BaseException) -> str:
     """What the owner reads when the program stops on a bug: where the details are."""
+    from .clitext import t
+
     where = current_file()
-    return (f"程序出错：{type(exc).__name__}。"
-            + (f"详细信息已写入日志：{where}" if where else "（日志文件无法写入）"))
+    kind = type(exc).__name__
+    return t("crash.logged", kind=kind, path=where) if where else t("crash.no_log", kind=kind)
 
 
 def log_crash(exc: BaseException, where: str = "") -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from alpha01.app import AppContext, build_engine
 from alpha01.channels.fake import FakeChannel
+from alpha01.clitext import t
 from alpha01.clock import FakeClock
 from alpha01.llm.fake import FakeLLM
 from alpha01.paths import Paths
@@ -139,11 +140,11 @@ def _table_sums(conn) -> dict[str, str]:
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         " ORDER BY name")]
     sums = {}
-    for t in tables:
+    for table in tables:
         h = hashlib.sha256()
-        for row in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
+        for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
             h.update(repr(tuple(row)).encode())
-        sums[t] = h.hexdigest()
+        sums[table] = h.hexdigest()
     return sums
 
 
@@ -251,13 +252,15 @@ def test_doctor_says_encrypted_where_the_key_lives_the_log_folder_and_the_last_e
     run = CliRunner().invoke
     try:
         first = run(cli, ["--home", str(home), "doctor", "--json"])
-        assert first.exit_code == 0, first.output
+        # a fresh home's empty knowledge base is a problem (exit 1); these lines are notes
+        assert first.exit_code in (0, 1), first.output
         checks = {c["name"]: c for c in json.loads(first.output)["checks"]}
-        assert checks["encryption"]["ok"] and "已加密" in checks["encryption"]["detail"]
+        assert checks["encryption"]["ok"]
+        assert checks["encryption"]["detail"] == t("doc.encryption.on")
         assert str(home / PLAIN_FILE) in checks["key"]["detail"]
         assert not checks["key"]["ok"] and "0600" in checks["key"]["detail"]  # a plain note
         assert checks["logs"]["ok"] and str(home / "logs") in checks["logs"]["detail"]
-        assert checks["last error"]["detail"] == "日志里没有错误"
+        assert checks["last error"]["detail"] == t("doc.no_error")
         logging.getLogger("alpha01.engine").error("send failed for 13812345678")
         second = run(cli, ["--home", str(home), "doctor", "--json"])
         checks = {c["name"]: c for c in json.loads(second.output)["checks"]}
@@ -277,7 +280,7 @@ def test_a_data_folder_moved_to_another_pc_opens_with_its_recovery_code(tmp_path
     run = CliRunner().invoke
     shown = run(cli, ["--home", str(old), "key", "show"])
     assert shown.exit_code == 0, shown.output
-    code = shown.output.split("恢复码：")[1].split()[0]
+    code = shown.output.split(t("key.code", code=""))[1].split()[0]
     assert code.replace("-", "") == Vault(old).database_key()
     # the new PC: the folder is copied, but the old PC's key store cannot be read there
     new = tmp_path / "new"
@@ -291,7 +294,7 @@ def test_a_data_folder_moved_to_another_pc_opens_with_its_recovery_code(tmp_path
         Database.open_home(Paths(new))
     (new / PLAIN_FILE).write_text("not this PC's", encoding="utf-8")
     wrong = run(cli, ["--home", str(new), "key", "restore", "0" * 64])
-    assert wrong.exit_code != 0 and "打不开" in wrong.output
+    assert wrong.exit_code != 0 and t("key.wrong", path=new / "alpha01.db") in wrong.output
     done = run(cli, ["--home", str(new), "key", "restore", code])
     assert done.exit_code == 0, done.output
     assert (new / f"{PLAIN_FILE}.unreadable").exists()
@@ -315,7 +318,7 @@ def test_with_a_working_keyring_the_key_and_secrets_live_there(tmp_path):
                                         encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "alpha01.cli", "--home", str(home), "doctor",
                            "--json"], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode in (0, 1), done.stderr  # 1: the fresh home's knowledge base is empty
     checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
     assert checks["encryption"]["ok"] and checks["key"]["ok"]
     assert "系统钥匙串" in checks["key"]["detail"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from alpha01 import logs
+from alpha01.clitext import t
 from alpha01.paths import Paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ c.main(["--home", sys.argv[1], "boom"])
     done = _run(script, home)
     assert done.returncode == 1, done.stderr
     log = home / "logs" / "alpha01.log"
-    assert f"详细信息已写入日志：{log}" in done.stderr
+    assert t("crash.logged", kind="RuntimeError", path=log) in done.stderr
     text = log.read_text(encoding="utf-8")
     assert "CRITICAL alpha01.crash" in text and "Traceback (most recent call last)" in text
     assert 'in boom' in text and "RuntimeError: 客户 [手机号] Bearer [令牌] key [密钥]" in text

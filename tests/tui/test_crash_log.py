@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alpha01 import logs
+from alpha01.clitext import t
 
 from .conftest import run
 
@@ -29,4 +30,4 @@ def test_a_crash_in_the_tui_is_logged_and_the_owner_told_where(rig):
     text = path.read_text(encoding="utf-8")
     assert "uncaught exception in TUI: ZeroDivisionError" in text
     assert "Traceback (most recent call last)" in text and "ZeroDivisionError" in text
-    assert note == f"程序出错：ZeroDivisionError。详细信息已写入日志：{path}"
+    assert note == t("crash.logged", kind="ZeroDivisionError", path=path)
