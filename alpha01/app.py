@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .paths import Paths
+from .vault import Vault, store_secrets, take_secrets
 
 if TYPE_CHECKING:
     from .storage.db import Database
@@ -27,8 +28,14 @@ class AppContext:
 
     @property
     def settings(self) -> Settings:
+        """settings.toml with its secrets filled in from the vault; secrets still written in an
+        old settings.toml move to the vault and the file is saved again without them."""
         if self._settings is None:
-            self._settings = Settings.load(self.paths.settings)
+            settings = Settings.load(self.paths.settings)
+            vault = self.vault()
+            if vault is not None and take_secrets(settings, vault):
+                settings.save(self.paths.settings)
+            self._settings = settings
         return self._settings
 
     @settings.setter
@@ -37,15 +44,20 @@ class AppContext:
 
     def save_settings(self) -> None:
         self.paths.ensure()
+        store_secrets(self.settings, Vault(self.paths.home))
         self.settings.save(self.paths.settings)
 
+    def vault(self) -> Vault | None:
+        """The home's secrets; None while the home does not exist (nothing to read yet)."""
+        return Vault(self.paths.home) if self.paths.home.is_dir() else None
+
     def db(self) -> Database:
-        """The migrated database in the home directory (opened once per process)."""
+        """The home's encrypted, migrated database (opened once per process)."""
         if self._db is None:
             from .storage.db import Database
 
             self.paths.ensure()
-            self._db = Database.open(self.paths.db)
+            self._db = Database.open_home(self.paths)
         return self._db
 
     def close(self) -> None:
@@ -203,7 +215,7 @@ def device_status(ctx: AppContext, engine: Any) -> Any:
         status.wechat_name = status.wechat_name or (h.account or "")
     status.channel_ok = bool(healths) and all(h.ok for h in healths)
     status.channel_detail = "; ".join(h.detail for h in healths if h.detail)[:200]
-    reader = Database.open_reader(ctx.paths.db)
+    reader = Database.open_home(ctx.paths, reader=True)
     try:
         status.open_chats, status.friends_today = Store(reader).activity_today()
     finally:

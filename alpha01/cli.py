@@ -17,26 +17,21 @@ from typing import Any
 import click
 
 from . import __version__
+from .clitext import t
 from .errors import Alpha01Error
 
 # Groups that live with their feature and load only when used (keeps `--help` instant).
 LAZY_COMMANDS = {
-    "kb": "alpha01.knowledge.commands:kb",
+    "kb": "alpha01.cli_kb:kb",
     "models": "alpha01.llm.commands:models_group",
     "sync": "alpha01.sync.commands:sync",
     "qr": "alpha01.sync.commands:qr",
     "customers": "alpha01.cli_customers:customers",
     "jobs": "alpha01.jobs.commands:jobs",
+    "key": "alpha01.cli_key:key",
 }
 # What `--help` says about them without importing them.
-LAZY_HELP = {
-    "kb": "The shop's knowledge: add documents, search, reindex.",
-    "models": "Local models: list, check, install the default one.",
-    "sync": "Connect this PC to the owner's sync server.",
-    "qr": "Print or save this store's QR code.",
-    "customers": "The shop's customers: list, pause/resume the AI.",
-    "jobs": "Automations: broadcasts, follow-ups, reports, catalog sync, backups.",
-}
+LAZY_HELP = {name: t(f"lazy.{name}") for name in LAZY_COMMANDS}
 
 
 class LazyGroup(click.Group):
@@ -53,7 +48,7 @@ class LazyGroup(click.Group):
                 cmd = getattr(importlib.import_module(module), attr)
             except ImportError as exc:
                 # --help lists every command; a missing optional extra is said plainly here
-                return click.Command(name, help=f"(unavailable: {exc})",
+                return click.Command(name, help=t("unavailable", detail=exc),
                                      callback=_unavailable(name, exc))
         return cmd
 
@@ -68,14 +63,13 @@ class LazyGroup(click.Group):
                 if not cmd.hidden:
                     rows.append((name, cmd.get_short_help_str(formatter.width)))
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(t("section.commands")):
                 formatter.write_dl(rows)
 
 
 def _unavailable(name: str, exc: ImportError):
     def fail() -> None:
-        raise click.ClickException(f"'alpha01 {name}' is not available: {exc}. "
-                                   "Install the matching extra (see README).")
+        raise click.ClickException(t("unavailable.fail", name=name, detail=exc))
     return fail
 
 
@@ -87,19 +81,21 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False))
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True,
+@click.group(cls=LazyGroup, invoke_without_command=True, help=t("cli.help"),
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="alpha01")
+@click.version_option(__version__, "--version", prog_name="alpha01", help=t("opt.version"))
+@click.help_option("-h", "--help", help=t("opt.help"))
 @click.option("--home", type=click.Path(file_okay=False), envvar="ALPHA01_HOME",
-              help="Data directory (default ~/.alpha01; env ALPHA01_HOME).")
+              help=t("opt.home"))
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
-    """阿尔法01 — offline-first AI customer service for your shop's WeChat."""
     from .app import AppContext
+    from .logs import setup
     from .paths import Paths
 
     ctx.obj = AppContext(paths=Paths.resolve(home))
     ctx.call_on_close(ctx.obj.close)
+    setup(ctx.obj.paths)
     if ctx.invoked_subcommand is None:
         _open_tui(ctx.obj)
 
@@ -109,7 +105,7 @@ def _open_tui(app: Any, **kwargs: Any) -> None:
         from .tui.app import run_tui
     except ImportError:
         click.echo(cli.get_help(click.get_current_context()))
-        click.echo("\n(the terminal UI is not installed: pip install 'alpha01[tui]')")
+        click.echo(t("no_tui"))
         return
     run_tui(app, **kwargs)
 
@@ -117,12 +113,11 @@ def _open_tui(app: Any, **kwargs: Any) -> None:
 # -- init / doctor --------------------------------------------------------------------------
 
 
-@cli.command()
-@click.option("--shop", help="The shop's name.")
-@click.option("--force", is_flag=True, help="Rewrite settings.toml with defaults.")
+@cli.command(help=t("init.help"))
+@click.option("--shop", help=t("init.opt.shop"))
+@click.option("--force", is_flag=True, help=t("init.opt.force"))
 @click.pass_obj
 def init(app: Any, shop: str | None, force: bool) -> None:
-    """Create the home directory, its settings file and the database."""
     app.paths.ensure()
     if force or not app.paths.settings.exists():
         if shop:
@@ -132,50 +127,52 @@ def init(app: Any, shop: str | None, force: bool) -> None:
         app.settings = app.settings.with_overrides(shop={"name": shop})
         app.save_settings()
     db = app.db()
-    click.echo(f"home:     {app.paths.home}")
-    click.echo(f"settings: {app.paths.settings}")
-    click.echo(f"database: {app.paths.db} (schema {db.schema_version()})")
+    click.echo(t("init.home", path=app.paths.home))
+    click.echo(t("init.settings", path=app.paths.settings))
+    click.echo(t("init.database", path=app.paths.db, schema=db.schema_version()))
+    click.echo(t("init.next"))
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@cli.command(help=t("doctor.help"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def doctor(app: Any, as_json: bool) -> None:
-    """Check the installation: home, settings, database, backends, optional pieces."""
     from .doctor import run_checks
 
     checks = run_checks(app)
-    ok = all(c["ok"] or not c.get("required") for c in checks)
+    problems = [c for c in checks if not c["ok"] and c.get("required")]
     if as_json:
-        _echo_json({"ok": ok, "version": __version__, "home": str(app.paths.home),
+        _echo_json({"ok": not problems, "version": __version__, "home": str(app.paths.home),
                     "checks": checks})
     else:
         for c in checks:
             mark = "ok " if c["ok"] else ("!! " if c.get("required") else "-- ")
             click.echo(f"{mark} {c['name']:<14} {c['detail']}")
-    if not ok:
+            if c.get("fix") and not c["ok"]:
+                click.echo(t("doctor.fix", fix=c["fix"]))
+        click.echo(t("doctor.problems", n=len(problems)) if problems else t("doctor.ok"))
+    if problems:
         sys.exit(1)
 
 
 # -- ask ------------------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(help=t("ask.help"))
 @click.argument("question", required=False)
-@click.option("--customer", default="cli", show_default=True, help="Who is asking.")
+@click.option("--customer", default="cli", show_default=True, help=t("ask.opt.customer"))
 @click.option("--batch", "batch", type=click.Path(exists=True, dir_okay=False),
-              help="Questions, one per line or JSONL with a 'question' field; JSONL out.")
-@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
-@click.option("--trace", is_flag=True, help="Include the full decision trace in the JSON.")
-@click.option("--demo", is_flag=True, help="Ask the demo shop instead of this home's shop.")
+              help=t("ask.opt.batch"))
+@click.option("--json", "as_json", is_flag=True, help=t("ask.opt.json"))
+@click.option("--trace", is_flag=True, help=t("ask.opt.trace"))
+@click.option("--demo", is_flag=True, help=t("ask.opt.demo"))
 @click.pass_obj
 def ask(app: Any, question: str | None, customer: str, batch: str | None, as_json: bool,
         trace: bool, demo: bool) -> None:
-    """Answer QUESTION as the shop would (nothing is sent to any customer)."""
     from .app import build_engine
 
     if (question is None) == (batch is None):
-        raise click.UsageError("give a QUESTION or --batch FILE (not both)")
+        raise click.UsageError(t("ask.usage"))
     if demo:
         app = _demo_app(app)
     engine = build_engine(app, demo=demo)
@@ -184,9 +181,9 @@ def ask(app: Any, question: str | None, customer: str, batch: str | None, as_jso
         if as_json:
             _echo_json(result.to_json(with_trace=trace))
         else:
-            click.echo(result.reply if result.reply else f"（不回复：{result.reason}）")
-            click.echo(f"[{result.tier or '-'} · {result.reason} · {result.latency_ms:.0f} ms]",
-                       err=True)
+            click.echo(result.reply if result.reply else t("ask.silent", reason=result.reason))
+            click.echo(t("ask.meta", tier=result.tier or "-", reason=result.reason,
+                         ms=f"{result.latency_ms:.0f}"), err=True)
         return
     for n, item in enumerate(_read_batch(Path(batch)), 1):
         who = item.get("customer") or f"{customer}-{n}"
@@ -202,7 +199,7 @@ def _read_batch(path: Path) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path.name} is not UTF-8 text") from exc
+        raise InputError(t("batch.not_utf8", name=path.name)) from exc
     items = []
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -212,9 +209,9 @@ def _read_batch(path: Path) -> list[dict[str, Any]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(f"{path.name} line {n}: not valid JSON ({exc.msg})") from exc
+                raise InputError(t("batch.bad_json", name=path.name, n=n, detail=exc.msg)) from exc
             if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
-                raise InputError(f"{path.name} line {n}: needs a 'question' text field")
+                raise InputError(t("batch.no_question", name=path.name, n=n))
             items.append(obj)
         else:
             items.append({"question": line})
@@ -224,18 +221,15 @@ def _read_batch(path: Path) -> list[dict[str, Any]]:
 # -- run / demo -----------------------------------------------------------------------------
 
 
-@cli.command()
-@click.option("--channel", "channel_name", default=None,
-              help="console | sim | any registered channel (default: settings).")
-@click.option("--headless", is_flag=True, help="No terminal UI: log to stdout.")
+@cli.command(help=t("run.help"))
+@click.option("--channel", "channel_name", default=None, help=t("run.opt.channel"))
+@click.option("--headless", is_flag=True, help=t("run.opt.headless"))
 @click.option("--script", type=click.Path(exists=True, dir_okay=False),
-              help="sim: the conversation file to play.")
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="sim: play the script this many times faster.")
+              help=t("run.opt.script"))
+@click.option("--speed", type=float, default=1.0, show_default=True, help=t("run.opt.speed"))
 @click.pass_obj
 def run(app: Any, channel_name: str | None, headless: bool, script: str | None,
         speed: float) -> None:
-    """Run the shop's bot on a channel until stopped (Ctrl-C)."""
     name = channel_name or app.settings.channel.name
     if not headless and sys.stdout.isatty() and name not in ("console",):
         _open_tui(app, channel=name)
@@ -272,8 +266,8 @@ def _run_headless(app: Any, channel_name: str, kwargs: dict[str, Any], *,
         services.stop()
         engine.close()
     counts = engine.store.counts()
-    click.echo(f"-- {counts['messages']} messages · replies by tier {counts['by_tier']} · "
-               f"open handoffs {counts['open_handoffs']}", err=True)
+    click.echo(t("run.summary", messages=counts["messages"], tiers=counts["by_tier"],
+                 handoffs=counts["open_handoffs"]), err=True)
 
 
 def _finished(channel: Any, engine: Any) -> bool:
@@ -314,13 +308,11 @@ def _home_model(app: Any) -> str:
         return ""
 
 
-@cli.command()
-@click.option("--headless", is_flag=True, help="Print the transcript instead of the TUI.")
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="Play the demo conversation this many times faster.")
+@cli.command(help=t("demo.help"))
+@click.option("--headless", is_flag=True, help=t("demo.opt.headless"))
+@click.option("--speed", type=float, default=1.0, show_default=True, help=t("demo.opt.speed"))
 @click.pass_obj
 def demo(app: Any, headless: bool, speed: float) -> None:
-    """The demo shop with a simulated customer conversation (offline, no WeChat)."""
     demo_app = _demo_app(app)
     # A faster script keeps its shape: the quiet window between messages shrinks with it.
     window = demo_app.settings.engine.aggregate_window_s / max(speed, 0.01)
@@ -333,20 +325,20 @@ def demo(app: Any, headless: bool, speed: float) -> None:
         else:
             _open_tui(demo_app, channel="sim", demo=True, speed=speed)
             return
-    click.echo(f"演示店铺：{demo_app.settings.shop.name}（离线，模拟顾客对话）", err=True)
+    click.echo(t("demo.title", shop=demo_app.settings.shop.name), err=True)
     _run_headless(demo_app, "sim", {"speed": speed}, demo=True)
 
 
 # -- rules ----------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(help=t("rules.help"))
 def rules() -> None:
-    """The shop's own auto-replies, handoff triggers and blocklist."""
+    pass
 
 
-@rules.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@rules.command("list", help=t("rules.list.help"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def rules_list(app: Any, as_json: bool) -> None:
     from dataclasses import asdict
@@ -358,30 +350,30 @@ def rules_list(app: Any, as_json: bool) -> None:
         _echo_json([asdict(r) for r in items])
         return
     for r in items:
-        state = "on " if r.enabled else "off"
+        state = t("rules.on") if r.enabled else t("rules.off")
         reply = f" → {r.reply}" if r.reply else ""
-        click.echo(f"#{r.id:<3} {state} p{r.priority:<4} {r.action:<7} {r.match}:{r.field} "
-                   f"'{r.pattern}' [{r.hours}] {r.name}{reply} (hits {r.hits})")
+        click.echo(t("rules.row", id=f"{r.id:<3}", state=state, priority=f"{r.priority:<4}",
+                     action=f"{r.action:<7}", match=r.match, field=r.field, pattern=r.pattern,
+                     hours=r.hours, name=r.name, reply=reply, hits=r.hits))
 
 
-@rules.command("add")
-@click.option("--name", help="A label for the rule (default: the pattern).")
+@rules.command("add", help=t("rules.add.help"))
+@click.option("--name", help=t("rules.opt.name"))
 @click.option("--match", "match", type=click.Choice(["keyword", "regex", "exact"]),
-              default="keyword", show_default=True)
+              default="keyword", show_default=True, help=t("rules.opt.match"))
 @click.option("--field", "field_", type=click.Choice(["text", "sender"]), default="text",
-              show_default=True, help="Match the message text or the sender's name.")
-@click.option("--pattern", required=True, help="keyword: a|b|c contained; exact: whole text.")
+              show_default=True, help=t("rules.opt.field"))
+@click.option("--pattern", required=True, help=t("rules.opt.pattern"))
 @click.option("--action", type=click.Choice(["reply", "handoff", "ignore", "optout"]),
-              default="reply", show_default=True)
-@click.option("--reply", help="The reply text (for reply/optout).")
+              default="reply", show_default=True, help=t("rules.opt.action"))
+@click.option("--reply", help=t("rules.opt.reply"))
 @click.option("--priority", type=int, default=100, show_default=True,
-              help="Lower runs first.")
+              help=t("rules.opt.priority"))
 @click.option("--hours", type=click.Choice(["always", "open", "closed"]), default="always",
-              show_default=True, help="Only during / outside business hours.")
+              show_default=True, help=t("rules.opt.hours"))
 @click.pass_obj
 def rules_add(app: Any, name: str | None, match: str, field_: str, pattern: str, action: str,
               reply: str | None, priority: int, hours: str) -> None:
-    """Add a rule, e.g. --pattern '营业时间|几点开门' --reply '每天8:30-21:30'."""
     from .domain import Rule
     from .pipeline.rules import validate
     from .storage.queries import Store
@@ -392,10 +384,10 @@ def rules_add(app: Any, name: str | None, match: str, field_: str, pattern: str,
     store = Store(app.db())
     with store.tx():
         rid = store.add_rule(rule, time.time())
-    click.echo(f"added rule #{rid}")
+    click.echo(t("rules.added", id=rid))
 
 
-@rules.command("remove")
+@rules.command("remove", help=t("rules.remove.help"))
 @click.argument("rule_id", type=int)
 @click.pass_obj
 def rules_remove(app: Any, rule_id: int) -> None:
@@ -404,36 +396,35 @@ def rules_remove(app: Any, rule_id: int) -> None:
     store = Store(app.db())
     with store.tx():
         if not store.remove_rule(rule_id):
-            raise click.ClickException(f"no rule #{rule_id}")
-    click.echo(f"removed rule #{rule_id}")
+            raise click.ClickException(t("rules.none", id=rule_id))
+    click.echo(t("rules.removed", id=rule_id))
 
 
-@rules.command("enable")
+@rules.command("enable", help=t("rules.enable.help"))
 @click.argument("rule_id", type=int)
-@click.option("--off", is_flag=True, help="Disable instead.")
+@click.option("--off", is_flag=True, help=t("rules.opt.off"))
 @click.pass_obj
 def rules_enable(app: Any, rule_id: int, off: bool) -> None:
-    """Switch a rule (built-ins included) on, or off with --off."""
     from .storage.queries import Store
 
     store = Store(app.db())
     with store.tx():
         if not store.set_rule_enabled(rule_id, not off, time.time()):
-            raise click.ClickException(f"no rule #{rule_id}")
-    click.echo(f"rule #{rule_id} {'disabled' if off else 'enabled'}")
+            raise click.ClickException(t("rules.none", id=rule_id))
+    click.echo(t("rules.disabled" if off else "rules.enabled", id=rule_id))
 
 
 # -- handoffs -------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(help=t("handoffs.help"))
 def handoffs() -> None:
-    """Chats handed to a human: list, claim, resolve."""
+    pass
 
 
-@handoffs.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include resolved ones.")
-@click.option("--json", "as_json", is_flag=True)
+@handoffs.command("list", help=t("handoffs.list.help"))
+@click.option("--all", "show_all", is_flag=True, help=t("handoffs.opt.all"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def handoffs_list(app: Any, show_all: bool, as_json: bool) -> None:
     from .storage.queries import Store
@@ -458,43 +449,55 @@ def _handoff_action(app: Any, handoff_id: int, state: str, note: str | None) -> 
         engine.update_handoff(handoff_id, state, note)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"handoff #{handoff_id} {state}")
+    click.echo(t(f"handoffs.{state}", id=handoff_id))
 
 
-@handoffs.command("claim")
+@handoffs.command("claim", help=t("handoffs.claim.help"))
 @click.argument("handoff_id", type=int)
 @click.pass_obj
 def handoffs_claim(app: Any, handoff_id: int) -> None:
     _handoff_action(app, handoff_id, "claimed", None)
 
 
-@handoffs.command("resolve")
+@handoffs.command("resolve", help=t("handoffs.resolve.help"))
 @click.argument("handoff_id", type=int)
-@click.option("--note", help="What was done.")
+@click.option("--note", help=t("handoffs.opt.note"))
 @click.pass_obj
 def handoffs_resolve(app: Any, handoff_id: int, note: str | None) -> None:
-    """Close a handoff; the AI answers that customer again."""
     _handoff_action(app, handoff_id, "resolved", note)
 
 
 def main(argv: list[str] | None = None) -> None:
+    from .logs import install_crash_hooks
+
+    install_crash_hooks()
     try:
         rv = cli.main(args=argv, prog_name="alpha01", standalone_mode=False)
         if isinstance(rv, int) and rv:
             sys.exit(rv)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo(t("aborted"), err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except Alpha01Error as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(t("error", detail=exc), err=True)
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
     except BrokenPipeError:
         sys.exit(1)
+    except Exception as exc:  # a bug: into the log, and the owner is told where it is
+        _crashed(exc)
+        sys.exit(1)
+
+
+def _crashed(exc: BaseException) -> None:
+    from .logs import crash_note, log_crash
+
+    log_crash(exc)
+    click.echo(crash_note(exc), err=True)
 
 
 if __name__ == "__main__":

@@ -8,26 +8,28 @@ from typing import Any
 
 import click
 
+from .clitext import t
+
 
 def _one(app: Any, name: str) -> Any:
     from .storage.queries import Store
 
     found = Store(app.db()).find_customers(name)
     if not found:
-        raise click.ClickException(f"no customer named {name!r}")
+        raise click.ClickException(t("cust.none", name=name))
     if len(found) > 1:
         where = ", ".join(f"{c.channel}:{c.chat}" for c in found)
-        raise click.ClickException(f"{len(found)} customers named {name!r} ({where})")
+        raise click.ClickException(t("cust.many", n=len(found), name=name, where=where))
     return found[0]
 
 
-@click.group()
+@click.group(help=t("lazy.customers"))
 def customers() -> None:
-    """The shop's customers: list, pause/resume the AI, export or forget one."""
+    pass
 
 
-@customers.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@customers.command("list", help=t("cust.list.help"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def customers_list(app: Any, as_json: bool) -> None:
     from dataclasses import asdict
@@ -42,44 +44,41 @@ def customers_list(app: Any, as_json: bool) -> None:
         return
     now = time.time()
     for c in rows:
-        state = ("paused" if c["paused_until"] and c["paused_until"] > now else
-                 "handed off" if c["handed_off"] else "blocked" if c["blocked"] else "AI")
+        state = t("cust.paused" if c["paused_until"] and c["paused_until"] > now else
+                  "cust.handed_off" if c["handed_off"] else
+                  "cust.blocked" if c["blocked"] else "cust.ai")
         click.echo(f"#{c['id']:<4} {c['name']:<16} {c['channel']:<8} {state:<10} "
                    f"{','.join(c['tags'])}")
 
 
-@customers.command("pause")
+@customers.command("pause", help=t("cust.pause.help"))
 @click.argument("name")
-@click.option("--minutes", type=float, help="How long (default: settings engine.takeover_pause_min).")
+@click.option("--minutes", type=float, help=t("cust.opt.minutes"))
 @click.pass_obj
 def customers_pause(app: Any, name: str, minutes: float | None) -> None:
-    """Stop the AI answering NAME (you reply yourself)."""
     from .app import build_engine
 
     c = _one(app, name)
     build_engine(app).pause(c.id, minutes)
-    click.echo(f"AI paused for {c.name}")
+    click.echo(t("cust.paused_for", name=c.name))
 
 
-@customers.command("resume")
+@customers.command("resume", help=t("cust.resume.help"))
 @click.argument("name")
 @click.pass_obj
 def customers_resume(app: Any, name: str) -> None:
-    """Let the AI answer NAME again."""
     from .app import build_engine
 
     c = _one(app, name)
     build_engine(app).resume(c.id)
-    click.echo(f"AI resumed for {c.name}")
+    click.echo(t("cust.resumed_for", name=c.name))
 
 
-@customers.command("export")
+@customers.command("export", help=t("cust.export.help"))
 @click.argument("name")
-@click.option("--out", "out", type=click.Path(dir_okay=False),
-              help="Write the JSON to this file (default: print it).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help=t("cust.opt.out"))
 @click.pass_obj
 def customers_export(app: Any, name: str, out: str | None) -> None:
-    """Everything stored about NAME, as JSON (their right to a copy under PIPL)."""
     from .storage.queries import Store
 
     c = _one(app, name)
@@ -90,27 +89,24 @@ def customers_export(app: Any, name: str, out: str | None) -> None:
         from pathlib import Path
 
         Path(out).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {len(data['messages'])} messages, {len(data['replies'])} replies "
-                   f"about {c.name} to {out}", err=True)
+        click.echo(t("cust.exported", messages=len(data["messages"]),
+                     replies=len(data["replies"]), name=c.name, out=out), err=True)
     else:
         click.echo(text)
 
 
-@customers.command("forget")
+@customers.command("forget", help=t("cust.forget.help"))
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=t("cust.opt.yes"))
 @click.pass_obj
 def customers_forget(app: Any, name: str, yes: bool) -> None:
-    """Delete NAME and everything about them (messages, replies, profile, tags, handoffs).
-    Only the fact that a deletion happened is kept."""
     from .storage.queries import Store
 
     c = _one(app, name)
     if not yes:
-        click.confirm(f"Delete everything stored about {c.name}? This cannot be undone",
-                      abort=True)
+        click.confirm(t("cust.confirm", name=c.name), abort=True)
     store = Store(app.db())
     with store.tx():
         counts = store.forget_customer(c.id, time.time())
-    click.echo(f"deleted {counts['messages']} messages, {counts['replies']} replies, "
-               f"{counts['handoffs']} handoffs and the profile")
+    click.echo(t("cust.forgotten", messages=counts["messages"], replies=counts["replies"],
+                 handoffs=counts["handoffs"]))

@@ -204,12 +204,17 @@ class Settings:
         return dataclasses.asdict(self)
 
     def save(self, path: Path) -> None:
+        """Write settings.toml (owner-only) without the secrets: those live in the vault
+        (`AppContext.save_settings` puts them there first)."""
         import tomli_w
 
+        from .paths import write_private
+
+        data = self.to_dict()
+        for section, key in SECRET_KEYS:
+            data[section][key] = ""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(tomli_w.dumps(self.to_dict()), encoding="utf-8")
-        tmp.replace(path)
+        write_private(path, tomli_w.dumps(data).encode("utf-8"))
 
     def with_overrides(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some keys changed, validated like the file: `with_overrides(llm={...})`."""
@@ -220,6 +225,9 @@ class Settings:
             data[section].update(values)
         return Settings.from_dict(data, where="overrides")
 
+
+# Keys whose values are kept by the OS (alpha01/vault.py), never in settings.toml.
+SECRET_KEYS = (("sync", "device_secret"), ("llm", "zhipu_api_key"))
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

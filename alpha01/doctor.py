@@ -8,6 +8,8 @@ import sys
 from typing import Any
 
 from . import __version__, registry
+from .clitext import t
+from .diagnose import diagnose
 from .errors import Alpha01Error
 
 
@@ -49,6 +51,7 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
                              required=True))
     except Alpha01Error as exc:
         checks.append(_check("database", False, str(exc), required=True))
+    checks.extend(at_rest_checks(app))
     for kind, chosen in (("channels", settings.channel.name), ("llm", settings.llm.backend),
                          ("embedders", settings.knowledge.embedder)):
         known = registry.names(kind)
@@ -65,4 +68,28 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
                          ("apscheduler", "automations (extra jobs)")):
         present = _has(module)
         checks.append(_check(module, present, what if present else f"missing: {what}"))
+    checks.extend(diagnose(app))  # can this PC serve customers (model, CPU, knowledge, …)
+    return checks
+
+
+def at_rest_checks(app: Any) -> list[dict[str, Any]]:
+    """Customer data at rest: is the database encrypted, where is its key, where are the logs,
+    and the last error written there."""
+    from .logs import last_error, log_file
+    from .vault import Vault
+
+    checks = []
+    try:
+        encrypted = app.db().encrypted
+        checks.append(_check("encryption", encrypted, t("doc.encryption.on") if encrypted
+                             else t("doc.encryption.off")))
+    except Alpha01Error:
+        pass  # the database line above already says why it cannot be opened
+    vault = Vault(app.paths.home)
+    checks.append(_check("key", vault.kind != "file", t("doc.key", where=vault.location)))
+    checks.append(_check("logs", app.paths.logs.is_dir(), t("doc.logs", path=app.paths.logs)
+                         if app.paths.logs.is_dir() else t("doc.logs.none", path=app.paths.logs)))
+    error = last_error(app.paths)
+    checks.append(_check("last error", True, t("doc.last_error", file=log_file(app.paths).name,
+                                               line=error) if error else t("doc.no_error")))
     return checks

@@ -62,14 +62,12 @@ class AskResult:
     model: str | None
     latency_ms: float
     reason: str
-    message_id: int | None = None
     trace: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self, *, with_trace: bool = False) -> dict[str, Any]:
         out = {"reply": self.reply, "tier": self.tier, "handoff": self.handoff,
                "passages": self.passages, "model": self.model,
-               "latency_ms": round(self.latency_ms, 1), "reason": self.reason,
-               "message_id": self.message_id}
+               "latency_ms": round(self.latency_ms, 1), "reason": self.reason}
         if with_trace:
             out["trace"] = self.trace
         return out
@@ -99,6 +97,7 @@ class Engine:
         self._rules_sig: tuple | None = None
         self._started = False
         self._thread_id: int | None = None
+        self._ask_history: dict[str, list[tuple[str, str]]] = {}  # ask(): per asker, in memory
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -547,41 +546,35 @@ class Engine:
     # -- ask: one question straight through the pipeline --------------------------------------
 
     def ask(self, question: str, *, customer: str = "cli", channel: str = "ask") -> AskResult:
-        """Answer one question now (no aggregation, no channel): `alpha01 ask`."""
+        """Answer one question now through the real pipeline (no aggregation, no channel):
+        `alpha01 ask`, `alpha01 kb check`. Writes nothing: no customer, message, reply,
+        handoff, event or rule hit. The asker's earlier questions in this process (by name)
+        are the conversation the pipeline sees."""
         started = time.perf_counter()
         msg = Inbound(channel=channel, chat=customer, sender=customer, text=question,
                       key_hint=uuid.uuid4().hex)
         msg.text = intake.clean_text(msg.text)
         now = self.clock.now()
-        with self.store.tx():
-            cust = self.store.customer(channel, customer, "", customer, now)
-            verdict = intake.presort(msg, baseline=0.0, now=now, stale_after_s=0,
-                                     max_chars=self.settings.engine.max_message_chars)
-            mid = self.store.insert_message(
-                channel=channel, key=intake.dedupe_key(msg), customer_id=cust.id, chat=customer,
-                sender=customer, text=msg.text, kind="text", ts=None, now=now, ui_id=None,
-                is_group=False, state=MessageState.RECEIVED, reason=None)
+        verdict = intake.presort(msg, baseline=0.0, now=now, stale_after_s=0,
+                                 max_chars=self.settings.engine.max_message_chars)
+        history = self._ask_history.setdefault(customer, [])
         if verdict:
             d = (Decision.ignore(verdict[1]) if verdict[0] == "ignored"
                  else Decision.handoff(self.settings.shop.handoff_reply, verdict[1]))
         else:
             self._refresh_rules()
-            history = self.store.history(cust.id, self.settings.engine.history_window,
-                                         before_id=mid)
-            d = self.pipeline.decide(msg.text, sender=customer, history=history,
+            d = self.pipeline.decide(msg.text, sender=customer,
+                                     history=history[-self.settings.engine.history_window:],
                                      when=datetime.fromtimestamp(now))
         latency = (time.perf_counter() - started) * 1000
-        with self.store.tx():
-            rid = self._apply(d, cust.id, [mid], channel, customer, self.clock.now(), latency)
-            if rid is not None:  # delivered to the caller, not to a channel
-                self.store.mark_reply(rid, "sent", now=self.clock.now())
-            if d.action is Action.HANDOFF:  # a one-shot question leaves no chat to own
-                self.store.set_flags(cust.id, handed_off=0)
+        history.append(("user", msg.text))
+        if d.action in (Action.RESPOND, Action.HANDOFF) and d.reply:
+            history.append(("assistant", d.reply))
         trace = {k: v for k, v in d.trace.items() if not k.startswith("_")}
         return AskResult(reply=d.reply, tier=str(d.tier) if d.tier else None,
                          handoff=d.action is Action.HANDOFF,
                          passages=trace.get("passages", []), model=trace.get("model"),
-                         latency_ms=latency, reason=d.reason, message_id=mid, trace=trace)
+                         latency_ms=latency, reason=d.reason, trace=trace)
 
     # -- listeners ----------------------------------------------------------------------------
 

@@ -6,8 +6,11 @@ The home directory holds settings, the database, the knowledge index, logs and b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +77,10 @@ class Paths:
         return self.home / "reports"
 
     def ensure(self) -> Paths:
-        """Create the home directory (and check it is writable), or raise HomeError."""
+        """Create the home directory, owner-only (0700), check it is writable, or raise HomeError."""
         try:
             self.home.mkdir(parents=True, exist_ok=True)
+            private_dir(self.home)
             probe = self.home / ".write-probe"
             probe.write_bytes(b"ok")
             probe.unlink()
@@ -86,3 +90,86 @@ class Paths:
                 f"Choose another with --home DIR or {ENV_HOME}."
             ) from exc
         return self
+
+
+# -- owner-only files ---------------------------------------------------------------------------
+# On Linux and macOS: 0700 folders, 0600 files. On Windows the files live under the user's
+# profile (%LOCALAPPDATA%), whose inherited ACL already admits only that user, SYSTEM and the
+# administrators; rewriting ACLs (icacls) would not remove those, so nothing is changed there.
+
+
+def private_dir(path: Path) -> None:
+    """0700, when it is ours to change (a folder another user owns and lets us write stays)."""
+    _chmod(path, 0o700, PermissionError)
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file owner-only (a missing one is no error)."""
+    _chmod(path, 0o600, FileNotFoundError)
+
+
+def _chmod(path: Path, mode: int, harmless: type[OSError]) -> None:
+    if os.name == "posix":
+        with contextlib.suppress(harmless):
+            os.chmod(path, mode)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file atomically (temp file, fsync, rename), readable by its owner only."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    private_file(tmp)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX; Windows has no directory handles for this)."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path, wait_s: float = 10.0) -> Iterator[None]:
+    """A lock between processes, held on the open file `lock` (left in place): the operating
+    system releases it when its holder ends, even when killed, so a crash never leaves it held."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                _lock(fd, take=True)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise HomeError(f"{lock.name} 被另一个 alpha01 程序占用，请稍后重试") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _lock(fd, take=False)
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int, *, take: bool) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if take else fcntl.LOCK_UN)

@@ -7,6 +7,7 @@ migration is never edited once released; a schema change is a new function appen
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -177,14 +178,36 @@ class Checkpointer:
 
 
 def migrate(path: str | Path) -> None:
-    """Create the database if needed and apply every pending migration."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Create the database if needed and apply every pending migration.
+
+    The database holds the QR signing keys: it (and its WAL, which SQLite creates with the
+    database's mode) is readable by the server's user only, as is a folder made for it.
+    """
+    protect(path)
     conn = connect(path)
     try:
         db = sqlite_utils.Database(conn)
         MIGRATIONS.apply(db)
     finally:
         conn.close()
+
+
+def protect(path: str | Path) -> None:
+    """0600 for the database file (created empty if missing) and its -wal/-shm; 0700 for a
+    folder made here. POSIX only: on Windows the server's folder ACL is the administrator's."""
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True)
+        if os.name == "posix":
+            os.chmod(path.parent, 0o700)
+    if os.name != "posix":
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.chmod(f"{path}{suffix}", 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def applied(path: str | Path) -> list[str]:

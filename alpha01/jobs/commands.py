@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..clitext import t
 from . import KINDS
 
 
@@ -26,16 +27,15 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
-@click.group()
+@click.group(help=t("lazy.jobs"))
 def jobs() -> None:
-    """The shop's automations: broadcasts, follow-ups, reports, catalog sync, backups."""
+    pass
 
 
-@jobs.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@jobs.command("list", help=t("jobs.list.help"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def jobs_list(app: Any, as_json: bool) -> None:
-    """Every job with its schedule, next run and last result."""
     from .scheduler import next_fire
 
     runner = _runner(app)
@@ -56,46 +56,45 @@ def jobs_list(app: Any, as_json: bool) -> None:
         _echo_json(out)
         return
     for j in out:
-        state = "on " if j["enabled"] else "off"
-        click.echo(f"#{j['id']:<3} {state} {j['kind']:<9} {j['schedule']:<20} "
-                   f"next {_when(j['next_run'])}  last {j['last_status'] or '-':<7} {j['name']}")
+        state = t("rules.on") if j["enabled"] else t("rules.off")
+        click.echo(t("jobs.row", id=f"{j['id']:<3}", state=state, kind=f"{j['kind']:<9}",
+                     schedule=f"{j['schedule']:<20}", next=_when(j["next_run"]),
+                     last=f"{j['last_status'] or '-':<7}", name=j["name"]))
         if j["last_error"] and j["last_status"] == "error":
-            click.echo(f"      error: {j['last_error']}")
+            click.echo(t("jobs.row_error", error=j["last_error"]))
 
 
-@jobs.command("add")
+@jobs.command("add", help=t("jobs.add.help"))
 @click.argument("name")
-@click.option("--kind", type=click.Choice(KINDS), required=True)
-@click.option("--cron", help="Cron fields 'm h dom mon dow', e.g. '0 10 * * 6'.")
-@click.option("--every", help="An interval: 90s, 15m, 2h, 1d.")
-@click.option("--at", "at", help="Once, at 'YYYY-MM-DD HH:MM' (local time).")
-@click.option("--text", help="broadcast / followup: the message ({name} = the customer).")
-@click.option("--tags", help="broadcast: comma-separated tags (empty: every customer).")
-@click.option("--match-all", is_flag=True, help="broadcast: customers with all the tags.")
-@click.option("--source", help="catalog: a CSV/XLSX/JSON file path or an http(s) URL.")
-@click.option("--param", "params", multiple=True, help="Other parameters as key=value.")
+@click.option("--kind", type=click.Choice(KINDS), required=True, help=t("jobs.opt.kind"))
+@click.option("--cron", help=t("jobs.opt.cron"))
+@click.option("--every", help=t("jobs.opt.every"))
+@click.option("--at", "at", help=t("jobs.opt.at"))
+@click.option("--text", help=t("jobs.opt.text"))
+@click.option("--tags", help=t("jobs.opt.tags"))
+@click.option("--match-all", is_flag=True, help=t("jobs.opt.match_all"))
+@click.option("--source", help=t("jobs.opt.source"))
+@click.option("--param", "params", multiple=True, help=t("jobs.opt.param"))
 @click.option("--misfire-grace", type=float, default=3600.0, show_default=True,
-              help="Seconds a late run (PC asleep or off) may still start.")
-@click.option("--no-coalesce", is_flag=True, help="Run every missed time, not just the last.")
-@click.option("--json", "as_json", is_flag=True)
+              help=t("jobs.opt.misfire"))
+@click.option("--no-coalesce", is_flag=True, help=t("jobs.opt.no_coalesce"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def jobs_add(app: Any, name: str, kind: str, cron: str | None, every: str | None,
              at: str | None, text: str | None, tags: str | None, match_all: bool,
              source: str | None, params: tuple[str, ...], misfire_grace: float,
              no_coalesce: bool, as_json: bool) -> None:
-    """Add job NAME, e.g. `jobs add 周末促销 --kind broadcast --cron '0 10 * * 6' --tags 老客
-    --text '周末全场买二送一'`."""
     from .schedule import normalise
 
     given = [(k, v) for k, v in (("cron", cron), ("every", every), ("at", at)) if v]
     if len(given) != 1:
-        raise click.UsageError("give exactly one of --cron, --every, --at")
+        raise click.UsageError(t("jobs.one_schedule"))
     schedule = normalise(f"{given[0][0]}:{given[0][1]}")
     p: dict[str, Any] = {}
     for item in params:
         key, sep, value = item.partition("=")
         if not sep:
-            raise click.UsageError(f"--param {item!r}: use key=value")
+            raise click.UsageError(t("jobs.bad_param", item=item))
         try:
             p[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -103,18 +102,18 @@ def jobs_add(app: Any, name: str, kind: str, cron: str | None, every: str | None
     if text:
         p["text"] = text
     if tags:
-        p["tags"] = [t.strip() for t in tags.replace("，", ",").split(",") if t.strip()]
+        p["tags"] = [tag.strip() for tag in tags.replace("，", ",").split(",") if tag.strip()]
     if match_all:
         p["match"] = "all"
     if source:
         p["source"] = source
     if kind == "broadcast" and not p.get("text"):
-        raise click.UsageError("a broadcast needs --text")
+        raise click.UsageError(t("jobs.needs_text"))
     if kind == "catalog" and not p.get("source"):
-        raise click.UsageError("a catalog sync needs --source")
+        raise click.UsageError(t("jobs.needs_source"))
     store = _runner(app).store
     if store.job(name) is not None:
-        raise click.ClickException(f"a job named {name!r} exists already")
+        raise click.ClickException(t("jobs.exists", name=name))
     with store.tx():
         jid = store.add_job(name=name, kind=kind, schedule=schedule, params=p,
                             misfire_grace_s=misfire_grace, coalesce=not no_coalesce,
@@ -122,30 +121,27 @@ def jobs_add(app: Any, name: str, kind: str, cron: str | None, every: str | None
     if as_json:
         _echo_json({"id": jid, "name": name, "kind": kind, "schedule": schedule, "params": p})
     else:
-        click.echo(f"added job #{jid} {name} ({kind}, {schedule})")
+        click.echo(t("jobs.added", id=jid, name=name, kind=kind, schedule=schedule))
 
 
-@jobs.command("remove")
+@jobs.command("remove", help=t("jobs.remove.help"))
 @click.argument("name")
 @click.pass_obj
 def jobs_remove(app: Any, name: str) -> None:
-    """Remove job NAME (its run history stays until retention removes it)."""
     store = _runner(app).store
     row = store.job(name)
     if row is None:
-        raise click.ClickException(f"no job named {name!r}")
+        raise click.ClickException(t("jobs.none", name=name))
     with store.tx():
         store.remove_job(row["id"])
-    click.echo(f"removed job #{row['id']} {row['name']}")
+    click.echo(t("jobs.removed", id=row["id"], name=row["name"]))
 
 
-@jobs.command("run")
+@jobs.command("run", help=t("jobs.run.help"))
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def jobs_run(app: Any, name: str, as_json: bool) -> None:
-    """Run job NAME now. Sends are queued in the outbox and go out (paced, outside quiet
-    hours) when the bot runs."""
     runner = _runner(app)
     result = runner.run(runner.job(name))
     if as_json:
@@ -159,13 +155,12 @@ def jobs_run(app: Any, name: str, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-@jobs.command("history")
+@jobs.command("history", help=t("jobs.history.help"))
 @click.argument("name", required=False)
-@click.option("--limit", type=int, default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=20, show_default=True, help=t("jobs.opt.limit"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_obj
 def jobs_history(app: Any, name: str | None, limit: int, as_json: bool) -> None:
-    """The run ledger, newest first (all jobs, or NAME)."""
     runner = _runner(app)
     job_id = runner.job(name).id if name else None
     rows = [dict(r) for r in runner.store.job_runs(job_id, limit)]

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..paths import private_dir, private_file
 from ..pipeline.pacing import Pacer
+from ..storage.db import connect
 from ..storage.queries import Store
 from .runner import Job, JobRunner, Skip
 
@@ -297,20 +298,22 @@ def retention(runner: JobRunner, job: Job, key: str, now: float) -> dict[str, An
 # -- backup -------------------------------------------------------------------------------------
 
 
-def backup_database(conn_or_path: sqlite3.Connection | Path, dest_dir: Path, *, keep: int,
-                    now: float) -> dict[str, Any]:
+def backup_database(conn_or_path: Any, dest_dir: Path, *, keep: int, now: float,
+                    key: str | None = None) -> dict[str, Any]:
     """An online backup (SQLite's backup API: consistent while the app keeps writing),
-    integrity-checked before it counts; the newest `keep` backups are kept."""
+    integrity-checked before it counts; the newest `keep` backups are kept. With the key of an
+    encrypted database the backup is encrypted with the same key; every file is owner-only."""
     dest_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(dest_dir)
     final = dest_dir / f"alpha01-{datetime.fromtimestamp(now):%Y%m%d-%H%M%S}.db"
     tmp = final.with_suffix(".db.partial")
     tmp.unlink(missing_ok=True)
-    own = not isinstance(conn_or_path, sqlite3.Connection)
-    src = (sqlite3.connect(f"file:{conn_or_path}?mode=ro", uri=True, timeout=30)
-           if own else conn_or_path)
+    own = isinstance(conn_or_path, str | Path)
+    src = connect(conn_or_path, key=key, readonly=True, timeout=30) if own else conn_or_path
     started = time.perf_counter()
     try:
-        dst = sqlite3.connect(str(tmp))
+        dst = connect(tmp, key=key)
+        private_file(tmp)
         try:
             src.backup(dst, pages=1024)
             dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
@@ -336,10 +339,10 @@ def backup_database(conn_or_path: sqlite3.Connection | Path, dest_dir: Path, *, 
 def backup(runner: JobRunner, job: Job, key: str, now: float) -> dict[str, Any]:
     keep = int(job.params.get("keep", runner.settings.jobs.backup_keep))
     dest = Path(job.params.get("dir") or runner.paths.backups)
-    path = runner.store.db.path
+    path, db_key = runner.store.db.path, runner.store.db.key
     if path is None:  # an in-memory database: only the writer's connection sees it
         return runner.write(lambda s: backup_database(s.conn, dest, keep=keep, now=now))
-    return backup_database(Path(path), dest, keep=keep, now=now)
+    return backup_database(Path(path), dest, keep=keep, now=now, key=db_key)
 
 
 # -- sync heartbeat -----------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from ..clitext import t
+
 
 def _app(ctx: click.Context) -> Any:
     obj = ctx.find_object(dict)
@@ -35,41 +37,50 @@ def _want_json(app: Any, flag: bool) -> bool:
     return flag or bool(getattr(app, "json_output", False))
 
 
-@click.group("kb")
+class ProgressBar:
+    """A progress bar on stderr fed by the knowledge base's (name, done, total) callback;
+    silent for JSON output and for a single step."""
+
+    def __init__(self, label: str, quiet: bool = False) -> None:
+        self.label, self.quiet = label, quiet
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if self.quiet or total < 2:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
+                                         show_pos=True, item_show_func=lambda n: n or "")
+            self.bar.__enter__()
+        self.bar.update(done - self.done, name)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@click.group("kb", help=t("kb.help"))
 def kb() -> None:
-    """The shop's knowledge base: documents, FAQ sheets and price lists."""
+    pass
 
 
-@kb.command("add")
+@kb.command("add", help=t("kb.add.help"))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_context
 def kb_add(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Add files or folders (recursively). Unchanged files are skipped, changed files
-    replaced. Formats: .md .txt .docx .pdf .xlsx .xls .csv .html."""
     app = _app(ctx)
     app.paths.ensure()
     knowledge = _open(app)
     use_json = _want_json(app, as_json)
-    bar = None
-    state = {"done": 0}
-
-    def progress(name: str, done: int, total: int) -> None:
-        nonlocal bar
-        if use_json or total < 2:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="ingesting", file=sys.stderr,
-                                    show_pos=True, item_show_func=lambda n: n or "")
-            bar.__enter__()
-        bar.update(done - state["done"], name)
-        state["done"] = done
-
+    progress = ProgressBar(t("kb.ingesting"), quiet=use_json)
     try:
         report = knowledge.add(list(paths), progress=progress)
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        progress.close()
         knowledge.close()
     if use_json:
         _echo_json({
@@ -80,19 +91,20 @@ def kb_add(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
         })
     else:
         for result in report.results:
-            click.echo(result.line(), err=result.status == "error")
-        click.echo(report.summary())
+            click.echo(t(f"kb.file.{result.status}", path=result.path,
+                         detail=result.detail or result.chunks), err=result.status == "error")
+        click.echo(t("kb.summary", added=len(report.ok), skipped=len(report.skipped),
+                     failed=len(report.errors), s=f"{report.seconds:.1f}"))
     if not report.results:
-        raise click.ClickException("no files found")
+        raise click.ClickException(t("kb.no_files"))
     if report.failed:
         sys.exit(1)
 
 
-@kb.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@kb.command("list", help=t("kb.list.help"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_context
 def kb_list(ctx: click.Context, as_json: bool) -> None:
-    """List the files in the knowledge base."""
     app = _app(ctx)
     knowledge = _open(app, check_embedder=False)
     try:
@@ -104,18 +116,18 @@ def kb_list(ctx: click.Context, as_json: bool) -> None:
         _echo_json({"embedder": built, "files": files})
         return
     if not files:
-        click.echo("the knowledge base is empty; add files with `alpha01 kb add PATH`")
+        click.echo(t("kb.empty"))
         return
     for f in files:
-        click.echo(f"{f['source']:<32} {f['kind']:<9} {f['chunks']:>5} rows  {f['path']}")
-    click.echo(f"{len(files)} files, embedder {built}")
+        click.echo(t("kb.list.row", source=f"{f['source']:<32}", kind=f"{f['kind']:<9}",
+                     rows=f"{f['chunks']:>5}", path=f["path"]))
+    click.echo(t("kb.list.total", n=len(files), embedder=built))
 
 
-@kb.command("remove")
+@kb.command("remove", help=t("kb.remove.help"))
 @click.argument("names", nargs=-1, required=True)
 @click.pass_context
 def kb_remove(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Remove files (by file name, as `kb list` shows them)."""
     app = _app(ctx)
     knowledge = _open(app, check_embedder=False)
     try:
@@ -123,23 +135,22 @@ def kb_remove(ctx: click.Context, names: tuple[str, ...]) -> None:
     finally:
         knowledge.close()
     for name in removed:
-        click.echo(f"removed  {name}")
+        click.echo(t("kb.removed", name=name))
     for name in missing:
-        click.echo(f"error    {name}: not in the knowledge base", err=True)
+        click.echo(t("kb.not_there", name=name), err=True)
     if missing:
         sys.exit(1)
 
 
-@kb.command("search")
+@kb.command("search", help=t("kb.search.help"))
 @click.argument("query")
 @click.option("-k", "k", default=4, show_default=True, type=click.IntRange(1, 50),
-              help="How many passages.")
+              help=t("kb.search.opt.k"))
 @click.option("--mode", type=click.Choice(["hybrid", "vector", "fts"]), default="hybrid",
-              show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+              show_default=True, help=t("kb.search.opt.mode"))
+@click.option("--json", "as_json", is_flag=True, help=t("opt.json"))
 @click.pass_context
 def kb_search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) -> None:
-    """Search the knowledge base as the bot would."""
     app = _app(ctx)
     knowledge = _open(app)
     try:
@@ -157,21 +168,19 @@ def kb_search(ctx: click.Context, query: str, k: int, mode: str, as_json: bool) 
                     "faq_match": faq.to_json() if faq else None})
         return
     if faq is not None:
-        click.echo(f"FAQ direct answer (score {faq.score:.2f}): {faq.answer}\n")
+        click.echo(t("kb.search.faq", score=f"{faq.score:.2f}", answer=faq.answer) + "\n")
     if not hits:
-        click.echo("no passages found")
+        click.echo(t("kb.search.none"))
     for n, p in enumerate(hits, 1):
         click.echo(f"#{n}  {p.score:.3f}  {p.kind:<7} {p.source} ({p.meta.get('locator')})")
         click.echo("    " + p.text.replace("\n", "\n    "))
 
 
-@kb.command("words")
+@kb.command("words", help=t("kb.words.help"))
 @click.argument("names", nargs=-1)
-@click.option("--typo", is_flag=True, help="NAMES are a misspelling and its fix (错字 正字).")
+@click.option("--typo", is_flag=True, help=t("kb.words.opt.typo"))
 @click.pass_context
 def kb_words(ctx: click.Context, names: tuple[str, ...], typo: bool) -> None:
-    """顾客的说法和资料里的说法：不带参数列出 lexicon.txt；带两个以上的词就加一行同义词
-    （例：alpha01 kb words 牛油果 鳄梨 avocado；alpha01 kb words --typo 咖非 咖啡）。"""
     from ..errors import InputError
     from ..lexicon import add_owner_entry
 
@@ -181,25 +190,27 @@ def kb_words(ctx: click.Context, names: tuple[str, ...], typo: bool) -> None:
         if path.exists():
             click.echo(path.read_text(encoding="utf-8-sig").rstrip())
         else:
-            click.echo(f"还没有 {path}（用 alpha01 kb words 词1 词2 添加）")
+            click.echo(t("kb.words.none", path=path))
         return
     try:
         line = add_owner_entry(path, names, typo=typo)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    click.echo(f"已加入 {path}：{line}")
+    click.echo(t("kb.words.added", path=path, line=line))
 
 
-@kb.command("reindex")
+@kb.command("reindex", help=t("kb.reindex.help"))
 @click.pass_context
 def kb_reindex(ctx: click.Context) -> None:
-    """Rebuild the index with the configured embedder (needed after changing it)."""
     app = _app(ctx)
     knowledge = _open(app, check_embedder=False)
+    progress = ProgressBar(t("kb.reindexing"), quiet=_want_json(app, False))
     try:
         before = knowledge.store.built_with
-        count = knowledge.reindex()
+        count = knowledge.reindex(progress=progress)
     finally:
+        progress.close()
         knowledge.close()
-    click.echo(f"reindexed {count} rows with {knowledge.embedder.name}"
-               + (f" (was {before})" if before and before != knowledge.embedder.name else ""))
+    click.echo(t("kb.reindexed", n=count, embedder=knowledge.embedder.name)
+               + (t("kb.reindexed.was", before=before)
+                  if before and before != knowledge.embedder.name else ""))

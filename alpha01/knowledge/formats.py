@@ -122,7 +122,7 @@ def read_document(path: Path, max_bytes: int) -> Parsed:
 
 def decode_text(data: bytes) -> str:
     """Decode a text file from a Chinese Windows PC: UTF-8 (with or without BOM), UTF-16
-    (BOM, or the tell-tale zero bytes), GBK/GB18030, and whatever charset-normalizer finds."""
+    (BOM, or the tell-tale zero bytes), GBK/GB18030 or Big5, and whatever charset-normalizer finds."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
                      (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
@@ -144,10 +144,9 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError:
             pass
     if b"\x00" not in sample:
-        try:
-            return _clean(data.decode("gb18030"))
-        except UnicodeDecodeError:
-            pass
+        text = _chinese_legacy(data)
+        if text is not None:
+            return _clean(text)
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - charset-normalizer is in the kb extra
@@ -156,7 +155,38 @@ def decode_text(data: bytes) -> str:
         best = from_bytes(data).best()
         if best is not None and best.encoding:
             return _clean(str(best))
-    raise InputError("cannot tell the text encoding (tried UTF-8, UTF-16, GBK/GB18030)")
+    raise InputError("cannot tell the text encoding (tried UTF-8, UTF-16, GBK/GB18030, Big5)")
+
+
+def _chinese_legacy(data: bytes) -> str | None:
+    """Simplified (GBK/GB18030) or traditional (Big5/CP950) Chinese: Big5 bytes nearly always
+    decode as GB18030 too, into rare characters, so each encoding that decodes strictly is
+    scored by how many of its characters are common (level 1 of GB2312 or of Big5); GB18030
+    wins a tie."""
+    best: tuple[int, str] | None = None
+    for enc in ("gb18030", "cp950"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        score = sum(1 for ch in text if _common_cjk(ch))
+        if best is None or score > best[0]:
+            best = (score, text)
+    return best[1] if best else None
+
+
+def _common_cjk(ch: str) -> bool:
+    if ch < "\u3000":
+        return False
+    for enc, low, high in (("gb2312", b"\xb0\xa1", b"\xd7\xfe"),
+                           ("big5", b"\xa4\x40", b"\xc6\x7e")):
+        try:
+            code = ch.encode(enc)
+        except UnicodeEncodeError:
+            continue
+        if low <= code <= high:
+            return True
+    return False
 
 
 def _clean(text: str) -> str:

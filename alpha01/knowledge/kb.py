@@ -183,7 +183,7 @@ class KnowledgeBase:
 
     def _add_one(self, path: Path, explicit: bool, known: dict[str, dict],
                  max_bytes: int) -> FileResult:
-        source = path.name
+        source = _source_name(path, known)
         result = FileResult(str(path), source, "error")
         if path.suffix.lower() not in SUPPORTED and not explicit:
             result.status, result.detail = "skipped", f"not a supported type ({path.suffix})"
@@ -211,7 +211,7 @@ class KnowledgeBase:
                 "added_at": time.time(),
             })
             self._faq_cache = None
-        known[source] = {"sha256": sha}
+        known[source] = {"sha256": sha, "path": str(path.resolve())}
         result.status, result.chunks = "ok", len(rows)
         note = f"{len(rows)} {_kind_of(parsed, plural=True)}"
         result.detail = f"{note} (replaced the previous version)" if old else note
@@ -336,10 +336,12 @@ class KnowledgeBase:
     # -- remove, list, reindex --------------------------------------------------------------
 
     def remove(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Drop files' rows by file name (a path is reduced to its name).
+        """Drop files' rows by their name in the knowledge base, or by their path.
         Returns (removed, not_found)."""
-        known = {f["source"] for f in self.store.files()}
-        wanted = [Path(n).name if n not in known else n for n in names]
+        manifest = self.store.files()
+        known = {f["source"] for f in manifest}
+        by_path = {f["path"]: f["source"] for f in manifest if f["path"]}
+        wanted = [n if n in known else by_path.get(_resolved(n), Path(n).name) for n in names]
         removed = [n for n in wanted if n in known]
         missing = [n for n in wanted if n not in known]
         with self._write_lock:
@@ -611,6 +613,27 @@ def faq_score(cosine: float, qgrams: set[str], question: str,
     dice = 2 * len(qgrams & qb) / (len(qgrams) + len(qb)) if qgrams and qb else 0.0
     score = 0.75 * semantic + 0.25 * min(1.0, dice * 1.5)
     return score, {"cosine": round(cosine, 4), "dice": round(dice, 4)}
+
+
+def _source_name(path: Path, known: dict[str, dict]) -> str:
+    """The file's name in the knowledge base: its file name, unless another file of that name
+    from another folder (still on disk) is there already; then as many parent folders as
+    tell them apart."""
+    where = str(path.resolve())
+    parts = path.resolve().parts
+    for depth in range(1, len(parts) + 1):
+        name = "/".join(parts[-depth:]).lstrip("/")
+        old = known.get(name)
+        if old is None or old.get("path", "") in ("", where) or not Path(old["path"]).exists():
+            return name
+    return where
+
+
+def _resolved(name: str) -> str:
+    try:
+        return str(Path(name).resolve())
+    except OSError:
+        return name
 
 
 def _row(rid: str, source: str, kind: str, text: str, search_text: str, position: int,

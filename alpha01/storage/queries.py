@@ -31,7 +31,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
-        self.conn.row_factory = sqlite3.Row
+        self.conn.row_factory = db.row_type
 
     def tx(self):
         return self.db.tx()

@@ -13,33 +13,34 @@ import platform
 import click
 
 from .. import __version__
+from ..clitext import json_option, t
 from .client import SyncClient, SyncError
 
 
 def _client(app) -> SyncClient:
     s = app.settings.sync
     if not (s.server and s.device_id and s.device_secret):
-        raise SyncError("this PC is not enrolled: run `alpha01 sync enroll --server URL --code CODE`")
+        raise SyncError(t("sync.not_enrolled"))
     return SyncClient(s.server, s.device_id, s.device_secret)
 
 
-@click.group()
+@click.group(help=t("sync.help"))
 def sync() -> None:
-    """Connect this PC to the owner's sync server (optional)."""
+    pass
 
 
-@sync.command()
-@click.option("--server", required=True, help="the sync server's URL, e.g. https://qr.example.com")
-@click.option("--code", required=True, help="the enrollment code from `python -m sync_server enroll`")
-@click.option("--name", default="", help="how this PC is listed on the server (default: its host name)")
-@click.option("--force", is_flag=True, help="replace an existing enrollment")
+@sync.command(help=t("sync.enroll.help"))
+@click.option("--server", required=True, help=t("sync.opt.server"))
+@click.option("--code", required=True, help=t("sync.opt.code"))
+@click.option("--name", default="", help=t("sync.opt.name"))
+@click.option("--force", is_flag=True, help=t("sync.opt.force"))
+@json_option
 @click.pass_obj
 def enroll(app, server: str, code: str, name: str, force: bool) -> None:
-    """Enroll this PC with a one-time code; stores the device id and secret in settings."""
     settings = app.settings
     if settings.sync.device_id and not force:
-        raise SyncError(f"already enrolled as {settings.sync.device_id} with {settings.sync.server};"
-                        " pass --force to enroll again")
+        raise SyncError(t("sync.already", device=settings.sync.device_id,
+                          server=settings.sync.server))
     with SyncClient(server) as client:
         enrolled = client.enroll(code, name or platform.node(), __version__)
     settings.sync.server = client.server
@@ -51,14 +52,14 @@ def enroll(app, server: str, code: str, name: str, force: bool) -> None:
                                "store_name": enrolled.store_name, "server": client.server},
                               ensure_ascii=False))
         return
-    click.echo(f"Enrolled as {enrolled.device_id} for store {enrolled.store_id} "
-               f"({enrolled.store_name}) on {client.server}.")
+    click.echo(t("sync.enrolled", device=enrolled.device_id, store=enrolled.store_id,
+                 name=enrolled.store_name, server=client.server))
 
 
-@sync.command()
+@sync.command(help=t("sync.status.help"))
+@json_option
 @click.pass_obj
 def status(app) -> None:
-    """Show the enrollment and what the server currently knows about this PC."""
     s = app.settings.sync
     info: dict = {"server": s.server, "device_id": s.device_id, "enrolled": bool(s.device_id),
                   "heartbeat_s": s.heartbeat_s}
@@ -75,38 +76,41 @@ def status(app) -> None:
         click.echo(json.dumps(info, ensure_ascii=False))
         return
     if not info["enrolled"]:
-        click.echo("Not enrolled. Run: alpha01 sync enroll --server URL --code CODE")
+        click.echo(t("sync.not_enrolled_hint"))
         return
-    click.echo(f"server     {info['server']}")
-    click.echo(f"device     {info['device_id']}")
+    click.echo(t("sync.row.server", value=info["server"]))
+    click.echo(t("sync.row.device", value=info["device_id"]))
     if info.get("reachable"):
-        click.echo(f"store      {info['store_id']} ({info['store_name']})")
-        click.echo(f"online     {'yes' if info['online'] else 'no (no fresh heartbeat)'}")
-        click.echo(f"routed     {info['routed_today']}/{info['daily_cap']} today")
+        click.echo(t("sync.row.store", id=info["store_id"], name=info["store_name"]))
+        click.echo(t("sync.row.online_yes" if info["online"] else "sync.row.online_no"))
+        click.echo(t("sync.row.routed", n=info["routed_today"], cap=info["daily_cap"]))
     else:
-        click.echo(f"server unreachable: {info.get('error')}")
+        click.echo(t("sync.unreachable", detail=info.get("error")))
 
 
-@click.command()
-@click.option("--png", type=click.Path(dir_okay=False), help="write the QR code as a PNG file")
-@click.option("--svg", type=click.Path(dir_okay=False), help="write the QR code as an SVG file")
-@click.option("--channel", default="default", show_default=True,
-              help="label for attribution, e.g. 门口海报 or 外卖卡片")
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), help="expire after N days")
-@click.option("--web", "web", is_flag=True,
-              help="this PC's own web chat address (settings [web]); no sync server needed")
+@click.command(help=t("qr.help"))
+@click.option("--png", type=click.Path(dir_okay=False), help=t("qr.opt.png"))
+@click.option("--svg", type=click.Path(dir_okay=False), help=t("qr.opt.svg"))
+@click.option("--channel", default="default", show_default=True, help=t("qr.opt.channel"))
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), help=t("qr.opt.days"))
+@click.option("--web", "web", is_flag=True, help=t("qr.opt.web"))
+@json_option
 @click.pass_obj
 def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
        web: bool) -> None:
-    """Mint a store QR code through the sync server and print it (and save PNG/SVG)."""
     import segno
 
     if web:
-        from ..channels.web.channel import chat_url, check_exposure
+        from ..channels.web.channel import chat_url, check_exposure, is_loopback
 
-        check_exposure(app.settings.web)
-        _show_qr(app, segno.make(chat_url(app.settings.web), error="m"),
-                 chat_url(app.settings.web), png, svg)
+        web_settings = app.settings.web
+        check_exposure(web_settings)
+        url = chat_url(web_settings)
+        # 127.0.0.1 is this PC itself: a phone that scans it reaches nothing
+        warning = (t("qr.loopback", host=web_settings.host)
+                   if not web_settings.public_url.strip() and is_loopback(web_settings.host)
+                   else None)
+        _show_qr(app, segno.make(url, error="m"), url, png, svg, warning)
         return
     with _client(app) as client:
         minted = client.mint(channel, days)
@@ -124,18 +128,24 @@ def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
     code.terminal(out=out, compact=True)
     click.echo(out.getvalue(), nl=False)
     click.echo(minted.url)
-    click.echo(f"channel {minted.channel}, token id {minted.jti}"
-               + (f", saved {', '.join(p for p in (png, svg) if p)}" if png or svg else ""))
+    click.echo(t("qr.minted", channel=minted.channel, jti=minted.jti)
+               + (t("qr.saved", files=", ".join(p for p in (png, svg) if p))
+                  if png or svg else ""))
 
 
-def _show_qr(app, code, url: str, png: str | None, svg: str | None) -> None:
+def _show_qr(app, code, url: str, png: str | None, svg: str | None,
+             warning: str | None) -> None:
     for path in (png, svg):
         if path:
             code.save(path, scale=10, border=4)
     if getattr(app, "json_output", False):
-        click.echo(json.dumps({"url": url, "png": png, "svg": svg}, ensure_ascii=False))
+        click.echo(json.dumps({"url": url, "png": png, "svg": svg,
+                               "phone_reachable": warning is None, "warning": warning},
+                              ensure_ascii=False))
         return
     out = io.StringIO()
     code.terminal(out=out, compact=True)
     click.echo(out.getvalue(), nl=False)
     click.echo(url)
+    if warning:
+        click.echo(warning, err=True)

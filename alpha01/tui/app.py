@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import threading
 import time
 import uuid
@@ -51,6 +52,7 @@ class Alpha01App(App[None]):
                  customer_channel: Any = None, first_run: bool = False, demo: bool = False,
                  idle_sleep: float | None = None) -> None:
         super().__init__()
+        self.crashed: Exception | None = None  # the bug that ended the app (it is in the log)
         self.ctx = ctx
         self.engine = engine
         self.engine_factory = engine_factory
@@ -83,6 +85,15 @@ class Alpha01App(App[None]):
     def _after_setup(self, saved: bool | None) -> None:
         self.sub_title = self.ctx.settings.shop.name
         self.launch()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An uncaught exception ends the app: first into the log (run_tui then says where)."""
+        from ..logs import log_crash
+
+        if self.crashed is None:
+            self.crashed = error
+            log_crash(error, where="TUI")
+        super()._handle_exception(error)
 
     def launch(self) -> None:
         """Build (if needed) and start the engine, open the dashboard."""
@@ -300,3 +311,7 @@ def run_tui(app: AppContext, *, channel: str | None = None, demo: bool = False,
         tui.run()
     finally:
         tui.stop_engine()
+    if tui.crashed is not None:
+        from ..logs import crash_note
+
+        print(crash_note(tui.crashed), file=sys.stderr)

@@ -21,7 +21,7 @@ class EngineBridge:
 
     @classmethod
     def open(cls, engine: Any, db_path: Any) -> EngineBridge:
-        return cls(engine, Store(Database.open_reader(db_path)))
+        return cls(engine, Store(Database.open_reader(db_path, key=engine.db.key)))
 
     def close(self) -> None:
         self.reader.db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -91,6 +92,60 @@ class PromptScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FilePickerScreen(ModalScreen["Path | None"]):
+    """Choose a file or a folder with the keyboard or the mouse (Textual's DirectoryTree):
+    Enter on a file picks it, `a` picks the highlighted file or folder, Backspace goes up."""
+
+    BINDINGS = [Binding("a", "pick", "导入所选（文件或文件夹）"),
+                Binding("backspace", "up", "上一级"),
+                Binding("escape", "cancel", "取消")]
+
+    def __init__(self, title: str, start: Path) -> None:
+        super().__init__()
+        self.title_text = title
+        self.start = start
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import DirectoryTree
+
+        with Vertical(id="picker-box"):
+            yield Label(self.title_text)
+            yield Static(str(self.start), id="picker-root")
+            yield DirectoryTree(self.start, id="picker-tree")
+            yield Footer()
+
+    def on_mount(self) -> None:
+        from textual.widgets import DirectoryTree
+
+        self.query_one(DirectoryTree).focus()
+
+    def on_directory_tree_file_selected(self, event: Any) -> None:
+        event.stop()
+        self.dismiss(Path(event.path))
+
+    def _highlighted(self) -> Path | None:
+        from textual.widgets import DirectoryTree
+
+        node = self.query_one(DirectoryTree).cursor_node
+        return Path(node.data.path) if node is not None and node.data is not None else None
+
+    def action_pick(self) -> None:
+        chosen = self._highlighted()
+        if chosen is not None:
+            self.dismiss(chosen)
+
+    def action_up(self) -> None:
+        from textual.widgets import DirectoryTree
+
+        tree = self.query_one(DirectoryTree)
+        parent = Path(tree.path).resolve().parent
+        tree.path = parent
+        self.query_one("#picker-root", Static).update(str(parent))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+from alpha01.clitext import t
+
 
 def alpha01(*args, home=None, input=None, env=None, timeout=60):
     e = dict(os.environ)
@@ -38,10 +40,11 @@ def test_init_then_doctor_json(tmp_path):
     assert alpha01("init", "--shop", "好果子", home=home).returncode == 0
     assert "好果子" in (home / "settings.toml").read_text(encoding="utf-8")
     r = alpha01("doctor", "--json", home=home)
-    assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
-    assert report["ok"] is True
     names = {c["name"]: c for c in report["checks"]}
+    # a new shop has no documents yet: not ready, and doctor says what to do
+    assert r.returncode == 1 and report["ok"] is False
+    assert not names["knowledge"]["ok"] and names["knowledge"]["fix"]
     from alpha01.storage.migrations import known_names
 
     assert names["database"]["ok"] and known_names()[-1] in names["database"]["detail"]
@@ -73,7 +76,7 @@ def test_ask_batch_with_a_broken_line_names_it(tmp_path):
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"question": "ok"}\n{"question": 3}\n', encoding="utf-8")
     r = alpha01("ask", "--batch", str(batch), home=tmp_path / "h")
-    assert r.returncode == 2 and "line 2" in r.stderr
+    assert r.returncode == 2 and t("batch.no_question", name="q.jsonl", n=2) in r.stderr
 
 
 def test_rules_add_list_remove_and_the_rule_answers(tmp_path):
@@ -119,11 +122,12 @@ def test_a_home_that_is_a_file_is_a_clear_error(tmp_path):
 
 
 def test_a_newer_database_is_refused(tmp_path):
-    import sqlite3
+    from alpha01.storage.db import connect
+    from alpha01.vault import Vault
 
     home = tmp_path / "h"
     assert alpha01("init", home=home).returncode == 0
-    con = sqlite3.connect(home / "alpha01.db")
+    con = connect(home / "alpha01.db", key=Vault(home).database_key())
     con.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
                 " VALUES ('alpha01', '900_later', 'x')")
     con.commit()
@@ -152,3 +156,51 @@ def test_console_channel_answers_stdin(tmp_path):
 def test_unknown_channel_is_a_clear_error(tmp_path):
     r = alpha01("run", "--channel", "telegram", "--headless", home=tmp_path / "h")
     assert r.returncode == 2 and "no channel backend named 'telegram'" in r.stderr
+
+
+def test_ask_leaves_the_customer_tables_empty(tmp_path):
+    from alpha01.storage.db import connect
+    from alpha01.vault import Vault
+
+    home = no_model_home(tmp_path)
+    for question in ("你好", "转人工", "你们支持花呗吗"):
+        r = alpha01("ask", "--json", question, home=home)
+        assert r.returncode == 0, r.stderr
+    conn = connect(home / "alpha01.db", key=Vault(home).database_key())
+    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("customers", "messages", "replies", "handoffs", "events")}
+    conn.close()
+    assert counts == dict.fromkeys(counts, 0)
+
+
+def test_json_is_reachable_on_models_sync_and_qr(tmp_path):
+    home = no_model_home(tmp_path)
+    listed = json.loads(alpha01("models", "list", "--json", home=home).stdout)
+    assert {"models", "active"} <= set(listed) and listed["models"]
+    checked = alpha01("models", "check", "--json", home=home)
+    assert "models" in json.loads(checked.stdout), checked.stderr
+    refused = alpha01("models", "install", "no-such-model", "--json", home=home)
+    assert refused.returncode == 2 and "no-such-model" in refused.stderr
+    status = json.loads(alpha01("sync", "status", "--json", home=home).stdout)
+    assert status["enrolled"] is False
+    enroll = alpha01("sync", "enroll", "--server", "http://127.0.0.1:9", "--code", "x",
+                     "--json", home=home)
+    assert "--json" not in enroll.stderr  # the option exists; the server is just not there
+    web = alpha01("qr", "--web", "--json", home=home)
+    assert web.returncode == 0, web.stderr
+    assert json.loads(web.stdout)["url"].startswith("http://127.0.0.1:")
+
+
+def test_qr_web_on_default_settings_warns_that_no_phone_can_reach_it(tmp_path):
+    home = no_model_home(tmp_path)
+    plain = alpha01("qr", "--web", home=home)
+    assert plain.returncode == 0 and "127.0.0.1" in plain.stdout
+    assert "127.0.0.1" in plain.stderr and "public_url" in plain.stderr
+    out = json.loads(alpha01("qr", "--web", "--json", home=home).stdout)
+    assert out["phone_reachable"] is False and out["warning"]
+    (home / "settings.toml").write_text(
+        '[llm]\nbackend = "none"\n[web]\npublic_url = "https://chat.example.com/"\n',
+        encoding="utf-8")
+    shop = json.loads(alpha01("qr", "--web", "--json", home=home).stdout)
+    assert shop["phone_reachable"] is True and shop["warning"] is None
+    assert alpha01("qr", "--web", home=home).stderr == ""

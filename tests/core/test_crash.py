@@ -16,6 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from alpha01.storage.db import Database
+from alpha01.vault import Vault
+
 CHILD = Path(__file__).with_name("crash_child.py")
 CHATS = ["小王", "李阿姨", "张先生", "赵姐", "opaque-老刘", "opaque-钱总"]
 QUESTIONS = ["你们几点开门？", "可以送货上门吗", "芒果多少钱一斤？", "怎么付款？", "在吗",
@@ -79,8 +84,13 @@ def test_sigkill_at_random_points_breaks_no_invariant(tmp_path):
 
     inbox = [json.loads(x) for x in (world / "inbox.jsonl").read_text().splitlines()]
     sent = [json.loads(x) for x in (world / "sent.jsonl").read_text().splitlines()]
-    db = sqlite3.connect(home / "alpha01.db")
-    db.row_factory = sqlite3.Row
+    # the engine ran on the encrypted database: plain SQLite cannot read it
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(home / "alpha01.db").execute("SELECT * FROM messages").fetchone()
+    reader = Database.open_reader(home / "alpha01.db", key=Vault(home).database_key())
+    assert reader.encrypted
+    db = reader.conn
+    db.row_factory = reader.row_type
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     msgs = [dict(r) for r in db.execute("SELECT * FROM messages WHERE direction = 'in'")]

@@ -374,3 +374,26 @@ def test_a_hello_on_its_own_gets_a_greeting_not_the_safe_reply(make_rig):
         out = rig.engine.ask(said, customer=f"g-{said}").to_json()
         assert (out["tier"], out["reply"]) == ("rule", "您好～请问有什么可以帮您？"), said
     assert rig.llm.history == []
+
+
+CUSTOMER_TABLES = ("customers", "messages", "replies", "handoffs", "events")
+
+
+def _table_counts(rig) -> dict[str, int]:
+    return {t: rig.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in CUSTOMER_TABLES}
+
+
+def test_ask_answers_through_the_pipeline_and_writes_nothing(make_rig):
+    rig = make_rig()
+    before = _table_counts(rig)
+    hits_before = [r["hits"] for r in rig.rows("SELECT hits FROM rules ORDER BY id")]
+    asked = [rig.engine.ask(q, customer="cli") for q in
+             ("芒果多少钱一斤？", "转人工", "你好", "芒果是哪天到的货？")]
+    assert [a.tier for a in asked][:3] == ["faq", "handoff", "rule"]
+    assert asked[1].handoff is True
+    assert _table_counts(rig) == before
+    assert [r["hits"] for r in rig.rows("SELECT hits FROM rules ORDER BY id")] == hits_before
+    # within one run the same asker's earlier turns are still the conversation
+    rig.llm.enqueue("好的。")
+    rig.engine.ask("那芒果甜吗", customer="cli")
+    assert "芒果多少钱一斤？" in str(rig.llm.history[-1])

@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 
+import pytest
 from click.testing import CliRunner
 
 from alpha01.cli import cli
@@ -34,9 +35,16 @@ def test_backup_restores_to_a_database_that_passes_integrity_check(shop, tmp_pat
         clock.advance(86_400)
     kept = sorted(p.name for p in app.paths.backups.glob("alpha01-*.db"))
     assert len(kept) == 2 and kept[-1] in files[-1]
+    # the backups are encrypted with the home's key: plain SQLite cannot read them
+    key = engine.store.db.key
+    assert key and all(p.stat().st_mode & 0o077 == 0 for p in app.paths.backups.iterdir())
+    assert "顾客" in engine.store.conn.execute("SELECT name FROM customers").fetchone()[0]
+    assert "顾客".encode() not in open(files[-1], "rb").read()
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(files[-1]).execute("SELECT count(*) FROM messages").fetchone()
     restored = tmp_path / "restored.db"
     shutil.copy(files[-1], restored)
-    db = Database.open(restored)
+    db = Database.open(restored, key=key)
     try:
         assert db.integrity_check() == "ok"
         n = db.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
@@ -62,7 +70,7 @@ def test_export_and_forget_one_customer(shop):
     assert data["handoffs"] and data["replies"]
     out = run(cli, ["--home", home, "customers", "forget", "小王", "--yes"])
     assert out.exit_code == 0, out.output
-    conn = sqlite3.connect(app.paths.db)
+    conn = Database.open_reader(app.paths.db, key=app.vault().database_key()).conn
     assert conn.execute("SELECT count(*) FROM messages WHERE text LIKE '%芒果甜%'"
                         ).fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM customers WHERE name = '小王'").fetchone()[0] == 0

@@ -194,3 +194,18 @@ def test_pdf_table_rows_keep_their_cells_together(tmp_path: Path):
     assert "节日礼盒" in text and any("提前1天预订" in t for t in text)
     # the paragraph after the table still knows where it is on the page
     assert [b.locator for b in parsed.blocks if "预订" in b.text and not b.table] == ["page 1 line 5"]
+
+
+# Real Big5 bytes of traditional text (a Taiwan or Hong Kong shop's notice saved on Windows).
+BIG5_TEXT = "營業時間\n\n每天上午九點到晚上九點營業，週一公休。退貨請在七天內聯繫我們，運費由買家負擔。"
+
+
+@pytest.mark.parametrize("encoding", ["big5", "cp950"])
+def test_big5_traditional_text_is_decoded_not_garbled(encoding):
+    assert decode_text(BIG5_TEXT.encode(encoding)) == BIG5_TEXT
+
+
+def test_simplified_gbk_text_stays_gbk_when_big5_would_also_decode():
+    text = "营业时间\n\n每天上午九点到晚上九点营业，退货请在七天内联系我们。"
+    data = text.encode("gbk")
+    assert decode_text(data) == text

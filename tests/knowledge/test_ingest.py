@@ -227,3 +227,29 @@ def test_empty_knowledge_base_searches_empty(hash_kb):
     assert hash_kb.search("任何问题") == []
     assert hash_kb.faq_match("任何问题") is None
     assert hash_kb.files() == []
+
+
+def test_files_with_the_same_name_in_different_folders_are_both_kept(hash_kb, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "价目表.csv").write_text("商品,价格\n西湖龙井,168元/罐\n", encoding="utf-8")
+    (b / "价目表.csv").write_text("商品,价格\n安吉白茶,128元/罐\n", encoding="utf-8")
+    first = hash_kb.add([a / "价目表.csv"])
+    second = hash_kb.add([b / "价目表.csv"])
+    assert [r.status for r in first.results + second.results] == ["ok", "ok"]
+    sources = {f["source"] for f in hash_kb.files()}
+    assert len(sources) == 2 and "价目表.csv" in sources
+    texts = " ".join(r["text"] for r in hash_kb.store.rows(columns=["text"]))
+    assert "168元/罐" in texts and "128元/罐" in texts
+    # adding the same two files again changes nothing; a changed one replaces only itself
+    assert {r.status for r in hash_kb.add([a, b]).results} == {"skipped"}
+    (b / "价目表.csv").write_text("商品,价格\n安吉白茶,138元/罐\n", encoding="utf-8")
+    assert [r.status for r in hash_kb.add([a, b]).results] == ["skipped", "ok"]
+    texts = " ".join(r["text"] for r in hash_kb.store.rows(columns=["text"]))
+    assert "168元/罐" in texts and "138元/罐" in texts and "128元/罐" not in texts
+    # a path removes exactly that file
+    removed, missing = hash_kb.remove([str(b / "价目表.csv")])
+    assert len(removed) == 1 and not missing
+    texts = " ".join(r["text"] for r in hash_kb.store.rows(columns=["text"]))
+    assert "168元/罐" in texts and "138元/罐" not in texts

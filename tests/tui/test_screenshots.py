@@ -83,3 +83,35 @@ def test_dashboard_and_conversation_snapshots(tmp_path):
             assert "张先生" in svg.read_text(encoding="utf-8")
             _publish(svg, "handoffs")
     run(go())
+
+
+def test_doctor_output_snapshot(tmp_path):
+    """`alpha01 doctor` on a new shop with a small model and no documents yet: the problem and
+    its fix line, rendered as the terminal shows them."""
+    import sys
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from alpha01.clitext import t
+    from alpha01.llm import models
+
+    spec = models.load_catalog().get("smollm2-135m-instruct-q4_1")
+    model = f'model_path = "{models.part_files(spec)[0]}"\n' if models.parts_installed(spec) \
+        else ""
+    home = tmp_path / "shop"
+    home.mkdir()
+    (home / "settings.toml").write_text(f'[llm]\nbackend = "llamacpp"\n{model}'
+                                        '[knowledge]\nembedder = "hash"\n', encoding="utf-8")
+    env = {**os.environ, "ALPHA01_HOME": str(home)}
+    r = subprocess.run([sys.executable, "-m", "alpha01.cli", "doctor"], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 1 and t("doctor.fix", fix=t("doc.fix.kb_add")) in r.stdout
+    console = Console(record=True, width=150, file=open(os.devnull, "w"))  # noqa: SIM115
+    for line in r.stdout.splitlines():
+        style = ("bold red" if line.startswith("!!") else "yellow" if line.lstrip().startswith(
+            t("doctor.fix", fix="").strip()) else "dim" if line.startswith("--") else "")
+        console.print(Text(line.replace(str(home), "~/.alpha01"), style=style))
+    svg = tmp_path / "doctor.svg"
+    svg.write_text(console.export_svg(title="alpha01 doctor"), encoding="utf-8")
+    _publish(svg, "doctor")

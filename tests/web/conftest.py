@@ -3,7 +3,6 @@ channel serving on 127.0.0.1 at a free port. Torn down after each test."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +42,8 @@ class WebRig:
     def rows(self, sql: str, *args):
         from alpha01.storage.db import Database
 
-        reader = Database.open_reader(self.app.paths.db)
-        reader.conn.row_factory = sqlite3.Row
+        reader = Database.open_home(self.app.paths, reader=True)
+        reader.conn.row_factory = reader.row_type
         try:
             return [dict(r) for r in reader.conn.execute(sql, args).fetchall()]
         finally:

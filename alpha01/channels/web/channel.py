@@ -198,7 +198,7 @@ class WebChannel(Channel):
                 db_path = Path(self.paths.db)
                 if not db_path.exists():
                     return []
-                self._reader = Database.open_reader(db_path)
+                self._reader = Database.open_home(self.paths, reader=True)
             store = Store(self._reader)
             found = [c for c in store.find_customers(chat)
                      if c.channel == self.name and c.chat == chat]

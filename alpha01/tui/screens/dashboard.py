@@ -23,6 +23,7 @@ class DashboardScreen(Screen[None]):
         Binding("h", "handoffs", "转人工队列"),
         Binding("u", "inbox", "未解答"),
         Binding("k", "knowledge", "知识库"),
+        Binding("c", "readiness", "准备检查"),
         Binding("s", "qr", "店铺二维码"),
         Binding("i", "type_customer", "扮演顾客"),
         Binding("escape", "focus_list", "回到列表", show=False),
@@ -156,6 +157,11 @@ class DashboardScreen(Screen[None]):
         from .inbox import InboxScreen
 
         self.app.push_screen(InboxScreen())
+
+    def action_readiness(self) -> None:
+        from .readiness import ReadinessScreen
+
+        self.app.push_screen(ReadinessScreen())
 
     def action_knowledge(self) -> None:
         from .knowledge import KnowledgeScreen

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, ProgressBar, Static
 
 from ..format import clip
-from ..widgets import PromptScreen
+from ..widgets import FilePickerScreen, PromptScreen
 
 KIND_LABELS = {"faq": "FAQ", "chunk": "文档", "product": "商品"}
 
@@ -22,6 +22,8 @@ class KnowledgeScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "返回"),
         Binding("ctrl+o", "add_files", "添加文件"),
+        Binding("ctrl+l", "type_path", "输入路径", show=False),
+        Binding("ctrl+e", "readiness", "准备检查"),
         Binding("ctrl+r", "reindex", "重建索引"),
         Binding("ctrl+f", "focus_query", "搜索"),
         Binding("ctrl+t", "teach", "教它认词"),
@@ -124,6 +126,26 @@ class KnowledgeScreen(Screen[None]):
         self.query_one("#kb-query", Input).focus()
 
     def action_add_files(self) -> None:
+        """Pick a file or a folder in a directory tree (no path to type)."""
+        if self._kb() is None:
+            self.notify("当前是内存检索，不能导入文件（需要 LanceDB 知识库）", severity="warning")
+            return
+        folder = Path(self.app.ctx.settings.knowledge.folder or Path.home()).expanduser()
+        start = folder if folder.is_dir() else Path.home()
+
+        def go(chosen: Path | None) -> None:
+            if chosen is not None:
+                self._ingest([chosen])
+
+        self.app.push_screen(FilePickerScreen("选择要导入的文件或文件夹（回车选文件，a 选文件夹）",
+                                              start), go)
+
+    def action_readiness(self) -> None:
+        from .readiness import ReadinessScreen
+
+        self.app.push_screen(ReadinessScreen())
+
+    def action_type_path(self) -> None:
         if self._kb() is None:
             self.notify("当前是内存检索，不能导入文件（需要 LanceDB 知识库）", severity="warning")
             return

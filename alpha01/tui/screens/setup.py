@@ -38,7 +38,8 @@ def model_status(app_ctx) -> tuple[str, bool]:
 class SetupScreen(Screen[bool]):
     BINDINGS = [
         Binding("ctrl+s", "save", "保存并开始"),
-        Binding("ctrl+i", "ingest", "导入资料", show=True),
+        # not Ctrl+I: a terminal sends Tab for it, which moves the focus instead
+        Binding("ctrl+o", "ingest", "导入资料", show=True),
         Binding("escape", "skip", "跳过（用默认设置）"),
     ]
 
@@ -50,7 +51,7 @@ class SetupScreen(Screen[bool]):
                               "settings.toml 里修改。", style="bold"))
             yield Label("1. 店铺名称")
             yield Input(value=s.shop.name, id="shop-name")
-            yield Label("2. 店铺资料文件夹（FAQ 表、商品表、介绍文档；Ctrl+I 立即导入）")
+            yield Label("2. 店铺资料文件夹（FAQ 表、商品表、介绍文档；Ctrl+O 立即导入）")
             yield Input(value=s.knowledge.folder, placeholder="例如 D:\\店铺资料", id="kb-folder")
             yield ProgressBar(id="ingest-progress", show_eta=False)
             yield Static(id="ingest-status")
