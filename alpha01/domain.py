@@ -142,6 +142,11 @@ class Decision:
     reply: str | None = None
     tier: Tier | None = None
     trace: dict[str, Any] = field(default_factory=dict)
+    # What the engine acts on, typed (the trace only explains): the merchant rule that decided
+    # (its hit is counted), whether the customer opted out, the model that wrote the reply.
+    rule_id: int | None = None
+    opt_out: bool = False
+    model: str | None = None
 
     @property
     def terminal(self) -> bool:

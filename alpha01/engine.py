@@ -379,7 +379,7 @@ class Engine:
             reply_id = self.store.add_reply(
                 message_id=ids[-1], customer_id=customer_id, channel=channel, chat=chat,
                 text=d.reply, kind="reply", tier=str(d.tier) if d.tier else None,
-                reason=d.reason, model=d.trace.get("model"), trace=trace,
+                reason=d.reason, model=d.model, trace=trace,
                 latency_ms=latency_ms, now=now, not_before=self.pacer.plan(d.reply, now)
                 if self._paced(channel) else now)
         state = {Action.RESPOND: MessageState.ANSWERED, Action.HANDOFF: MessageState.HANDED_OFF,
@@ -390,14 +390,13 @@ class Engine:
             # questions; 转人工, a complaint or a blocked reply give the chat to a human.
             self.store.open_handoff(customer_id, ids[-1], d.reason, now,
                                     owns_chat=d.tier is not Tier.FALLBACK)
-        if d.trace.get("optout"):
+        if d.opt_out:
             self.store.set_flags(customer_id, opted_out=1)
             # 退订 also stops what a job had already queued for them
             self.store.cancel_pending(customer_id, "customer opted out",
                                       kinds=("broadcast", "followup"))
-        rule = d.trace.get("rule")
-        if rule:
-            self.store.rule_hit(rule["id"])
+        if d.rule_id is not None:
+            self.store.rule_hit(d.rule_id)
         self._emit("decision", {"customer_id": customer_id, "message_ids": ids,
                                 "action": str(d.action), "reason": d.reason,
                                 "tier": str(d.tier) if d.tier else None, "reply": d.reply,
@@ -573,7 +572,7 @@ class Engine:
         trace = {k: v for k, v in d.trace.items() if not k.startswith("_")}
         return AskResult(reply=d.reply, tier=str(d.tier) if d.tier else None,
                          handoff=d.action is Action.HANDOFF,
-                         passages=trace.get("passages", []), model=trace.get("model"),
+                         passages=trace.get("passages", []), model=d.model,
                          latency_ms=latency, reason=d.reason, trace=trace)
 
     # -- listeners ----------------------------------------------------------------------------

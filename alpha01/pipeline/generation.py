@@ -139,23 +139,26 @@ def generate(llm: LLMBackend, *, question: str, found: Found,
                           mentions=mentions, lexicon=found.lexicon)
     attack = [r for r in checked.reasons if r.startswith(_ATTACK)]
     if attack:
-        return safe_handoff(settings, "guard blocked the reply", is_open,
-                             guard=checked.reasons, step="attack", **info)
-    if any(r.startswith(_INVENTED_PRICE) for r in checked.reasons):
+        d = safe_handoff(settings, "guard blocked the reply", is_open,
+                         guard=checked.reasons, step="attack", **info)
+    elif any(r.startswith(_INVENTED_PRICE) for r in checked.reasons):
         # a price, discount or percentage the shop's data does not state: the model answers
         # from its own head, so the lines it also restates are no answer either
-        return safe_handoff(settings, "model invented a price", is_open,
-                            guard=checked.reasons, step="invented_price", **info)
-    grounding = ground(checked.text, question=question, found=found, guarded=checked.reasons,
-                       mentions=mentions)
-    if isinstance(grounding, str):
-        return safe_handoff(settings, grounding, is_open, guard=checked.reasons, **info)
-    tier = tier_of(completion, llm)
-    return Decision.respond(compose(grounding.lines), tier,
-                            f"answered by {completion.served_by} from the shop's lines",
-                            guard=checked.reasons, step=grounding.step,
-                            lines=[e.render() for e in grounding.lines], **grounding.notes,
-                            **info)
+        d = safe_handoff(settings, "model invented a price", is_open,
+                         guard=checked.reasons, step="invented_price", **info)
+    else:
+        grounding = ground(checked.text, question=question, found=found,
+                           guarded=checked.reasons, mentions=mentions)
+        if isinstance(grounding, str):
+            d = safe_handoff(settings, grounding, is_open, guard=checked.reasons, **info)
+        else:
+            d = Decision.respond(compose(grounding.lines), tier_of(completion, llm),
+                                 f"answered by {completion.served_by} from the shop's lines",
+                                 guard=checked.reasons, step=grounding.step,
+                                 lines=[e.render() for e in grounding.lines],
+                                 **grounding.notes, **info)
+    d.model = completion.model
+    return d
 
 
 def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),

@@ -73,13 +73,15 @@ def evaluate(rules: RuleSet, text: str, sender: str, *, is_open: bool,
         return Decision.proceed("no rule matched", is_open=is_open)
     trace = {"rule": {"id": rule.id, "name": rule.name, "action": rule.action}}
     if rule.action == "reply":
-        return Decision.respond(rule.reply or "", Tier.RULE, f"rule:{rule.name}", **trace)
-    if rule.action == "optout":
+        d = Decision.respond(rule.reply or "", Tier.RULE, f"rule:{rule.name}", **trace)
+    elif rule.action == "optout":
         d = Decision.respond(rule.reply or "已为您退订。", Tier.RULE, f"optout:{rule.name}",
-                             **trace)
-        d.trace["optout"] = True
-        return d
-    if rule.action == "handoff":
+                             optout=True, **trace)
+        d.opt_out = True
+    elif rule.action == "handoff":
         reply = shop.handoff_reply if is_open else shop.after_hours_reply
-        return Decision.handoff(reply, f"rule:{rule.name}", **trace)
-    return Decision.ignore(f"rule:{rule.name}", **trace)
+        d = Decision.handoff(reply, f"rule:{rule.name}", **trace)
+    else:
+        d = Decision.ignore(f"rule:{rule.name}", **trace)
+    d.rule_id = rule.id
+    return d

@@ -236,6 +236,23 @@ def test_opt_out_marks_the_customer(make_rig):
     assert rig.rows("SELECT opted_out FROM customers")[0]["opted_out"] == 1
 
 
+def test_the_engine_acts_on_the_decisions_typed_fields_not_its_trace(make_rig):
+    from alpha01.config import ShopSettings
+    from alpha01.pipeline import rules as rules_mod
+
+    rig = make_rig()
+    ruleset = rules_mod.RuleSet(rig.engine.store.rules())
+    d = rules_mod.evaluate(ruleset, "退订", "小王", is_open=True, shop=ShopSettings())
+    assert d.opt_out and d.rule_id is not None
+    # a reply rule decides too (its hit counted) without opting anyone out
+    d = rules_mod.evaluate(ruleset, "你好", "小王", is_open=True, shop=ShopSettings())
+    assert not d.opt_out and d.rule_id is not None
+    rig.channel.inject("小王", "你好")
+    rig.settle()
+    assert rig.rows("SELECT opted_out FROM customers")[0]["opted_out"] == 0
+    assert sum(r["hits"] for r in rig.rows("SELECT hits FROM rules")) == 1
+
+
 def test_manual_reply_goes_out_once_through_the_outbox(make_rig):
     rig = make_rig()
     rig.channel.inject("小王", "在吗")
