@@ -285,6 +285,10 @@ def select(question: str, passages: list[Passage], *, max_chars: int, max_items:
 _LABEL = re.compile(r"^([^：:；;，,。\s]{1,4})[：:]")
 
 
+# A label that names a code: A区, 3号, or a Chinese numeral with a code word (二区, 三档).
+_CODE_LABEL = re.compile(r"[A-Za-z0-9]|^[一二三四五六七八九十]+[区档级号类组]$")
+
+
 def definitions(reply: str, lines: list[Evidence]) -> list[Evidence]:
     """Lines that define a code the reply uses but does not explain: "A区支持1小时送达" says
     nothing to a customer who does not know that "A区：3公里以内". A code is a short label
@@ -296,7 +300,7 @@ def definitions(reply: str, lines: list[Evidence]) -> list[Evidence]:
     for e in lines:
         m = _LABEL.match(e.text)
         label = m.group(1) if m else ""
-        if (not label or label in seen or not re.search(r"[A-Za-z0-9]", label)
+        if (not label or label in seen or not _CODE_LABEL.search(label)
                 or label not in reply):
             continue
         seen.add(label)
@@ -317,7 +321,7 @@ def code_rules(chosen: list[Evidence], lines: list[Evidence], question: str,
     for e in chosen:
         m = _LABEL.match(e.text)
         label = m.group(1) if m else ""
-        if not label or not re.search(r"[A-Za-z0-9]", label):
+        if not label or not _CODE_LABEL.search(label):
             continue
         for other in lines:
             if (other in chosen or other in found or label not in other.text
@@ -358,19 +362,6 @@ def bare(reply: str) -> bool:
     return 0 < len(words) <= 4 and not content_pairs(reply) and not figures(normalise(reply))
 
 
-def echoed(reply: str, question: str) -> bool:
-    """A reply that says the customer's question back as a statement ("酸辣粉小孩能吃，里面没有
-    花生" to "酸辣粉小孩能吃吗 里面有没有花生"): a yes or no in the customer's words, no word or
-    figure of its own, so no line of the shop's either."""
-    grams = content_pairs(reply)
-    if len(grams) < 2:
-        return False
-    asked = set(figures(normalise(question)))
-    own_figures = [f for f in figures(normalise(reply))
-                   if not any(f.kind == a.kind and f.value == a.value for a in asked)]
-    return not own_figures and len(grams - query_bigrams(question)) <= ECHO_OWN
-
-
 def words_added(reply: str, line: Evidence, before: Sequence[Evidence], question: str) -> int:
     """How many word pairs of the reply, not the customer's own, `line` has and none of the
     lines `before` has."""
@@ -379,10 +370,6 @@ def words_added(reply: str, line: Evidence, before: Sequence[Evidence], question
     for e in before:
         mine -= query_bigrams(f"{e.heading} {e.text}")
     return len(mine)
-
-
-# An echoed reply may differ from the question by this many word pairs ("没有花生" for "有没有花生").
-ECHO_OWN = 1
 
 
 def share(reply: str, line: Evidence) -> float:
@@ -497,5 +484,6 @@ def speak(e: Evidence) -> str:
 
 
 def _end(text: str) -> str:
-    text = text.strip()
+    """A sentence's end: a list item's "；" or "，" (一区订单满268元免配送费；) becomes "。"."""
+    text = text.strip().rstrip("；;，,、：:")
     return text if text[-1:] in "。！？!?）)" else text + "。"

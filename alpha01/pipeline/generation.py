@@ -179,7 +179,10 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
         return Grounding(days_fit, "named_day",
                          {"overruled": [e.render() for e in used[:2]]} if used else {})
     if not used:
-        return clear_top(text, question, found, mentions)
+        chosen = clear_top(text, question, found, mentions)
+        if isinstance(chosen, str):
+            chosen = ranged(question, found, text, guarded, mentions) or chosen
+        return chosen if isinstance(chosen, str) else _completed(chosen, question, found)
     topical = [r for r in guarded if r.startswith("blocked:unsupported_topic")]
     if topical and not any(evidence_mod.figures_taken(text, e, None, question) for e in used):
         # It speaks of something the shop's data never mentions ("有洗手间"), and no figure
@@ -189,10 +192,30 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
     if chosen.step == "restated" and lines.index(used[0]) >= DEEP_LINE:
         # the reply rests on a line near the bottom of what the question found (and not on a
         # neighbouring row of the range the customer's quantity lies in): on the eval shops
-        # every such answer was a figure grabbed from the wrong line
-        return "reply rests on a line far down the shop data found for the question"
+        # every such answer was a figure grabbed from the wrong line. The row the customer's
+        # quantity lies in still answers, when there is one.
+        fit = ranged(question, found, text, guarded, mentions)
+        return (_completed(fit, question, found) if fit
+                else "reply rests on a line far down the shop data found for the question")
     chosen = named_row(question, lines, chosen)
     chosen = named_term(question, lines, chosen, found)
+    return _completed(chosen, question, found)
+
+
+def ranged(question: str, found: Found, text: str, guarded: list[str],
+           mentions: Callable[[str], bool] | None) -> Grounding | None:
+    """The customer's quantity lies in one row of a range table ("住在4公里外" → "A区：5公里以内")
+    and the model's reply rests on no line, or on one far down: that row (its code's rules
+    come with it, see `_completed`)."""
+    fit, _ = evidence_mod.range_rows(question, found.lines)
+    if not fit or _off_topic(text, question, found, guarded, mentions):
+        return None
+    return Grounding(fit[:1], "range_row", {"model_rested_on": "no line"})
+
+
+def _completed(chosen: Grounding, question: str, found: Found) -> Grounding:
+    """The chosen lines with the definitions of the codes they use and the rules of those
+    codes that speak of the question."""
     pool = _all_lines(found)
     chosen.lines = chosen.lines + defined(chosen.lines, pool)
     rules = evidence_mod.code_rules(chosen.lines, pool, question, found.lexicon)
@@ -303,7 +326,7 @@ def clear_top(text: str, question: str, found: Found,
     of the model's own (an opinion, an invented answer) is the owner's to answer."""
     lines = found.lines
     unsure = bool(_UNSURE.search(text)) and not figures(normalise(text))
-    bare = evidence_mod.bare(text) or evidence_mod.echoed(text, question)
+    bare = evidence_mod.bare(text)
     top = lines[0]
     runner_up = lines[1].score if len(lines) > 1 else 0.0
     lead = top.score - runner_up

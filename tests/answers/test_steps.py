@@ -1,7 +1,7 @@
-"""Named steps after the model that this stop added: a reply that only says the question back,
-a reply that restates two lines by their words, the row of the customer's range before the
-deep-line rule, the cheapest/dearest row of a price table, and retrieval keeping the one rare
-word of a question. Made-up shops only (a noodle bar, a flower shop)."""
+"""Named steps after the model that this stop added: a reply that restates two lines by their
+words, the row of the customer's range (before the deep-line rule, and when the reply rests on
+no line), the cheapest/dearest row of a price table, and retrieval keeping the one rare word of
+a question. Made-up shops only (a noodle bar, a flower shop)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,6 @@ ALLERGY = Passage(
     source="policy.docx", score=0.5)
 
 
-def test_the_question_said_back_is_a_bare_yes_and_the_clearly_best_line_answers():
-    assert evidence.echoed("酸辣粉放了香菜，老人也能吃", "酸辣粉放香菜了吗 老人能吃吗")
-    assert not evidence.echoed("酸辣粉含花生碎", "酸辣粉放香菜了吗 老人能吃吗")
-    assert not evidence.echoed("酸辣粉老人能吃，16元", "酸辣粉老人能吃吗")  # a figure of its own
-    assert not evidence.echoed("可以", "酸辣粉能吃吗")  # too short: `bare` decides that one
-
-
 def test_a_second_line_restated_by_its_words_alone_is_sent_too():
     reply = "抱歉，我们无法保证完全不含花生。对花生严重过敏的顾客请谨慎购买。"
     question = "花生过敏的人能吃吗 确定完全没有花生？"
@@ -39,7 +32,7 @@ def test_a_second_line_restated_by_its_words_alone_is_sent_too():
 
 ZONES = Passage(
     text=("配送说明 > 配送范围\n一区：5公里以内，配送费8元\n二区：5-10公里，配送费15元\n"
-          "三区：10-15公里，配送费30元，满300元才送\n超过15公里不送\n"
+          "三区：10-15公里，配送费30元，满300元才送\n超过15公里不送。\n"
           "鲜花需要当天配送，不能隔夜。\n节假日配送可能延迟。\n"
           "一区订单满168元免配送费。\n二区订单满268元免配送费。"),
     source="delivery.txt", score=0.5)
@@ -89,3 +82,18 @@ def test_the_one_rare_word_of_a_question_keeps_its_passage():
     shop = MemoryRetriever([*common, rare])
     found = retrieve(shop, "大号的多少钱 提前多久订", KnowledgeSettings(top_k=2))
     assert rare.text in [p.text for p in found.passages]
+
+
+def test_the_row_of_the_customers_quantity_answers_when_the_reply_rests_on_no_line():
+    d = _generate("您好，这个要看具体情况哦。", [ZONES], "住在3公里外 满多少钱包邮")
+    assert d.action == Action.RESPOND and d.trace["step"] == "range_row"
+    # a code written in Chinese numerals (一区) brings its own rule for the question
+    assert d.reply.splitlines() == ["一区：5公里以内，配送费8元。", "配送范围：一区订单满168元免配送费。"]
+    # no quantity, no row: the owner answers
+    d = _generate("您好，这个要看具体情况哦。", [ZONES], "满多少钱包邮")
+    assert d.action == Action.HANDOFF
+
+
+def test_a_list_items_own_ending_is_not_left_before_the_full_stop():
+    rule = evidence.Evidence("二区订单实付满268元免配送费；", "免配送费", "d.txt", 0)
+    assert evidence.speak(rule) == "二区订单实付满268元免配送费。"
