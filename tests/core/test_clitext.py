@@ -75,3 +75,18 @@ def test_no_command_carries_its_own_text():
                     ("command", "group") for d in node.decorator_list):
                 found.append(f"{name}:{node.lineno} docstring as help")
     assert not found, found
+
+
+def test_doctor_details_come_from_the_catalogue():
+    """What doctor tells the owner about each check is in the owner's language: no detail is a
+    worded literal of doctor.py's own."""
+    tree = ast.parse((ROOT / "doctor.py").read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_check":
+            details = [a for a in node.args[2:3]]
+            for arg in details + [n for d in details for n in ast.walk(d)
+                                  if isinstance(n, ast.IfExp)]:
+                parts = [arg.body, arg.orelse] if isinstance(arg, ast.IfExp) else [arg]
+                found += [f"doctor.py:{p.lineno} {_words(p)[:30]}" for p in parts if _words(p)]
+    assert not found, found
