@@ -484,7 +484,7 @@ class KnowledgeBase:
         cached = self._lexicon_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        rows = snap.columns.select(["kind", "meta", "question", "answer"]).to_pylist() \
+        rows = snap.columns.select(["kind", "meta", "question", "answer", "text"]).to_pylist() \
             if snap is not None else []
         lexicon = Lexicon.general().merged(derive(rows))
         if stamp is not None and owner is not None:

@@ -27,16 +27,22 @@ _MIN_RUN, _MAX_RUN = 2, 10
 _FAQ_TERMS = 3
 # a two-character word in at least this many product names is one of the shop's category words
 SHARED_NAMES = 2
+# a word the shop's documents use more often than this is no FAQ's own
+WIDE_USE = 2
 
 
 def derive(rows: Iterable[dict]) -> Lexicon:
-    """The lexicon of the knowledge base's rows (dicts with kind, meta, question, answer)."""
+    """The lexicon of the knowledge base's rows (dicts with kind, meta, question, answer and,
+    when there is one, text)."""
     aliases: list[tuple[str, ...]] = []
     faqs: list[tuple[str, str]] = []
     sounds: list[str] = []
     names_seen: list[str] = []
+    written: list[str] = []  # what the shop's documents say outside the FAQ
     for row in rows:
         kind = row.get("kind")
+        if kind != "faq" and row.get("text"):
+            written.append(str(row["text"]))
         if kind == "product":
             names = product_names(_meta(row))
             names_seen += names[:1]
@@ -45,14 +51,19 @@ def derive(rows: Iterable[dict]) -> Lexicon:
             sounds += name_pieces(names)
         elif kind == "faq" and row.get("question") and row.get("answer"):
             faqs.append((row["question"], row["answer"]))
-    # a word many of the shop's questions use (可以, 多久) says nothing about one answer
+    # a word many of the shop's questions use (可以, 多久), or one its documents use again and
+    # again (送到 in a shop that delivers), says nothing about one answer
     seen: dict[str, int] = {}
     for question, _ in faqs:
         for w in _windows(question):
             seen[w] = seen.get(w, 0) + 1
+    blob = "\n".join(written)
+    common = {w for w, n in seen.items() if n > 1 or blob.count(w) > WIDE_USE}
+    # and the general vocabulary has its own meaning for its words (送到 → 配送), not one FAQ's
+    common |= {w for words, _ in Lexicon.general().topics for w in words}
     topics = []
     for question, answer in faqs:
-        entry = faq_paraphrase(question, answer, common={w for w, n in seen.items() if n > 1})
+        entry = faq_paraphrase(question, answer, common=common)
         if entry is not None:
             topics.append(entry)
     return Lexicon(topics=tuple(topics), aliases=tuple(aliases),

@@ -75,7 +75,7 @@ class MemoryRetriever:
 
         if self._lexicon is None:
             rows = [{"kind": p.kind, "question": p.question, "answer": p.answer,
-                     "meta": p.meta} for p, _, _ in self._items]
+                     "meta": p.meta, "text": p.text} for p, _, _ in self._items]
             self._lexicon = Lexicon.general().merged(derive(rows))
         return self._lexicon
 

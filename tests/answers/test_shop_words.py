@@ -121,3 +121,19 @@ def test_the_owner_teaches_words_from_the_command_line(tmp_path):
     assert owner.aliases == (("牛油果", "鳄梨", "avocado"),)
     assert owner.typos == (("咖非", "咖啡"),)
     assert "牛油果, 鳄梨, avocado" in run().stdout
+
+
+def test_an_faq_paraphrase_keys_on_the_faqs_own_words_not_on_general_or_widely_used_ones():
+    rows = [
+        {"kind": "faq", "question": "可以送到外省吗？", "answer": "只做本市配送，不寄快递。"},
+        {"kind": "chunk", "text": "六寸蛋糕送到楼下；八寸送到家门口；节日送到时间会晚一些。"},
+    ]
+    lexicon = derive(rows)
+    asked = {w for words, _ in lexicon.topics for w in words}
+    assert "外省" in asked  # the FAQ's own word brings in its answer's terms
+    assert "送到" not in asked  # general vocabulary, and the documents use it everywhere
+    # a word only the documents use widely is not the FAQ's either
+    rows[0] = {"kind": "faq", "question": "楼下能停吗？", "answer": "门口有三个临时车位。"}
+    rows[1] = {"kind": "chunk", "text": "楼下取货；楼下等候；楼下签收。"}
+    asked = {w for words, _ in derive(rows).topics for w in words}
+    assert "楼下" not in asked and "能停" in asked
