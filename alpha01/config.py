@@ -147,6 +147,8 @@ class WebSettings:
     address_per_min: int = 120  # messages one IP address may send per minute
     new_sessions_per_min: int = 30  # new sessions one IP address may open per minute
     max_streams: int = 1000  # open reply streams (one per open chat page), all together
+    streams_per_session: int = 3  # a session's newest streams stay open, older ones end
+    streams_per_address: int = 50  # open streams one IP address may hold
     history_items: int = 100  # messages shown again when the page is reloaded
 
 

@@ -16,9 +16,11 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from alpha01.asgiheaders import SecurityHeaders
+
 from . import __version__, docs, pages
 from .bodies import DbId, JsonGuard, reply
-from .edge import SecurityHeaders, client_address
+from .edge import HEADERS, client_address
 from .ratelimit import RateLimiter
 from .scan import ScanFastPath, ScanHandler
 from .service import Forbidden, ServiceError, SyncService
@@ -318,7 +320,7 @@ def create_app(service: SyncService) -> FastAPI:
     app.add_middleware(JsonGuard, max_bytes=cfg.max_body_bytes)  # before any route's work
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(ScanFastPath, handler=scans, trusted=trusted)  # the hot path skips the rest
-    app.add_middleware(SecurityHeaders)  # outermost: every response, the fast path's too
+    app.add_middleware(SecurityHeaders, headers=HEADERS)  # outermost: every response, the fast path's too
     return app
 
 

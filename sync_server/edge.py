@@ -1,43 +1,23 @@
 """What every response carries and who the client is: security headers, trusted proxies.
 
-`SecurityHeaders` is pure ASGI middleware that adds the headers to every response the app sends
-(API, scan pages, 404s, /docs), keeping any a route set itself. `client_address` believes
+`HEADERS` go on every response the app sends (API, scan pages, 404s, /docs) through the
+shared alpha01.asgiheaders middleware. `client_address` believes
 X-Forwarded-For only when the direct peer is one of the configured trusted proxies; by default
 none is trusted, whatever the peer (loopback included).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 HEADERS = {
-    b"content-security-policy": CSP.encode(),
-    b"x-content-type-options": b"nosniff",
-    b"referrer-policy": b"no-referrer",
-    b"x-frame-options": b"DENY",
-    b"cross-origin-opener-policy": b"same-origin",
-    b"cross-origin-resource-policy": b"same-origin",
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
-
-
-class SecurityHeaders:
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def with_headers(message):
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in HEADERS.items() if k not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def client_address(scope: dict, trusted: frozenset[str]) -> str:

@@ -217,9 +217,10 @@ class Hub:
         with self._lock:
             return f"{self.epoch}.{self._session(sid).seq}"
 
-    def subscribe(self, sid: str, after: str
+    def subscribe(self, sid: str, after: str, keep: int = 0
                   ) -> tuple[asyncio.Queue, list[dict[str, Any]] | None, list[dict[str, Any]]]:
-        """Register the calling event loop's queue for a session's new items.
+        """Register the calling event loop's queue for a session's new items. With `keep`, the
+        session's oldest streams beyond the newest `keep` are told to end.
 
         `after` is a position ("epoch.seq") the page has shown. Returns the queue, the whole
         transcript when the page must start over (None when it need not), and the items after
@@ -232,6 +233,9 @@ class Hub:
             s = self._session(sid)
             s.waiters.append((loop, q))
             self.streams += 1
+            if keep:
+                for old_loop, old_q in s.waiters[:-keep]:
+                    _put(old_loop, old_q, None)
             if epoch == self.epoch and seq.isdigit():
                 return q, None, [i.to_json() for i in s.items if i.seq > int(seq)]
             return q, [i.to_json() for i in s.items], []
