@@ -204,7 +204,7 @@ class WebChannel(Channel):
         tmp.replace(path)
         return data
 
-    def _history_from_db(self, chat: str) -> list[tuple[str, str]]:
+    def _history_from_db(self, chat: str) -> list[tuple[str, ...]]:
         """Earlier turns of this chat, read through a read-only connection of its own."""
         from ...storage.db import Database
         from ...storage.queries import Store
@@ -220,4 +220,4 @@ class WebChannel(Channel):
                      if c.channel == self.name and c.chat == chat]
             if not found:
                 return []
-            return store.history(found[0].id, self.web.history_items)
+            return store.history(found[0].id, self.web.history_items, keys=True)
