@@ -92,6 +92,13 @@ class KnowledgeSettings:
     passage_chars: int = 700  # the local model reads ~165 tokens/s: keep the prompt short
     evidence_lines: int = 6  # lines of the shop's data the model chooses from
     max_file_mb: float = 50.0
+    # What one file may make `kb add` hold (a zip bomb .docx, a 10,000-page PDF): over a cap,
+    # that file gets an error line and the others still ingest.
+    max_unzipped_mb: float = 64.0  # .docx/.xlsx unpacked, all parts together
+    max_zip_entries: int = 5000
+    max_pdf_pages: int = 2000
+    max_sheet_rows: int = 100_000
+    max_file_chars: int = 5_000_000
 
 
 @dataclass

@@ -35,6 +35,7 @@ from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
+from .limits import Limits
 from .search import (
     MODES,
     bigrams,
@@ -195,7 +196,7 @@ class KnowledgeBase:
             if old and old["sha256"] == sha:
                 result.status, result.detail = "skipped", "unchanged"
                 return result
-            parsed = parse_bytes(path.suffix, data)
+            parsed = parse_bytes(path.suffix, data, Limits.of(self.settings))
             rows = self._rows(source, sha, parsed)
         except InputError as exc:
             result.detail = str(exc)
