@@ -13,30 +13,7 @@ import pytest
 from alpha01.config import KnowledgeSettings
 from alpha01.knowledge import HashEmbedder, open_kb
 from alpha01.knowledge.limits import MB
-
-
-def docx_bytes(text: str = "营业时间：每天 8:30 到 21:00。") -> bytes:
-    import docx
-
-    d = docx.Document()
-    d.add_paragraph(text)
-    buf = io.BytesIO()
-    d.save(buf)
-    return buf.getvalue()
-
-
-def zip_bomb_docx(unpacked_mb: int) -> bytes:
-    """A valid .docx with one extra part of `unpacked_mb` MB of XML that compresses ~1000:1."""
-    src = zipfile.ZipFile(io.BytesIO(docx_bytes()))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in src.infolist():
-            out.writestr(info, src.read(info))
-        with out.open("word/bomb.xml", "w", force_zip64=True) as part:
-            block = b"<w:p>" + b" " * (MB - 12) + b"</w:p>\n"
-            for _ in range(unpacked_mb):
-                part.write(block)
-    return buf.getvalue()
+from bench.hostile_files import docx_bytes, zip_bomb_docx
 
 
 @pytest.fixture
