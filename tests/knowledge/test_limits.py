@@ -86,3 +86,20 @@ def test_pdf_pages_sheet_rows_and_characters(kb, tmp_path):
         assert got[name][0] == "error" and got[name][1].startswith("表格行数超过上限"), got[name]
     assert got["long.txt"][0] == "error" and got["long.txt"][1].startswith("文字数超过上限")
     assert got["good.md"][0] == "ok"
+
+
+def test_a_big_file_reports_progress_within_itself(tmp_path):
+    from alpha01.paths import Paths
+    from bench.hostile_files import text_file
+
+    kb = open_kb(Paths(tmp_path / "home"), KnowledgeSettings(embedder="hash"),
+                 embedder=HashEmbedder())
+    seen: list[tuple[str, int, int]] = []
+    try:
+        report = kb.add([text_file(tmp_path / "big.txt", 0.5)],
+                        progress=lambda *a: seen.append(a))
+    finally:
+        kb.close()
+    assert report.results[0].status == "ok"
+    steps = [name for name, _, _ in seen if name.startswith("big.txt ")]
+    assert len(steps) >= 2 and steps[-1] == "big.txt 100%", steps
