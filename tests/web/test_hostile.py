@@ -126,32 +126,3 @@ def test_a_random_access_token_is_accepted():
     assert not weak_token(token)
     check_exposure(Settings().with_overrides(web={"host": "0.0.0.0", "access_token": token}).web)
 
-
-def test_a_message_retried_after_a_restart_shows_once(tmp_path):
-    from .conftest import web_rig
-
-    rig = web_rig(tmp_path / "home")
-    try:
-        cookie = _session(rig)
-        with rig.client() as c:
-            c.cookies.set("a01chat", cookie)
-            c.post("/api/messages", json={"id": "keep-00001", "text": "你们几点开门？"})
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and len(c.get("/api/history").json()["items"]) < 2:
-                time.sleep(0.05)
-    finally:
-        rig.shutdown()
-    rig = web_rig(tmp_path / "home")
-    try:
-        with rig.client() as c:
-            c.cookies.set("a01chat", cookie)
-            # The browser never saw its answer before the restart and sends the message again.
-            r = c.post("/api/messages", json={"id": "keep-00001", "text": "你们几点开门？"})
-            assert r.status_code == 200 and r.json()["new"] is False
-            time.sleep(0.5)
-            items = c.get("/api/history").json()["items"]
-        assert [i["role"] for i in items] == ["customer", "shop"]
-        assert items[0]["id"] == "c:keep-00001"
-        assert len(rig.rows("SELECT id FROM messages WHERE direction = 'in'")) == 1
-    finally:
-        rig.shutdown()
