@@ -98,7 +98,7 @@ class KnowledgeSettings:
     max_zip_entries: int = 5000
     max_pdf_pages: int = 2000
     max_sheet_rows: int = 100_000
-    max_file_chars: int = 5_000_000
+    max_file_chars: int = 1_000_000  # ~2.4 MB of Chinese text: kb add stays under +300 MB
 
 
 @dataclass

@@ -23,7 +23,7 @@ class Limits:
     max_zip_entries: int = 5000
     max_pdf_pages: int = 2000
     max_sheet_rows: int = 100_000
-    max_file_chars: int = 5_000_000
+    max_file_chars: int = 1_000_000
 
     @classmethod
     def of(cls, settings: Any) -> Limits:
