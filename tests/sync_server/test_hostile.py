@@ -65,28 +65,38 @@ def test_integers_beyond_64_bits_are_refused_not_overflowed(api, service):
     assert r.status_code == 422
 
 
-def test_a_thousand_replays_of_one_token_consume_at_most_one_slot(tmp_path):
-    svc, client = _app(tmp_path, scan_ip_per_min=1e9, scan_token_per_min=1e9)
+def test_a_thousand_replays_of_one_token_consume_at_most_one_slot(tmp_path, live_server):
+    import httpx
+
+    db = tmp_path / "replay.db"
+    svc = SyncService(db)
+    svc.init_admin()
     store = svc.add_store("一号店", "电话 010-1234", daily_cap=100)
     enroll_device(svc, store["id"])
     token = svc.mint(store["id"], "x", None, "admin")["token"]
-
-    from fastapi.testclient import TestClient
+    server = live_server(db, "--scan-ip-per-min", "1e9", "--scan-token-per-min", "1e9",
+                         "--trusted-proxy", "127.0.0.1")
 
     def routed() -> int:
         return svc.list_devices(store["id"])[0]["routed_today"]
 
-    # With the cookie the first answer gives, and without any cookie (curl in a loop).
-    answers = {client.get(f"/q/{token}").text for _ in range(500)}
-    bare = TestClient(client.app, cookies=None)
-    for _ in range(500):
-        bare.cookies.clear()
-        answers.add(bare.get(f"/q/{token}").text)
+    answers = set()
+    # Real HTTP on loopback: a browser keeping the scanner cookie, then curl in a loop.
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
+        for _ in range(500):
+            r = browser.get(f"/q/{token}")
+            assert r.status_code == 200
+            answers.add(r.text)
+    with httpx.Client(base_url=server.url, timeout=10) as bare:
+        for _ in range(500):
+            bare.cookies.clear()
+            answers.add(bare.get(f"/q/{token}").text)
     assert routed() <= 1
     assert len(answers) == 1  # the same page, the same binding code
-    # Another scanner (another address) still gets a slot of its own.
-    other = TestClient(client.app, client=("198.51.100.7", 5000))
-    assert other.get(f"/q/{token}").status_code == 200
+    # Another scanner (another address behind the proxy) still gets a slot of its own.
+    with httpx.Client(base_url=server.url, timeout=10,
+                      headers={"x-forwarded-for": "198.51.100.7"}) as other:
+        assert "店码" in other.get(f"/q/{token}").text
     assert routed() == 2
 
 
