@@ -181,6 +181,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "it can reach it. For phones in the shop set host = \"0.0.0.0\" and an "
                     "access_token (16+ random characters) under [web] in settings.toml; for "
                     "customers elsewhere set public_url."),
+    "web.weak_token": ("web.access_token 太容易被猜到：请用至少16个随机字符（字母和数字混合，"
+                       "不要重复同一个字符），例如运行 python -c \"import secrets; "
+                       "print(secrets.token_urlsafe(18))\" 生成。",
+                       "web.access_token is too easy to guess: use 16 or more random "
+                       "characters (mixed letters and digits, not one character repeated), e.g. "
+                       "from python -c \"import secrets; print(secrets.token_urlsafe(18))\"."),
     # -- models ------------------------------------------------------------------------------
     "models.help": ("本地模型文件：列出、校验（sha256）、安装（组装默认模型）。",
                     "The local model files: list, check (sha256), install (assemble the default)."),

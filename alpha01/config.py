@@ -92,6 +92,13 @@ class KnowledgeSettings:
     passage_chars: int = 700  # the local model reads ~165 tokens/s: keep the prompt short
     evidence_lines: int = 6  # lines of the shop's data the model chooses from
     max_file_mb: float = 50.0
+    # What one file may make `kb add` hold (a zip bomb .docx, a 10,000-page PDF): over a cap,
+    # that file gets an error line and the others still ingest.
+    max_unzipped_mb: float = 64.0  # .docx/.xlsx unpacked, all parts together
+    max_zip_entries: int = 5000
+    max_pdf_pages: int = 2000
+    max_sheet_rows: int = 100_000
+    max_file_chars: int = 1_000_000  # ~2.4 MB of Chinese text: kb add stays under +300 MB
 
 
 @dataclass
@@ -147,6 +154,8 @@ class WebSettings:
     address_per_min: int = 120  # messages one IP address may send per minute
     new_sessions_per_min: int = 30  # new sessions one IP address may open per minute
     max_streams: int = 1000  # open reply streams (one per open chat page), all together
+    streams_per_session: int = 3  # a session's newest streams stay open, older ones end
+    streams_per_address: int = 50  # open streams one IP address may hold
     history_items: int = 100  # messages shown again when the page is reloaded
 
 

@@ -10,13 +10,17 @@ step is a short indexed statement, and one event loop owning the connection avoi
 import logging
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, pages
+from alpha01.asgiheaders import SecurityHeaders
+
+from . import __version__, docs, pages
+from .bodies import DbId, JsonGuard, reply
+from .edge import HEADERS, client_address
 from .ratelimit import RateLimiter
 from .scan import ScanFastPath, ScanHandler
 from .service import Forbidden, ServiceError, SyncService
@@ -45,7 +49,7 @@ class BodyLimit:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    return await _send_413(send)
+                    return await reply(send, 413, "request body too large")
         seen = 0
         started = False
         refused = False
@@ -61,7 +65,7 @@ class BodyLimit:
                     # Answer now; the app sees a disconnected client and its reply is dropped.
                     refused = True
                     if not started:
-                        await _send_413(send)
+                        await reply(send, 413, "request body too large")
                     return {"type": "http.disconnect"}
             return message
 
@@ -90,14 +94,6 @@ class _AnyTextConvertor(Convertor):
 
 
 register_url_convertor("anytext", _AnyTextConvertor())
-
-
-async def _send_413(send) -> None:
-    body = b'{"detail":"request body too large"}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 # -- request and response bodies ---------------------------------------------------------------
@@ -141,7 +137,7 @@ class EnrollmentCodeIn(BaseModel):
 
 
 class MintIn(BaseModel):
-    store_id: int | None = Field(default=None, description="required for admin; a device mints for its own store")
+    store_id: DbId | None = Field(default=None, description="required for admin; a device mints for its own store")
     channel: str = Field(default="default", max_length=40)
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
 
@@ -161,15 +157,21 @@ def create_app(service: SyncService) -> FastAPI:
         title="alpha01 sync server",
         version=__version__,
         description="Stores, enrolled store PCs and signed store QR live codes.",
+        docs_url=None, redoc_url=None,
+        openapi_url="/openapi.json" if cfg.docs else None,
     )
+    if cfg.docs:
+        docs.mount(app)
     scans = ScanHandler(service)
     service.start_checkpointer()
     service.start_writer()
     enroll_by_ip = RateLimiter(cfg.enroll_ip_per_min, burst=max(1.0, cfg.enroll_ip_per_min / 2))
     bad_token_body = pages.BAD_TOKEN_HTML.encode("utf-8")
 
+    trusted = frozenset(cfg.trusted_proxies)
+
     def client_key(request: Request) -> str:
-        return request.client.host if request.client else "?"
+        return client_address(request.scope, trusted)
 
     def too_many(wait: float) -> Response:
         return JSONResponse(
@@ -259,13 +261,14 @@ def create_app(service: SyncService) -> FastAPI:
 
     @app.post("/api/v1/stores/{store_id}/enrollment-codes", tags=["admin"], status_code=201)
     async def enrollment_code(
-        store_id: int, body: EnrollmentCodeIn, _: Annotated[Caller, Depends(admin)]
+        store_id: Annotated[int, Path(ge=0, le=2**63 - 1)], body: EnrollmentCodeIn, _: Annotated[Caller, Depends(admin)]
     ) -> dict:
         code, expires = service.create_enrollment_code(store_id, body.minutes)
         return {"code": code, "store_id": store_id, "expires_at": int(expires)}
 
     @app.get("/api/v1/devices", tags=["admin"])
-    async def devices(_: Annotated[Caller, Depends(admin)], store_id: int | None = None) -> list[dict]:
+    async def devices(_: Annotated[Caller, Depends(admin)],
+                      store_id: DbId | None = None) -> list[dict]:
         """Devices with their last status and online state."""
         return service.list_devices(store_id)
 
@@ -299,7 +302,8 @@ def create_app(service: SyncService) -> FastAPI:
 
         Every token that is not accepted gets the same 404 page, whatever the reason.
         """
-        status, headers, body = await scans.respond(token, client_key(request))
+        status, headers, body = await scans.respond(token, client_key(request),
+                                                    request.headers.get("cookie", ""))
         return Response(body, status_code=status,
                         headers={k.decode(): v.decode() for k, v in headers})
 
@@ -313,8 +317,10 @@ def create_app(service: SyncService) -> FastAPI:
             "Cache-Control": "public, max-age=86400, immutable",
             "X-Content-Type-Options": "nosniff"})
 
+    app.add_middleware(JsonGuard, max_bytes=cfg.max_body_bytes)  # before any route's work
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
-    app.add_middleware(ScanFastPath, handler=scans)  # outermost: the hot path skips the rest
+    app.add_middleware(ScanFastPath, handler=scans, trusted=trusted)  # the hot path skips the rest
+    app.add_middleware(SecurityHeaders, headers=HEADERS)  # outermost: every response, the fast path's too
     return app
 
 

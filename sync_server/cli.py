@@ -52,9 +52,15 @@ def cli() -> None:
 @click.option("--scan-ip-per-min", default=120.0, show_default=True, help="QR scans per client address")
 @click.option("--scan-token-per-min", default=1200.0, show_default=True, help="scans per QR token")
 @click.option("--enroll-ip-per-min", default=10.0, show_default=True, help="enrollments per address")
+@click.option("--scan-replay-window", default=600.0, show_default=True,
+              help="seconds a scanner's repeat scans of a token get the first answer, slot-free")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True,
+              help="address of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+@click.option("--docs", is_flag=True, help="serve /openapi.json and a self-contained /docs page")
 @click.option("--log-level", default="warning", show_default=True)
 def serve(db_path: str, host: str, port: int, workers: int, public_url: str, online_window: float,
           scan_ip_per_min: float, scan_token_per_min: float, enroll_ip_per_min: float,
+          scan_replay_window: float, trusted_proxies: tuple[str, ...], docs: bool,
           log_level: str) -> None:
     """Run the HTTP server (uvicorn)."""
     import uvicorn
@@ -69,13 +75,15 @@ def serve(db_path: str, host: str, port: int, workers: int, public_url: str, onl
     config = ServerConfig(
         online_window_s=online_window, scan_ip_per_min=scan_ip_per_min,
         scan_token_per_min=scan_token_per_min, enroll_ip_per_min=enroll_ip_per_min,
-        public_url=public_url,
+        public_url=public_url, scan_replay_window_s=scan_replay_window,
+        trusted_proxies=list(trusted_proxies), docs=docs,
     )
     os.environ[ENV_DB] = os.path.abspath(db_path)
     os.environ[ENV_CONFIG] = json.dumps(config.__dict__)
     uvicorn.run(
         "sync_server.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
         log_level=log_level, access_log=False, server_header=False,
+        proxy_headers=False,  # the app reads X-Forwarded-For from --trusted-proxy only
         timeout_keep_alive=5, limit_concurrency=1000, h11_max_incomplete_event_size=16 * 1024,
     )
 

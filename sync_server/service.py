@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,13 @@ class ServerConfig:
     enrollment_minutes: float = 10.0
     # The public base URL printed in QR codes, e.g. https://qr.example.com; empty = request's.
     public_url: str = ""
+    # A scanner's repeat scans of one token inside this window get the first answer again
+    # without claiming another device slot (a scanner with the signed cookie: a day).
+    scan_replay_window_s: float = 600.0
+    # Addresses of reverse proxies whose X-Forwarded-For is believed; none by default.
+    trusted_proxies: list[str] = field(default_factory=list)
+    # Serve /openapi.json and a self-contained /docs page (no third-party assets); off.
+    docs: bool = False
 
 
 @dataclass
@@ -493,6 +500,20 @@ class SyncService:
         claims = self.verify(token, now)
         with self._write() as c:
             return self._route(c, claims, now)
+
+    def still_valid(self, token: str) -> bool:
+        """Whether a token that was accepted before still is: signature, key, expiry and
+        revocation, by one indexed read (no slot is claimed)."""
+        now = self.clock()
+        try:
+            claims = self.verify(token, now)
+        except BadToken:
+            return False
+        row = self.conn.execute(
+            "SELECT store_id, expires_at, revoked_at FROM qr_tokens WHERE jti = ?",
+            (claims.jti,)).fetchone()
+        return (row is not None and row[0] == claims.store_id and row[2] is None
+                and (row[1] is None or row[1] > now))
 
     def verify(self, token: str, now: float) -> Claims:
         """Signature, key id and expiry: pure CPU, no database."""

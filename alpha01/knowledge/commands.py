@@ -39,7 +39,8 @@ def _want_json(app: Any, flag: bool) -> bool:
 
 class ProgressBar:
     """A progress bar on stderr fed by the knowledge base's (name, done, total) callback;
-    silent for JSON output and for a single step."""
+    silent for JSON output, and for a single file until that file reports steps of its own
+    (a big file's "name 40%")."""
 
     def __init__(self, label: str, quiet: bool = False) -> None:
         self.label, self.quiet = label, quiet
@@ -47,7 +48,7 @@ class ProgressBar:
         self.done = 0
 
     def __call__(self, name: str, done: int, total: int) -> None:
-        if self.quiet or total < 2:
+        if self.quiet or (total < 2 and not name.endswith("%")):
             return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .limits import ZIP_EXTS, Limits, check_chars, check_pages, check_zip
 
 TEXT_EXTS = {".md", ".markdown", ".txt", ".text"}
 HTML_EXTS = {".html", ".htm"}
@@ -88,33 +89,47 @@ def load_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def parse_bytes(ext: str, data: bytes) -> Parsed:
-    """Turn a file's bytes into blocks and records. Raises InputError."""
+def parse_bytes(ext: str, data: bytes, limits: Limits | None = None) -> Parsed:
+    """Turn a file's bytes into blocks and records. Raises InputError, also for a file over
+    one of the `limits` (zip bombs, huge PDFs and sheets, too much text)."""
     ext = ext.lower()
+    limits = limits or Limits()
+    if ext in ZIP_EXTS:
+        check_zip(data, limits)
     if ext in SHEET_EXTS:
         from .sheets import read_sheet
 
-        parsed = read_sheet(ext, data)
+        parsed = read_sheet(ext, data, limits)
     elif ext == ".docx":
         parsed = _read_docx(data)
     elif ext == ".pdf":
-        parsed = _read_pdf(data)
+        parsed = _read_pdf(data, limits)
     elif ext in HTML_EXTS:
-        parsed = _read_html(decode_text(data))
+        parsed = _read_html(_text(data, limits))
     elif ext in {".md", ".markdown"}:
-        parsed = Parsed(_markdown_blocks(decode_text(data)))
+        parsed = Parsed(_markdown_blocks(_text(data, limits)))
     elif ext in TEXT_EXTS:
-        parsed = Parsed(_plain_blocks(decode_text(data)))
+        parsed = Parsed(_plain_blocks(_text(data, limits)))
     else:
         raise InputError(f"unsupported file type {ext}")
+    check_chars(sum(len(b.text) for b in parsed.blocks)
+                + sum(len(r.text) for r in parsed.records), limits)
     if parsed.empty:
         raise InputError("no text found in file")
     return parsed
 
 
-def read_document(path: Path, max_bytes: int) -> Parsed:
+def _text(data: bytes, limits: Limits) -> str:
+    if len(data) // 4 > limits.max_file_chars:  # even 4-byte characters would be too many
+        check_chars(len(data) // 4, limits)
+    text = decode_text(data)
+    check_chars(len(text), limits)
+    return text
+
+
+def read_document(path: Path, max_bytes: int, limits: Limits | None = None) -> Parsed:
     """Parse one file. Raises InputError for anything that cannot become knowledge."""
-    return parse_bytes(path.suffix, load_bytes(path, max_bytes))
+    return parse_bytes(path.suffix, load_bytes(path, max_bytes), limits)
 
 
 # -- text and encodings ---------------------------------------------------------------------
@@ -349,7 +364,7 @@ def _docx_heading_level(style: str) -> int:
 # -- PDF ------------------------------------------------------------------------------------
 
 
-def _read_pdf(data: bytes) -> Parsed:
+def _read_pdf(data: bytes, limits: Limits) -> Parsed:
     import io
     import logging
 
@@ -371,6 +386,7 @@ def _read_pdf(data: bytes) -> Parsed:
                 raise InputError(f"PDF is encrypted and cannot be opened ({exc})") from exc
             if not ok:
                 raise InputError("PDF is password-protected; save an unprotected copy and add it")
+        check_pages(len(reader.pages), limits)
         blocks: list[Block] = []
         for no, page in enumerate(reader.pages, 1):
             blocks.extend(_pdf_page_blocks(page, no))

@@ -35,6 +35,7 @@ from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
 from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
+from .limits import Limits
 from .search import (
     MODES,
     bigrams,
@@ -50,6 +51,7 @@ from .snapshot import load as load_snapshot
 from .store import TEXT_COLUMNS, KBStore, sql_str
 
 Progress = Callable[[str, int, int], None]  # (file name, done, total)
+EMBED_STEP = 512  # texts embedded between two progress steps of a big file
 CANDIDATES = 30  # rows fetched from each of the vector and full-text lists before fusion
 # Query vectors kept: the retrieval stage asks faq_match and then search with the same
 # question, and customers repeat the same short questions; 512 vectors are 1 MB.
@@ -154,7 +156,11 @@ class KnowledgeBase:
         for done, (path, explicit) in enumerate(files):
             if progress:
                 progress(path.name, done, len(files))
-            result = self._add_one(path, explicit, known, max_bytes)
+            def within(frac: float, name: str = path.name, done: int = done) -> None:
+                if progress:  # a big file's embedding, step by step ("name 40%")
+                    progress(f"{name} {frac:.0%}", done, len(files))
+
+            result = self._add_one(path, explicit, known, max_bytes, within)
             report.results.append(result)
             changed |= result.status == "ok"
         if progress:
@@ -182,7 +188,7 @@ class KnowledgeBase:
         return out
 
     def _add_one(self, path: Path, explicit: bool, known: dict[str, dict],
-                 max_bytes: int) -> FileResult:
+                 max_bytes: int, within: Callable[[float], None] | None = None) -> FileResult:
         source = _source_name(path, known)
         result = FileResult(str(path), source, "error")
         if path.suffix.lower() not in SUPPORTED and not explicit:
@@ -195,8 +201,8 @@ class KnowledgeBase:
             if old and old["sha256"] == sha:
                 result.status, result.detail = "skipped", "unchanged"
                 return result
-            parsed = parse_bytes(path.suffix, data)
-            rows = self._rows(source, sha, parsed)
+            parsed = parse_bytes(path.suffix, data, Limits.of(self.settings))
+            rows = self._rows(source, sha, parsed, within)
         except InputError as exc:
             result.detail = str(exc)
             return result
@@ -217,7 +223,8 @@ class KnowledgeBase:
         result.detail = f"{note} (replaced the previous version)" if old else note
         return result
 
-    def _rows(self, source: str, sha: str, parsed: Parsed) -> list[dict]:
+    def _rows(self, source: str, sha: str, parsed: Parsed,
+              within: Callable[[float], None] | None = None) -> list[dict]:
         rows: list[dict] = []
         chunks = chunk_blocks(parsed.blocks, self.chunk_chars)
         ids = assign_ids(source, "chunk", [c.text for c in chunks])
@@ -233,7 +240,7 @@ class KnowledgeBase:
         base = len(rows)
         for i, (rid, r) in enumerate(zip(rec_ids, records, strict=True)):
             rows.append(self._record_row(rid, source, r, base + i, sha))
-        self._embed_rows(rows)
+        self._embed_rows(rows, within)
         return rows
 
     def _record_row(self, rid: str, source: str, r: Record, position: int, sha: str) -> dict:
@@ -249,7 +256,8 @@ class KnowledgeBase:
                        {"fields": r.fields, "name": r.key})
         return row
 
-    def _embed_rows(self, rows: list[dict]) -> None:
+    def _embed_rows(self, rows: list[dict],
+                    within: Callable[[float], None] | None = None) -> None:
         if not rows:
             return
         # An FAQ row's vector is its answer's: every customer message is question-shaped, so
@@ -258,11 +266,18 @@ class KnowledgeBase:
         texts = [r["answer"] if r["kind"] == "faq" else r["search_text"] for r in rows]
         faq_idx = [i for i, r in enumerate(rows) if r["kind"] == "faq"]
         questions = [rows[i]["question"] for i in faq_idx]
-        vectors = self.embedder.embed(texts + questions)
+        todo = texts + questions
+        # In steps, so a big file shows its progress instead of nothing for minutes.
+        step = EMBED_STEP if len(todo) > EMBED_STEP else len(todo)
+        vectors = []
+        for start in range(0, len(todo), step):
+            vectors.extend(self.embedder.embed(todo[start:start + step]))
+            if within and step < len(todo):
+                within(min(1.0, (start + step) / len(todo)))
         for i, r in enumerate(rows):
-            r["vector"] = vectors[i].tolist()
+            r["vector"] = vectors[i]  # float32 rows: a quarter of the memory of lists
         for j, i in enumerate(faq_idx):
-            rows[i]["qvector"] = vectors[len(rows) + j].tolist()
+            rows[i]["qvector"] = vectors[len(rows) + j]
 
     # -- direct writes (inbox, catalog sync) ------------------------------------------------
 

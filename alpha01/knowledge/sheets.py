@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import InputError
 from .formats import Parsed, Record, decode_text, normalise
+from .limits import Limits, check_chars, check_rows
 
 QUESTION_HEADERS = ("常见问题", "问题", "提问", "客户问题", "顾客问题", "问", "q", "question",
                     "faq", "questions")
@@ -27,13 +30,14 @@ PRICE_HEADERS = ("价格", "售价", "单价", "零售价", "会员价", "价钱
 _HEADER_SCAN_ROWS = 10
 
 
-def read_sheet(ext: str, data: bytes) -> Parsed:
+def read_sheet(ext: str, data: bytes, limits: Limits | None = None) -> Parsed:
+    limits = limits or Limits()
     if ext == ".csv":
-        sheets = [("", _csv_rows(data))]
+        sheets = [("", _csv_rows(data, limits))]
     elif ext == ".xls":
-        sheets = _xls_sheets(data)
+        sheets = _xls_sheets(data, limits)
     else:
-        sheets = _xlsx_sheets(data)
+        sheets = _xlsx_sheets(data, limits)
     records: list[Record] = []
     problems: list[str] = []
     for sheet_name, rows in sheets:
@@ -145,19 +149,27 @@ def product_text(fields: dict[str, Any]) -> str:
     return "；".join(f"{k}：{v}" for k, v in fields.items() if str(v).strip())
 
 
-def _csv_rows(data: bytes) -> list[list[str]]:
+def _csv_rows(data: bytes, limits: Limits) -> list[list[str]]:
     text = decode_text(data)
+    check_chars(len(text), limits)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|，")
     except csv.Error:
         dialect = csv.excel
     try:
-        return list(csv.reader(io.StringIO(text), dialect))
+        return _capped(csv.reader(io.StringIO(text), dialect), limits)
     except csv.Error as exc:
         raise InputError(f"cannot read CSV: {exc}") from exc
 
 
-def _xlsx_sheets(data: bytes) -> list[tuple[str, list[list[Any]]]]:
+def _capped(rows: Iterable[Any], limits: Limits, before: int = 0) -> list[list[Any]]:
+    """The rows, or InputError past the row cap (counted across a file's sheets)."""
+    out = [list(r) for r in itertools.islice(rows, limits.max_sheet_rows - before + 1)]
+    check_rows(before + len(out), limits)
+    return out
+
+
+def _xlsx_sheets(data: bytes, limits: Limits) -> list[tuple[str, list[list[Any]]]]:
     import zipfile
 
     try:
@@ -171,13 +183,16 @@ def _xlsx_sheets(data: bytes) -> list[tuple[str, list[list[Any]]]]:
     except Exception as exc:
         raise InputError(f"not a readable Excel .xlsx file: {exc}") from exc
     try:
-        return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)])
-                for ws in book.worksheets]
+        sheets: list[tuple[str, list[list[Any]]]] = []
+        for ws in book.worksheets:
+            seen = sum(len(rows) for _, rows in sheets)
+            sheets.append((ws.title, _capped(ws.iter_rows(values_only=True), limits, seen)))
+        return sheets
     finally:
         book.close()
 
 
-def _xls_sheets(data: bytes) -> list[tuple[str, list[list[Any]]]]:
+def _xls_sheets(data: bytes, limits: Limits) -> list[tuple[str, list[list[Any]]]]:
     try:
         import xlrd
     except ImportError as exc:  # pragma: no cover
@@ -186,4 +201,5 @@ def _xls_sheets(data: bytes) -> list[tuple[str, list[list[Any]]]]:
         book = xlrd.open_workbook(file_contents=data)
     except Exception as exc:  # xlrd raises XLRDError and assorted struct errors
         raise InputError(f"not a readable Excel .xls file: {exc}") from exc
+    check_rows(sum(sh.nrows for sh in book.sheets()), limits)
     return [(sh.name, [sh.row_values(i) for i in range(sh.nrows)]) for sh in book.sheets()]

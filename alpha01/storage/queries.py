@@ -143,20 +143,24 @@ class Store:
             f"UPDATE messages SET state = ?, reason = ?, reply_id = ?"
             f" WHERE id IN ({marks}) AND state = 'received'", [state, reason, reply_id, *ids])
 
-    def history(self, customer_id: int, limit: int, before_id: int | None = None
-                ) -> list[tuple[str, str]]:
-        """The last `limit` turns with this customer, oldest first: ("user"|"assistant", text)."""
+    def history(self, customer_id: int, limit: int, before_id: int | None = None,
+                *, keys: bool = False) -> list[tuple[str, ...]]:
+        """The last `limit` turns with this customer, oldest first: ("user"|"assistant", text),
+        with `keys` a third field naming the turn: the message's dedupe key, or "r:<reply id>"."""
         bound = before_id if before_id is not None else 1 << 62
         rows = self.conn.execute(
             "SELECT * FROM ("
-            "  SELECT received_at AS at, id AS mid, 'user' AS role, text FROM messages"
+            "  SELECT received_at AS at, id AS mid, 'user' AS role, text,"
+            "   dedupe_key AS turn FROM messages"
             "   WHERE customer_id = ? AND direction = 'in' AND id < ?"
             "  UNION ALL"
-            "  SELECT coalesce(sent_at, created_at), coalesce(message_id, 0), 'assistant', text"
-            "   FROM replies WHERE customer_id = ? AND state = 'sent'"
+            "  SELECT coalesce(sent_at, created_at), coalesce(message_id, 0), 'assistant', text,"
+            "   'r:' || id FROM replies WHERE customer_id = ? AND state = 'sent'"
             "    AND coalesce(message_id, 0) < ?"
             " ) ORDER BY at DESC, mid DESC LIMIT ?",
             [customer_id, bound, customer_id, bound, limit]).fetchall()
+        if keys:
+            return [(r["role"], r["text"], r["turn"] or "") for r in reversed(rows)]
         return [(r["role"], r["text"]) for r in reversed(rows)]
 
     # -- replies (the outbox) -----------------------------------------------------------------

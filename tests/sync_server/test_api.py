@@ -237,9 +237,20 @@ def test_request_size_limit(api, service, store):
     assert r.status_code == 413
 
 
-def test_openapi_docs_are_served(api):
-    assert api.get("/docs").status_code == 200
-    paths = api.get("/openapi.json").json()["paths"]
+def test_openapi_docs_are_off_unless_configured(api, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from sync_server.api import create_app
+
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert api.get(path).status_code == 404
+    svc = SyncService(tmp_path / "d.db", ServerConfig(docs=True))
+    svc.init_admin()
+    client = TestClient(create_app(svc))
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/api/v1/enroll" in page.text
+    assert "<script" not in page.text and "http" not in page.text.replace('href="/openapi', "")
+    paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/enroll", "/api/v1/heartbeat", "/api/v1/qr", "/health"} <= set(paths)
 
 

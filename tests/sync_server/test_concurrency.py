@@ -32,12 +32,16 @@ pytestmark = pytest.mark.timeout(90)  # a hung server must not hang the suite
 def test_fifty_concurrent_http_scans_route_exactly_one(tmp_path, live_server):
     service, token, device_id = seed_one_slot_left(tmp_path / "c.db")
     # Two worker processes racing on one database: the claim must hold across processes too.
-    server = live_server(tmp_path / "c.db", "--workers", "2", "--scan-ip-per-min", "100000")
+    # Fifty customers behind a trusted proxy (one scanner's repeats would be one scan).
+    server = live_server(tmp_path / "c.db", "--workers", "2", "--scan-ip-per-min", "100000",
+                         "--trusted-proxy", "127.0.0.1")
 
     async def fire() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=SCANS)
         async with httpx.AsyncClient(base_url=server.url, timeout=15.0, limits=limits) as client:
-            return await asyncio.gather(*(client.get(f"/q/{token}") for _ in range(SCANS)))
+            return await asyncio.gather(*(
+                client.get(f"/q/{token}", headers={"x-forwarded-for": f"198.51.100.{i}"})
+                for i in range(SCANS)))
 
     responses = asyncio.run(asyncio.wait_for(fire(), timeout=30))
     assert all(r.status_code == 200 for r in responses), {r.status_code for r in responses}

@@ -168,8 +168,15 @@ def test_history_survives_a_restart_of_the_app(tmp_path):
         with rig.client() as c:
             c.cookies.set("a01chat", cookie)
             items = c.get("/api/history").json()["items"]
+            # A browser that never saw its answer sends the message again: recognised, once.
+            r = c.post("/api/messages", json={"id": "keep-00001", "text": "你们几点开门？"})
+            assert r.status_code == 200 and r.json()["new"] is False
+            time.sleep(0.5)
+            again = c.get("/api/history").json()["items"]
         assert [i["role"] for i in items] == ["customer", "shop"]
-        assert items[0]["text"] == "你们几点开门？"
+        assert items[0]["text"] == "你们几点开门？" and items[0]["id"] == "c:keep-00001"
+        assert again == items
+        assert len(rig.rows("SELECT id FROM messages WHERE direction = 'in'")) == 1
     finally:
         rig.shutdown()
 

@@ -12,8 +12,10 @@ extra) are imported only when the channel starts.
 
 from __future__ import annotations
 
+import collections
 import ipaddress
 import logging
+import math
 import secrets
 import socket
 import threading
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from ...clitext import t
 from ...config import Settings, WebSettings
 from ...domain import Inbound, Outbound
 from ...errors import ChannelUnavailable, ConfigError
@@ -40,8 +43,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def weak_token(token: str) -> bool:
+    """An access token a stranger could guess: short, few distinct characters (one letter
+    repeated, "abab…"), or under 64 bits by its own character frequencies."""
+    if len(token) < 16 or len(set(token)) < 8:
+        return True
+    counts = collections.Counter(token)
+    bits = -sum(n * math.log2(n / len(token)) for n in counts.values())
+    return bits < 64
+
+
 def check_exposure(web: WebSettings) -> None:
-    """Refuse a listening address beyond this PC without an access token."""
+    """Refuse a listening address beyond this PC without an access token, and a weak token
+    anywhere."""
+    if web.access_token and weak_token(web.access_token):
+        raise ConfigError(t("web.weak_token"))
     if not is_loopback(web.host) and len(web.access_token) < 16:
         raise ConfigError(
             f"web.host = {web.host!r} opens the chat page to the network: set web.access_token "
@@ -188,7 +204,7 @@ class WebChannel(Channel):
         tmp.replace(path)
         return data
 
-    def _history_from_db(self, chat: str) -> list[tuple[str, str]]:
+    def _history_from_db(self, chat: str) -> list[tuple[str, ...]]:
         """Earlier turns of this chat, read through a read-only connection of its own."""
         from ...storage.db import Database
         from ...storage.queries import Store
@@ -204,4 +220,4 @@ class WebChannel(Channel):
                      if c.channel == self.name and c.chat == chat]
             if not found:
                 return []
-            return store.history(found[0].id, self.web.history_items)
+            return store.history(found[0].id, self.web.history_items, keys=True)

@@ -87,7 +87,7 @@ class Hub:
     """Transcripts of the live sessions and the hand-over points to and from the engine."""
 
     def __init__(self, channel: str, *, history_items: int = 100, max_sessions: int = 5000,
-                 seed: Callable[[str], list[tuple[str, str]]] | None = None,
+                 seed: Callable[[str], list[tuple[str, ...]]] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.channel = channel
         self.history_items = history_items
@@ -118,10 +118,10 @@ class Hub:
                 earlier = self.seed(sid)
             except Exception:  # history is a courtesy: a locked or missing DB must not stop chat
                 earlier = []
-            for n, (role, text) in enumerate(earlier[-self.history_items:]):
+            for n, (role, text, *turn) in enumerate(earlier[-self.history_items:]):
                 s.seq += 1
-                s.items.append(Item(s.seq, f"h:{n}", "customer" if role == "user" else "shop",
-                                    text, 0.0))
+                s.items.append(Item(s.seq, self._seed_id(s, n, turn[0] if turn else ""),
+                                    "customer" if role == "user" else "shop", text, 0.0))
         self._sessions[sid] = s
         while len(self._sessions) > self.max_sessions:
             old_sid, old = next(iter(self._sessions.items()))
@@ -129,6 +129,19 @@ class Hub:
                 break
             del self._sessions[old_sid]
         return s
+
+    @staticmethod
+    def _seed_id(s: Session, n: int, turn: str) -> str:
+        """The shown id of an earlier turn: the page's own client id, or the reply's id, so a
+        retry or a resend after a restart is recognised instead of shown again."""
+        prefix = f"h:{s.sid}:"
+        if turn.startswith(prefix) and CLIENT_ID.match(turn[len(prefix):]):
+            s.client_ids.add(turn[len(prefix):])
+            return "c:" + turn[len(prefix):]
+        if turn.startswith("r:") and turn[2:].isdigit():
+            s.reply_ids.add(int(turn[2:]))
+            return turn
+        return f"h:{n}"
 
     def tag(self, sid: str, **extra: Any) -> None:
         """Remember facts about a session (e.g. the QR binding code it arrived with)."""
@@ -217,9 +230,10 @@ class Hub:
         with self._lock:
             return f"{self.epoch}.{self._session(sid).seq}"
 
-    def subscribe(self, sid: str, after: str
+    def subscribe(self, sid: str, after: str, keep: int = 0
                   ) -> tuple[asyncio.Queue, list[dict[str, Any]] | None, list[dict[str, Any]]]:
-        """Register the calling event loop's queue for a session's new items.
+        """Register the calling event loop's queue for a session's new items. With `keep`, the
+        session's oldest streams beyond the newest `keep` are told to end.
 
         `after` is a position ("epoch.seq") the page has shown. Returns the queue, the whole
         transcript when the page must start over (None when it need not), and the items after
@@ -232,6 +246,9 @@ class Hub:
             s = self._session(sid)
             s.waiters.append((loop, q))
             self.streams += 1
+            if keep:
+                for old_loop, old_q in s.waiters[:-keep]:
+                    _put(old_loop, old_q, None)
             if epoch == self.epoch and seq.isdigit():
                 return q, None, [i.to_json() for i in s.items if i.seq > int(seq)]
             return q, [i.to_json() for i in s.items], []

@@ -27,7 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ...asgiheaders import SecurityHeaders
 from ...errors import ChannelUnavailable
+from ...safejson import BadBody, loads
 from .hub import CLIENT_ID, Hub, RateLimiter
 
 log = logging.getLogger("alpha01.web")
@@ -80,13 +82,14 @@ class ChatServer:
         self.files = {name: _static(name) for name in STATIC}
         self.index = _static("index.html")
         self.closing = asyncio.Event()  # set on the server's loop at shutdown
-        self.app = Starlette(routes=[
+        self.by_address: dict[str, int] = {}  # open streams per client address
+        self.app = SecurityHeaders(Starlette(routes=[
             Route("/", self.page, methods=["GET"]),
             Route("/static/{name}", self.static, methods=["GET"]),
             Route("/api/history", self.history, methods=["GET"]),
             Route("/api/messages", self.post_message, methods=["POST"]),
             Route("/api/events", self.events, methods=["GET"]),
-        ])
+        ]), SECURITY_HEADERS)  # on every response: 404s and 405s too
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -232,9 +235,9 @@ class ChatServer:
         if body is None:
             return _error(413, "消息太长了。")
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "bad json")
+            data = loads(body, max_bytes=self.s.max_body_bytes, max_depth=4)
+        except BadBody as exc:
+            return _error(exc.status, f"消息格式不对（{exc.message}）。")
         if not isinstance(data, dict):
             return _error(400, "bad json")
         client_id, text = data.get("id"), data.get("text")
@@ -256,11 +259,16 @@ class ChatServer:
         sid = self._sid(request)
         if sid is None:
             return _error(401, "会话已失效，请重新扫码进入。")
-        if self.hub.streams >= self.s.max_streams:
+        address = self._address(request)
+        if (self.hub.streams >= self.s.max_streams
+                or self.by_address.get(address, 0) >= self.s.streams_per_address):
             return _too_many(5.0)
         after = (request.headers.get("last-event-id")
                  or request.query_params.get("after") or "")[:40]
-        q, reset, missed = self.hub.subscribe(sid, after)
+        # A session keeps its newest streams: an older one of the same session ends (a
+        # reloaded page, or one client opening stream after stream), so it never holds more.
+        q, reset, missed = self.hub.subscribe(sid, after, keep=self.s.streams_per_session)
+        self.by_address[address] = self.by_address.get(address, 0) + 1
         closing = self.closing
         epoch = self.hub.epoch
 
@@ -288,6 +296,11 @@ class ChatServer:
                     yield sse(item)
             finally:
                 self.hub.unsubscribe(sid, q)
+                left = self.by_address.get(address, 1) - 1
+                if left > 0:
+                    self.by_address[address] = left
+                else:
+                    self.by_address.pop(address, None)
 
         resp = StreamingResponse(stream(), media_type="text/event-stream")
         resp.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must not hold replies back

@@ -1,0 +1,135 @@
+"""A hostile client: bodies that used to raise 500s, replayed QR tokens, forged
+X-Forwarded-For, and the headers every response must carry."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_server.service import ServerConfig, SyncService
+
+from .sync_helpers import enroll_device
+
+
+def _app(tmp_path, **config):
+    from fastapi.testclient import TestClient
+
+    from sync_server.api import create_app
+
+    svc = SyncService(tmp_path / "h.db", ServerConfig(**config))
+    svc.admin_token = svc.init_admin()
+    client = TestClient(create_app(svc), raise_server_exceptions=False)
+    client.admin = {"Authorization": f"Bearer {svc.admin_token}"}
+    return svc, client
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+def test_non_finite_numbers_are_400_not_500(api, number):
+    body = f'{{"code": "AAAA-AAAA", "name": {number}}}'
+    r = api.post("/api/v1/enroll", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "finite" in r.json()["detail"]
+
+
+def test_body_is_refused_before_the_enroll_rate_limit_is_spent(tmp_path):
+    _, client = _app(tmp_path, enroll_ip_per_min=4)
+    for _ in range(50):
+        r = client.post("/api/v1/enroll", content='{"code": NaN}',
+                        headers={"content-type": "application/json"})
+        assert r.status_code == 400
+    # The 50 refused bodies did no work and spent none of the address's enrollments.
+    assert client.post("/api/v1/enroll", json={"code": "AAAA-AAAA"}).status_code == 403
+
+
+def test_deep_nesting_and_malformed_json_are_400(api):
+    for body in ["[" * 100_000 + "]" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000,
+                 "{not json", "\xff\xfe"]:
+        r = api.post("/api/v1/enroll", content=body.encode("utf-8", "surrogateescape"),
+                     headers={"content-type": "application/json"})
+        assert r.status_code == 400, (body[:20], r.status_code)
+
+
+def test_integers_beyond_64_bits_are_refused_not_overflowed(api, service):
+    big = str(2**64)
+    huge = "9" * 5000
+    r = api.post("/api/v1/qr", content=f'{{"store_id": {big}}}', headers={
+        **api.admin, "content-type": "application/json"})
+    assert r.status_code == 400 and "64-bit" in r.json()["detail"]
+    r = api.post("/api/v1/qr", content=f'{{"store_id": {huge}}}', headers={
+        **api.admin, "content-type": "application/json"})
+    assert r.status_code == 400
+    r = api.post("/api/v1/qr", json={"store_id": big}, headers=api.admin)  # as a string
+    assert r.status_code == 422
+    r = api.post(f"/api/v1/stores/{big}/enrollment-codes", json={}, headers=api.admin)
+    assert r.status_code == 422
+    r = api.get(f"/api/v1/devices?store_id={big}", headers=api.admin)
+    assert r.status_code == 422
+
+
+def test_a_thousand_replays_of_one_token_consume_at_most_one_slot(tmp_path, live_server):
+    import httpx
+
+    db = tmp_path / "replay.db"
+    svc = SyncService(db)
+    svc.init_admin()
+    store = svc.add_store("一号店", "电话 010-1234", daily_cap=100)
+    enroll_device(svc, store["id"])
+    token = svc.mint(store["id"], "x", None, "admin")["token"]
+    server = live_server(db, "--scan-ip-per-min", "1e9", "--scan-token-per-min", "1e9",
+                         "--trusted-proxy", "127.0.0.1")
+
+    def routed() -> int:
+        return svc.list_devices(store["id"])[0]["routed_today"]
+
+    answers = set()
+    # Real HTTP on loopback: a browser keeping the scanner cookie, then curl in a loop.
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
+        for _ in range(500):
+            r = browser.get(f"/q/{token}")
+            assert r.status_code == 200
+            answers.add(r.text)
+    with httpx.Client(base_url=server.url, timeout=10) as bare:
+        for _ in range(500):
+            bare.cookies.clear()
+            answers.add(bare.get(f"/q/{token}").text)
+    assert routed() <= 1
+    assert len(answers) == 1  # the same page, the same binding code
+    # Another scanner (another address behind the proxy) still gets a slot of its own.
+    with httpx.Client(base_url=server.url, timeout=10,
+                      headers={"x-forwarded-for": "198.51.100.7"}) as other:
+        assert "店码" in other.get(f"/q/{token}").text
+    assert routed() == 2
+
+
+def test_x_forwarded_for_is_believed_only_from_configured_proxies(tmp_path):
+    from fastapi.testclient import TestClient
+
+    _, plain = _app(tmp_path, scan_ip_per_min=4)
+    forged = [plain.get("/q/k1.x.y", headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code
+              for i in range(8)]
+    assert forged[-1] == 429  # one peer, whatever it claims
+
+    svc, _ = _app(tmp_path / "p", scan_ip_per_min=4, trusted_proxies=["10.0.0.1"])
+    from sync_server.api import create_app
+
+    proxied = TestClient(create_app(svc), client=("10.0.0.1", 4000))
+    codes = [proxied.get("/q/k1.x.y", headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code
+             for i in range(8)]
+    assert codes == [404] * 8  # eight real clients behind the proxy
+
+
+SECURITY = ("content-security-policy", "x-content-type-options", "referrer-policy",
+            "x-frame-options")
+
+
+def test_security_headers_on_every_response(tmp_path, api, service):
+    device = enroll_device(service, service.add_store("店", "", daily_cap=5)["id"])
+    responses = [api.get("/health"), api.get("/api/v1/stores", headers=api.admin),
+                 api.get("/api/v1/me", headers=device["auth"]), api.get("/nope"),
+                 api.get("/q/bad"), api.get("/api/v1/stores"), api.get("/docs"),
+                 api.post("/api/v1/enroll", content="NaN",
+                          headers={"content-type": "application/json"})]
+    _, with_docs = _app(tmp_path / "d", docs=True)
+    responses += [with_docs.get("/docs"), with_docs.get("/openapi.json")]
+    for r in responses:
+        missing = [h for h in SECURITY if h not in r.headers]
+        assert not missing, (r.request.url, r.status_code, missing)
