@@ -248,6 +248,32 @@ class Store:
         self.conn.execute("UPDATE replies SET echoed = 1 WHERE id = ?", [row["id"]])
         return row["id"]
 
+    def cursor(self, channel: str) -> str:
+        row = self.conn.execute("SELECT cursor FROM channel_cursor WHERE channel = ?",
+                                [channel]).fetchone()
+        return row["cursor"] if row else ""
+
+    def set_cursor(self, channel: str, cursor: str, now: float) -> None:
+        self.conn.execute("INSERT INTO channel_cursor (channel, cursor, updated_at)"
+                          " VALUES (?, ?, ?) ON CONFLICT (channel) DO UPDATE"
+                          " SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                          [channel, cursor, now])
+
+    def reply_window(self, channel: str, chat: str) -> tuple[float | None, int]:
+        """When the customer of `chat` last wrote (the channel's time when it gave one) and how
+        many messages went to them since: what a platform's reply window is counted from."""
+        row = self.conn.execute(
+            "SELECT MAX(COALESCE(ts, received_at)) AS at FROM messages"
+            " WHERE channel = ? AND chat = ? AND direction = 'in'", [channel, chat]).fetchone()
+        last = row["at"] if row else None
+        if last is None:
+            return None, 0
+        sent = self.conn.execute(
+            "SELECT COUNT(*) AS n FROM replies WHERE channel = ? AND chat = ?"
+            " AND state IN ('sent', 'unknown') AND sent_at >= ?", [channel, chat, last]
+        ).fetchone()["n"]
+        return float(last), int(sent)
+
     def recent_sends(self, since: float) -> list[tuple[str, float]]:
         rows = self.conn.execute("SELECT chat, sent_at FROM replies WHERE state = 'sent'"
                                  " AND sent_at >= ?", [since]).fetchall()
