@@ -263,16 +263,17 @@ class Store:
         """When the customer of `chat` last wrote (the channel's time when it gave one) and how
         many messages went to them since: what a platform's reply window is counted from."""
         row = self.conn.execute(
-            "SELECT MAX(COALESCE(ts, received_at)) AS at FROM messages"
-            " WHERE channel = ? AND chat = ? AND direction = 'in'", [channel, chat]).fetchone()
-        last = row["at"] if row else None
-        if last is None:
+            "SELECT MAX(COALESCE(ts, received_at)) AS at, MAX(received_at) AS seen"
+            " FROM messages WHERE channel = ? AND chat = ? AND direction = 'in'",
+            [channel, chat]).fetchone()
+        if row is None or row["at"] is None:
             return None, 0
+        # counted from when it reached us: the channel's times may have whole seconds only
         sent = self.conn.execute(
             "SELECT COUNT(*) AS n FROM replies WHERE channel = ? AND chat = ?"
-            " AND state IN ('sent', 'unknown') AND sent_at >= ?", [channel, chat, last]
+            " AND state = 'sent' AND sent_at >= ?", [channel, chat, row["seen"]]
         ).fetchone()["n"]
-        return float(last), int(sent)
+        return float(row["at"]), int(sent)
 
     def recent_sends(self, since: float) -> list[tuple[str, float]]:
         rows = self.conn.execute("SELECT chat, sent_at FROM replies WHERE state = 'sent'"

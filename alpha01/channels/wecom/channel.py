@@ -115,6 +115,11 @@ class WeComChannel(Channel):
     def cursor(self) -> str:
         return self._cursor
 
+    def history_baseline(self) -> float | None:
+        """What the service still keeps from before the first start is history; its send_time
+        has whole seconds, so the second we start in is not history yet."""
+        return float(int(self.clock()) - 1)
+
     # -- reading --------------------------------------------------------------------------------
 
     def poll(self) -> list[Inbound]:

@@ -73,6 +73,7 @@ class FakeWeCom:
         self.failures: list[tuple[str, int]] = []  # (path suffix, errcode) answered next
         self.drop_after_send = 0  # sends that go out but whose answer is lost
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.codes: list[int] = []  # the errcode of every answer, in order
         self.sync_times: list[float] = []
         self.token_fetches = 0
         self._epoch = secrets.token_hex(4)
@@ -173,6 +174,13 @@ class FakeWeCom:
                body: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
         with self.lock:
             self.calls.append((path, dict(body or {})))
+            data, drop = self._handle(path, query, body)
+            self.codes.append(int(data.get("errcode", 0)))
+            return data, drop
+
+    def _handle(self, path: str, query: dict[str, str],
+                body: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        with self.lock:
             for i, (suffix, code) in enumerate(self.failures):
                 if path.endswith(suffix):
                     del self.failures[i]
