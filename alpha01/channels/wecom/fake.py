@@ -196,6 +196,7 @@ class FakeWeCom:
                 return _err(47001, "data format error"), False
             route = {"/cgi-bin/kf/sync_msg": self._sync_msg,
                      "/cgi-bin/kf/send_msg": self._send_msg,
+                     "/cgi-bin/kf/send_msg_on_event": self._send_on_event,
                      "/cgi-bin/kf/service_state/get": self._state_get,
                      "/cgi-bin/kf/service_state/trans": self._state_trans,
                      "/cgi-bin/kf/add_contact_way": self._contact_way}.get(path)
@@ -251,6 +252,13 @@ class FakeWeCom:
             self.drop_after_send -= 1
             return {}, True
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}, False
+
+    def _send_on_event(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        # the code comes with an enter_session event and is good once; the fake takes any
+        if not body.get("code") or body.get("msgtype") not in ("text", "msgmenu"):
+            return _err(40008, "invalid code or message type"), False
+        return {"errcode": 0, "errmsg": "ok",
+                "msgid": str(body.get("msgid") or f"e{len(self.calls):08d}")}, False
 
     def _state_get(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         c = self.customers.get(str(body.get("external_userid", "")))
