@@ -420,7 +420,7 @@ class Engine:
                 continue  # its channel is not running in this process; it waits
             limits = getattr(ch, "reply_window", None)
             if limits is not None:  # the platform's own rule (微信客服: 48 hours, 5 messages)
-                last, sent = self.store.reply_window(out.channel, out.chat)
+                last, sent = self.store.reply_window(self.store.reply_customer(out.id))
                 if not self.pacer.admit_window(ReplyWindow(*limits), last, sent, now):
                     self._window_closed(out, stats)
                     continue
