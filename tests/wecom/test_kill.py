@@ -53,6 +53,7 @@ def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
     assert fake.secret not in (home / "settings.toml").read_text()
     app.close()
 
+    fake.send_delay_s = 0.4  # a kill often lands after a send went out, before its answer
     rng = random.Random(22)
     customers = ["wmK1", "wmK2", "wmK3"]
     stop = threading.Event()
@@ -115,5 +116,7 @@ def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
         assert len(fake.received(chat)) == len(mine)
     saved = _rows(home, "SELECT cursor FROM channel_cursor WHERE channel = 'wecom'")
     assert saved == [{"cursor": f"{fake._epoch}-{len(fake.messages)}"}]
+    send_calls = len([c for c in fake.calls if c[0].endswith("/kf/send_msg")])
+    assert send_calls >= len(sent_ids)  # more when a send was asked again after a kill
     print(f"wecom kill -9: {kills} kills, {len(want)} messages, {len(sent_ids)} replies, "
           f"{len([c for c in fake.calls if c[0].endswith('send_msg')])} send calls")

@@ -72,6 +72,7 @@ class FakeWeCom:
         self.sent: dict[str, dict[str, Any]] = {}  # msgid -> the send
         self.failures: list[tuple[str, int]] = []  # (path suffix, errcode) answered next
         self.drop_after_send = 0  # sends that go out but whose answer is lost
+        self.send_delay_s = 0.0  # how long the answer to a send takes (after it went out)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.codes: list[int] = []  # the errcode of every answer, in order
         self.sync_times: list[float] = []
@@ -147,11 +148,14 @@ class FakeWeCom:
                     self.connection.close()
                     return
                 out = json.dumps(data, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller is gone (killed mid-request): what it asked for stands
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -176,7 +180,9 @@ class FakeWeCom:
             self.calls.append((path, dict(body or {})))
             data, drop = self._handle(path, query, body)
             self.codes.append(int(data.get("errcode", 0)))
-            return data, drop
+        if self.send_delay_s and path.endswith("/kf/send_msg"):
+            time.sleep(self.send_delay_s)  # sent, the answer is slow: a crash lands in between
+        return data, drop
 
     def _handle(self, path: str, query: dict[str, str],
                 body: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
