@@ -7,7 +7,7 @@
 - Plaintext: 16 random bytes, the message length as 4 bytes big-endian, the message (UTF-8),
   the receiveid (the corp id), then PKCS#7 padding to a multiple of 32 bytes (not AES's 16).
 
-`cryptography` does the AES; nothing else is needed.
+`cryptography` (the `wecom` extra) does the AES; nothing else is needed.
 """
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ class CallbackCrypto:
         self.receiveid = receiveid
 
     def _cipher(self):  # noqa: ANN202 - a cryptography Cipher
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        try:
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        except ImportError as exc:
+            raise CallbackError("回调解密需要 cryptography：pip install 'alpha01[wecom]' "
+                                "(the callback needs the wecom extra)") from exc
 
         return Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
 
