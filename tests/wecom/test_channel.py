@@ -233,3 +233,13 @@ def test_a_human_agent_typing_in_the_wecom_app_is_the_owner_taking_over(make_rig
         rig.engine.step()
         time.sleep(0.02)
     assert len(fake.received("wmJ")) == 1  # paused: the AI stays quiet
+
+
+def test_a_clean_stop_keeps_the_cursor_of_the_last_stored_batch(make_rig, fake):
+    rig = make_rig()
+    fake.customer_writes("wmK", "有车厘子吗？")
+    rig.settle(lambda: rig.rows("SELECT id FROM messages"))
+    assert rig.rows("SELECT cursor FROM channel_cursor WHERE channel = 'wecom'") == []
+    rig.channel.close()  # before the next poll: the batch is stored, so its cursor is saved
+    saved = rig.rows("SELECT cursor FROM channel_cursor WHERE channel = 'wecom'")
+    assert saved == [{"cursor": f"{fake._epoch}-1"}]

@@ -27,11 +27,18 @@ QUESTIONS = ["请问几点开门？", "草莓多少钱一斤？", "可以送货�
              "周末营业吗？", "香蕉怎么卖？", "可以开发票吗？", "芒果到货了吗？", "西瓜包甜吗？"]
 
 
-def _start(home: Path) -> subprocess.Popen:
-    env = dict(os.environ, ALPHA01_HOME=str(home), ALPHA01_NO_KEYRING="1")
+def _start(home: Path, n: int) -> subprocess.Popen:
+    env = dict(os.environ, ALPHA01_HOME=str(home), ALPHA01_NO_KEYRING="1",
+               PYTHONFAULTHANDLER="1")  # SIGABRT on a hang prints every thread's stack
     cli = Path(sys.executable).with_name("alpha01")
-    return subprocess.Popen([str(cli), "run", "--channel", "wecom", "--headless"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a file, not a pipe: an unread pipe fills up and blocks the child's logging
+    with open(home.parent / f"life{n}.log", "wb") as log:
+        return subprocess.Popen([str(cli), "run", "--channel", "wecom", "--headless"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _log(home: Path, n: int) -> str:
+    return (home.parent / f"life{n}.log").read_text(encoding="utf-8", errors="replace")[-2000:]
 
 
 def _rows(home: Path, sql: str) -> list[dict]:
@@ -48,7 +55,10 @@ def _rows(home: Path, sql: str) -> list[dict]:
 def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
     home = tmp_path / "home"
     app = AppContext(paths=Paths(home).ensure())
-    app.settings = settings_for(fake, fake.url, poll_s=0.2)
+    # no automations in the child: a job firing while `run` stops waits forever on the stopped
+    # engine (a jobs issue, reported separately); this test is about the channel
+    app.settings = settings_for(fake, fake.url, poll_s=0.2).with_overrides(
+        jobs={"enabled": False})
     app.save_settings()  # settings.toml + the vault, as `alpha01 wecom setup` leaves them
     assert fake.secret not in (home / "settings.toml").read_text()
     app.close()
@@ -68,17 +78,17 @@ def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
     writer = threading.Thread(target=customers_write, daemon=True)
     writer.start()
     kills = 0
-    for _ in range(ROUNDS):
-        child = _start(home)
+    for n in range(ROUNDS):
+        child = _start(home, n)
         time.sleep(rng.uniform(1.0, 3.0))
-        assert child.poll() is None, child.stderr.read().decode()[-2000:]
+        assert child.poll() is None, _log(home, n)
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         kills += 1
     writer.join(30)
     stop.set()
     # the last life: until everything is in and answered
-    child = _start(home)
+    child = _start(home, ROUNDS)
     want = {m["msgid"] for m in fake.messages}
     try:
         end = time.monotonic() + 60
@@ -96,7 +106,7 @@ def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
         try:
             child.wait(15)
         except subprocess.TimeoutExpired:
-            child.kill()
+            child.send_signal(signal.SIGABRT)
             child.wait(5)
 
     stored = Counter(r["ui_id"] for r in
@@ -114,6 +124,8 @@ def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
     for chat in customers:
         mine = [r["text"] for r in sent if r["chat"] == chat and r["state"] == "sent"]
         assert len(fake.received(chat)) == len(mine)
+    # the last life stopped cleanly (SIGINT): the cursor of its last stored batch was kept
+    assert child.returncode == 0, _log(home, ROUNDS)
     saved = _rows(home, "SELECT cursor FROM channel_cursor WHERE channel = 'wecom'")
     assert saved == [{"cursor": f"{fake._epoch}-{len(fake.messages)}"}]
     send_calls = len([c for c in fake.calls if c[0].endswith("/kf/send_msg")])

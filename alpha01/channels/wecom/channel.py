@@ -306,6 +306,11 @@ class WeComChannel(Channel):
                              account=self.w.open_kfid, extra={"cursor": bool(self._cursor)})
 
     def close(self) -> None:
+        if self._store is not None:
+            try:
+                self._settle_pending()  # a clean stop keeps the cursor of a stored batch
+            except Exception as exc:  # the next start reads that batch again: no loss
+                log.warning("saving the kf cursor on close: %s", exc)
         self.client.close()
         if self._own_db and self._db is not None:
             self._db.close()
