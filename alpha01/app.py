@@ -117,7 +117,7 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
             client = SyncClient(settings.sync.server, settings.sync.device_id,
                                 settings.sync.device_secret)
             kwargs.setdefault("resolve_binding", client.resolve_binding)
-    if name == "web":
+    if name in ("web", "wecom"):
         kwargs.setdefault("settings", settings)
         if paths is not None:
             kwargs.setdefault("paths", paths)

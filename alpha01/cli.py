@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "customers": "alpha01.cli_customers:customers",
     "jobs": "alpha01.jobs.commands:jobs",
     "key": "alpha01.cli_key:key",
+    "wecom": "alpha01.cli_wecom:wecom",
 }
 # What `--help` says about them without importing them.
 LAZY_HELP = {name: t(f"lazy.{name}") for name in LAZY_COMMANDS}

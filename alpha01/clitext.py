@@ -127,6 +127,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "Automations: broadcasts, follow-ups, reports, catalog sync, backups."),
     "lazy.key": ("数据库密钥的恢复码：换电脑时显示与恢复。",
                  "The database key as a recovery code: show it, restore it on a new PC."),
+    "lazy.wecom": ("微信客服（企业微信官方接口）：填写企业ID、Secret 等配置。",
+                   "WeChat customer service (WeCom kf, the official API): its settings."),
+    "wecom.setup.help": ("保存微信客服配置：企业ID 与客服帐号写入 settings.toml，Secret、Token、"
+                         "EncodingAESKey 交给系统密钥存储（不写入 settings.toml）。",
+                         "Save the WeCom kf settings: corp id and kf account in settings.toml; "
+                         "Secret, Token and EncodingAESKey in the OS secret store (never in "
+                         "settings.toml)."),
+    "wecom.opt.corp_id": ("企业ID（企业微信管理后台“我的企业”，ww 开头）",
+                          "corp id (WeCom admin console, starts with ww)"),
+    "wecom.opt.open_kfid": ("客服帐号ID（wk 开头）", "kf account id (starts with wk)"),
+    "wecom.opt.secret": ("微信客服的 Secret", "the kf Secret"),
+    "wecom.opt.token": ("回调 Token（可留空：不用回调时只按时拉取消息）",
+                        "callback Token (may be empty: without callbacks the PC polls)"),
+    "wecom.opt.aes_key": ("回调 EncodingAESKey（43 个字符，可留空）",
+                          "callback EncodingAESKey (43 characters, may be empty)"),
+    "wecom.opt.base_url": ("接口地址（一般不用改；测试时指向本机模拟服务）",
+                           "API address (leave it; tests point it at the local fake)"),
+    "wecom.opt.servicer": ("转人工时接待的成员 UserID（留空：进入待接入池）",
+                           "member UserID who gets handed-off chats (empty: the waiting pool)"),
+    "wecom.opt.check": ("保存前向接口验证 Secret（需要联网）",
+                        "check the Secret with the API before saving (needs the network)"),
+    "wecom.bad_key": ("EncodingAESKey 无效：{detail}", "invalid EncodingAESKey: {detail}"),
+    "wecom.check_failed": ("验证失败，没有保存：{detail}", "check failed, nothing saved: {detail}"),
+    "wecom.saved": ("已保存。运行 `alpha01 run --channel wecom` 开始接待，`alpha01 qr --wecom` "
+                    "打印顾客扫码进入的二维码。",
+                    "Saved. `alpha01 run --channel wecom` starts answering; `alpha01 qr --wecom` "
+                    "prints the QR code customers scan."),
     "crash.logged": ("程序出错：{kind}。详细信息已写入日志：{path}",
                      "The program stopped on an error: {kind}. The details are in the log: {path}"),
     "crash.no_log": ("程序出错：{kind}。（日志文件无法写入）",
@@ -172,6 +199,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "qr.opt.days": ("N 天后失效", "expire after N days"),
     "qr.opt.web": ("本机网页聊天的地址（设置 [web]）；不需要同步服务器",
                    "this PC's own web chat address (settings [web]); no sync server needed"),
+    "qr.opt.wecom": ("微信客服的联系链接（kf/add_contact_way）；需要先 `alpha01 wecom setup`",
+                     "the WeCom kf contact link (kf/add_contact_way); run `alpha01 wecom setup` "
+                     "first"),
+    "qr.wecom_failed": ("拿不到微信客服链接：{detail}", "cannot get the WeCom kf link: {detail}"),
     "qr.minted": ("渠道 {channel}，令牌编号 {jti}", "channel {channel}, token id {jti}"),
     "qr.saved": ("，已保存 {files}", ", saved {files}"),
     "qr.loopback": ("注意：这个地址（{host}）只在这台电脑上能打开，顾客的手机扫码打不开。"

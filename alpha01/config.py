@@ -173,6 +173,24 @@ class JobsSettings:
 
 
 @dataclass
+class WeComSettings:
+    """微信客服 (WeCom kf): the official channel. secret, token and encoding_aes_key live in the
+    vault (`alpha01 wecom setup`), never in settings.toml."""
+
+    corp_id: str = ""  # 企业ID
+    open_kfid: str = ""  # the kf account, wk…
+    secret: str = ""  # 微信客服 Secret (vault)
+    token: str = ""  # callback Token (vault)
+    encoding_aes_key: str = ""  # callback EncodingAESKey, 43 characters (vault)
+    base_url: str = "https://qyapi.weixin.qq.com"  # the local fake's address in tests/demo
+    servicer_userid: str = ""  # who gets a chat on handoff (人工接待); empty: the waiting pool
+    poll_s: float = 5.0  # kf/sync_msg every so often (at once after a callback)
+    timeout_s: float = 10.0  # deadline of every API call
+    window_hours: float = 48.0  # replies allowed this long after the customer's last message
+    window_max: int = 5  # … and at most this many of them
+
+
+@dataclass
 class Settings:
     shop: ShopSettings = field(default_factory=ShopSettings)
     hours: HoursSettings = field(default_factory=HoursSettings)
@@ -185,6 +203,7 @@ class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    wecom: WeComSettings = field(default_factory=WeComSettings)
 
     # -- loading and saving ------------------------------------------------------------------
 
@@ -236,7 +255,8 @@ class Settings:
 
 
 # Keys whose values are kept by the OS (alpha01/vault.py), never in settings.toml.
-SECRET_KEYS = (("sync", "device_secret"), ("llm", "zhipu_api_key"))
+SECRET_KEYS = (("sync", "device_secret"), ("llm", "zhipu_api_key"), ("wecom", "secret"),
+               ("wecom", "token"), ("wecom", "encoding_aes_key"))
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

@@ -31,7 +31,7 @@ from .domain import Action, Decision, Inbound, MessageState, Outbound, Tier
 from .errors import ChannelError, ChannelUnavailable, SendFailed
 from .pipeline import intake
 from .pipeline.core import Pipeline
-from .pipeline.pacing import Pacer
+from .pipeline.pacing import Pacer, ReplyWindow
 from .storage.db import Database
 from .storage.queries import PendingBatch, Store
 
@@ -108,6 +108,8 @@ class Engine:
         for ch in self.channels.values():
             if hasattr(ch, "set_wake"):  # e.g. the web channel: poll at once on a new message
                 ch.set_wake(self.wake)
+            if hasattr(ch, "on_engine_event"):  # e.g. WeCom: hand a chat to a human agent
+                self.listeners.append(ch.on_engine_event)
             ch.start()
             with self.store.tx():
                 self.baselines[ch.name] = self.store.baseline(ch.name, now,
@@ -416,6 +418,12 @@ class Engine:
             ch = self.channels.get(out.channel)
             if ch is None:
                 continue  # its channel is not running in this process; it waits
+            limits = getattr(ch, "reply_window", None)
+            if limits is not None:  # the platform's own rule (微信客服: 48 hours, 5 messages)
+                last, sent = self.store.reply_window(self.store.reply_customer(out.id))
+                if not self.pacer.admit_window(ReplyWindow(*limits), last, sent, now):
+                    self._window_closed(out, stats)
+                    continue
             if self._paced(out.channel):
                 wait = self.pacer.admit(out.chat, now, text=out.text, kind=out.kind)
                 if wait > 0:
@@ -450,6 +458,22 @@ class Engine:
         stats.sent += 1
         self._emit("sent", {"reply_id": out.id, "channel": out.channel, "chat": out.chat,
                             "text": out.text})
+
+    def _window_closed(self, out: Outbound, stats: StepStats) -> None:
+        """The platform would refuse this send until the customer writes again: no retry; the
+        owner gets a handoff (they can still reach the customer another way)."""
+        now = self.clock.now()
+        with self.store.tx():
+            self.store.mark_reply(out.id, "failed", error="reply window closed")
+            cid = self.store.reply_customer(out.id)
+            if cid is not None:
+                self.store.open_handoff(cid, out.reply_to, "reply window closed", now,
+                                        owns_chat=False)
+            self.store.event("send-refused", now, customer_id=cid, reply_id=out.id,
+                             reason="reply window closed")
+        stats.failed += 1
+        self._emit("alert", {"detail": f"reply {out.id} to {out.chat}: the platform's reply "
+                             "window is closed", "reply_id": out.id})
 
     def _send_failed(self, out: Outbound, error: str, stats: StepStats) -> None:
         now = self.clock.now()

@@ -81,7 +81,7 @@ class Paths:
         try:
             self.home.mkdir(parents=True, exist_ok=True)
             private_dir(self.home)
-            probe = self.home / ".write-probe"
+            probe = self.home / f".write-probe-{os.getpid()}"  # two processes may start at once
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:

@@ -25,6 +25,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "sim": "alpha01.channels.sim:SimChannel",
         "wechat": "alpha01.channels.wechat.channel:WeChatChannel",
         "web": "alpha01.channels.web.channel:WebChannel",
+        "wecom": "alpha01.channels.wecom.channel:WeComChannel",
     },
     "llm": {
         "fake": "alpha01.llm.fake:FakeLLM",

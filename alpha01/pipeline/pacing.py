@@ -147,6 +147,16 @@ class Pacer:
             # a little randomness so held sends do not all fire on the same boundary
             return wait + self.rng.uniform(0.0, self.gap_jitter_s)
 
+    def admit_window(self, window: ReplyWindow, last_customer_at: float | None,
+                     sent_since: int, now: float) -> bool:
+        """Whether a platform's reply window lets one more message go to this customer (it
+        applies even with pacing off: the platform refuses the send either way)."""
+        ok = window.open(last_customer_at, sent_since, now)
+        if not ok:
+            with self._lock:
+                self.held["window"] = self.held.get("window", 0) + 1
+        return ok
+
     def _same_text_wait(self, chat: str, text: str, now: float) -> float:
         key = _norm(text)
         if len(key) < self.same_text_min_chars:
@@ -182,6 +192,26 @@ class Pacer:
             return {"risk": min(1.0, max(parts, default=0.0)), "minute": minute,
                     "per_minute": self.s.per_minute, "day": day, "per_day": self.s.per_day,
                     "same_text_max": busiest, "held": dict(self.held)}
+
+
+class ReplyWindow:
+    """A platform's own rule for answering a customer (微信客服: within 48 hours of the
+    customer's last message, and at most 5 messages until they write again).
+
+    Unlike the pacer's caps, waiting does not help: once the window is closed only the
+    customer can open it again. The engine asks `Pacer.admit_window` before each send.
+    """
+
+    def __init__(self, window_s: float, max_messages: int) -> None:
+        self.window_s = window_s
+        self.max_messages = max_messages
+
+    def open(self, last_customer_at: float | None, sent_since: int, now: float) -> bool:
+        if last_customer_at is None:
+            return False
+        if now - last_customer_at >= self.window_s:
+            return False
+        return not (self.max_messages and sent_since >= self.max_messages)
 
 
 def _norm(text: str) -> str:

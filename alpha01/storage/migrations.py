@@ -257,5 +257,21 @@ def m006_greeting_rule(db: Database) -> None:
     )
 
 
+@migrations(name="007_channel_cursor")
+def m007_channel_cursor(db: Database) -> None:
+    """Where a channel that reads a server's message log (WeCom kf/sync_msg) has read up to:
+    saved only after the messages before it are in `messages`, so a restart neither misses
+    nor repeats one."""
+    db.executescript(
+        """
+        CREATE TABLE channel_cursor (
+            channel TEXT PRIMARY KEY,
+            cursor TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -252,6 +252,34 @@ class Store:
         self.conn.execute("UPDATE replies SET echoed = 1 WHERE id = ?", [row["id"]])
         return row["id"]
 
+    def cursor(self, channel: str) -> str:
+        row = self.conn.execute("SELECT cursor FROM channel_cursor WHERE channel = ?",
+                                [channel]).fetchone()
+        return row["cursor"] if row else ""
+
+    def set_cursor(self, channel: str, cursor: str, now: float) -> None:
+        self.conn.execute("INSERT INTO channel_cursor (channel, cursor, updated_at)"
+                          " VALUES (?, ?, ?) ON CONFLICT (channel) DO UPDATE"
+                          " SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                          [channel, cursor, now])
+
+    def reply_window(self, customer_id: int | None) -> tuple[float | None, int]:
+        """When this customer last wrote (the channel's time when it gave one) and how many
+        messages went to them since: what a platform's reply window is counted from."""
+        if customer_id is None:
+            return None, 0
+        row = self.conn.execute(
+            "SELECT MAX(COALESCE(ts, received_at)) AS at, MAX(received_at) AS seen"
+            " FROM messages WHERE customer_id = ? AND direction = 'in'",
+            [customer_id]).fetchone()
+        if row is None or row["at"] is None:
+            return None, 0
+        # counted from when it reached us: the channel's times may have whole seconds only
+        sent = self.conn.execute(
+            "SELECT COUNT(*) AS n FROM replies WHERE customer_id = ? AND state = 'sent'"
+            " AND sent_at >= ?", [customer_id, row["seen"]]).fetchone()["n"]
+        return float(row["at"]), int(sent)
+
     def recent_sends(self, since: float) -> list[tuple[str, float]]:
         rows = self.conn.execute("SELECT chat, sent_at FROM replies WHERE state = 'sent'"
                                  " AND sent_at >= ?", [since]).fetchall()

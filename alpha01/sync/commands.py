@@ -94,11 +94,17 @@ def status(app) -> None:
 @click.option("--channel", default="default", show_default=True, help=t("qr.opt.channel"))
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), help=t("qr.opt.days"))
 @click.option("--web", "web", is_flag=True, help=t("qr.opt.web"))
+@click.option("--wecom", "wecom", is_flag=True, help=t("qr.opt.wecom"))
 @json_option
 @click.pass_obj
 def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
-       web: bool) -> None:
+       web: bool, wecom: bool) -> None:
     import segno
+
+    if wecom:
+        url = _wecom_link(app.settings, "" if channel == "default" else channel)
+        _show_qr(app, segno.make(url, error="m"), url, png, svg, None)
+        return
 
     if web:
         from ..channels.web.channel import chat_url, check_exposure, is_loopback
@@ -131,6 +137,22 @@ def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
     click.echo(t("qr.minted", channel=minted.channel, jti=minted.jti)
                + (t("qr.saved", files=", ".join(p for p in (png, svg) if p))
                   if png or svg else ""))
+
+
+def _wecom_link(settings, scene: str) -> str:
+    """The kf account's contact link (kf/add_contact_way); `scene` labels where it was shown."""
+    from ..channels.wecom.channel import check_settings
+    from ..channels.wecom.client import KfClient, WeComError
+
+    check_settings(settings)
+    w = settings.wecom
+    client = KfClient(w.corp_id, w.secret, base_url=w.base_url, timeout_s=w.timeout_s)
+    try:
+        return client.contact_url(w.open_kfid, scene)
+    except WeComError as exc:
+        raise click.ClickException(t("qr.wecom_failed", detail=exc)) from exc
+    finally:
+        client.close()
 
 
 def _show_qr(app, code, url: str, png: str | None, svg: str | None,
