@@ -269,10 +269,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "FAQ direct answer (score {score}): {answer}"),
     "kb.search.none": ("没有找到相关段落", "no passages found"),
     "kb.words.help": ("顾客的说法和资料里的说法：不带参数列出 lexicon.txt；带两个以上的词就加一行同义词"
-                      "（例：alpha01 kb words 牛油果 鳄梨 avocado；alpha01 kb words --typo 咖非 咖啡）。",
+                      "（例：alpha01 kb words 汤圆 元宵 tangyuan；alpha01 kb words --typo 咖非 咖啡）。",
                       "The customers' words for the shop's: without arguments list lexicon.txt; "
-                      "two or more words add a line of synonyms (e.g. alpha01 kb words 牛油果 "
-                      "鳄梨 avocado; alpha01 kb words --typo 咖非 咖啡)."),
+                      "two or more words add a line of synonyms (e.g. alpha01 kb words 汤圆 "
+                      "元宵 tangyuan; alpha01 kb words --typo 咖非 咖啡)."),
     "kb.words.opt.typo": ("这些词是一个错字和它的正字（错字 正字）。",
                           "NAMES are a misspelling and its fix (错字 正字)."),
     "kb.words.none": ("还没有 {path}（用 alpha01 kb words 词1 词2 添加）",

@@ -3,7 +3,7 @@
 Three sources, merged into one `Lexicon`:
 
 - **general**: Chinese retail and customer-service vocabulary that holds for any shop (几点关门 is
-  营业时间, 座机 is 电话), read from `data/lexicon.toml`; no product, no shop's wording;
+  营业时间, 包邮 is 免配送费), read from `data/lexicon.toml`; no product, no shop's wording;
 - **the shop's own**: derived from its documents at ingest (`knowledge/shopwords.py`): product
   names with the aliases of their catalog rows, the paraphrases its FAQ sheet pairs;
 - **the owner's**: `lexicon.txt` in the home directory, a plain file the owner (or the TUI's

@@ -3,7 +3,7 @@
     kb = open_kb(paths, settings.knowledge)
     report = kb.add([Path("店铺资料")])          # per-file ok / skipped / error lines
     faq = kb.faq_match("几点关门")                # a Passage to return verbatim, or None
-    passages = kb.search("榴莲能开吗", k=4)        # hybrid by default
+    passages = kb.search("绿茶能放多久", k=4)        # hybrid by default
 
 Thread-safety: searches may run on the engine thread while an ingest runs on another. Writes
 are serialised by a lock; parsing and embedding happen outside it, and each file's rows are

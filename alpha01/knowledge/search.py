@@ -58,8 +58,8 @@ def full_text_query(query: str, expand_queries: bool = True,
 
 
 def query_synonyms(query: str, lexicon: Lexicon | None = None) -> Synonyms:
-    """For each everyday word of `query` the lexicon knows (几点, 座机, avocado…): its grams
-    and characters, and the terms a shop's text may use instead (营业时间, 电话, 牛油果)."""
+    """For each everyday word of `query` the lexicon knows (几点, 包邮, kids…): its grams
+    and characters, and the terms a shop's text may use instead (营业时间, 免配送费, 儿童)."""
     out: Synonyms = []
     for word, terms in resolve(lexicon).synonyms(normalise_query(query)):
         if not without_catalog_words(" ".join(terms)).strip():

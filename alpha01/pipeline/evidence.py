@@ -228,7 +228,7 @@ def rank(question: str, items: list[Evidence], similarity: Similarity | None = N
     """`items` scored against `question`, best first (ties keep retrieval order)."""
     if not items:
         return []
-    # the shop's own words for the customer's (座机 → 电话, 国庆 → 法定节假日) count too
+    # the shop's own words for the customer's (包邮 → 免配送费, 中秋 → 法定节假日) count too
     grams = query_bigrams(question) | query_bigrams(resolve(lexicon).expand(question))
     asked = quantities(question)
     texts = [f"{e.heading} {e.text}".strip() for e in items]

@@ -112,15 +112,15 @@ def test_the_owner_teaches_words_from_the_command_line(tmp_path):
                               capture_output=True, text=True, env=env, timeout=60)
 
     assert "还没有" in run().stdout
-    r = run("牛油果", "鳄梨", "avocado")
-    assert r.returncode == 0 and "牛油果, 鳄梨, avocado" in r.stdout
+    r = run("汤圆", "元宵", "tangyuan")
+    assert r.returncode == 0 and "汤圆, 元宵, tangyuan" in r.stdout
     assert run("--typo", "咖非", "咖啡").returncode == 0
     r = run("只有一个")
     assert r.returncode != 0 and "两个说法" in r.stderr
     owner = Lexicon.from_owner_file(home / "lexicon.txt")
-    assert owner.aliases == (("牛油果", "鳄梨", "avocado"),)
+    assert owner.aliases == (("汤圆", "元宵", "tangyuan"),)
     assert owner.typos == (("咖非", "咖啡"),)
-    assert "牛油果, 鳄梨, avocado" in run().stdout
+    assert "汤圆, 元宵, tangyuan" in run().stdout
 
 
 def test_an_faq_paraphrase_keys_on_the_faqs_own_words_not_on_general_or_widely_used_ones():

@@ -141,18 +141,18 @@ def test_english_words_match_whole_words_only():
 def test_the_general_lexicon_holds_no_goods_and_comes_from_its_data_file():
     general = Lexicon.general()
     assert general.sources == ("general",) and general.aliases == () and general.typos == ()
-    assert expand("avocado有吗") == "" and expand("猕猴桃有吗") == ""
+    assert expand("tangyuan有吗") == "" and expand("元宵有吗") == ""
 
 
 def test_the_owners_file_adds_names_and_misspellings(tmp_path):
     path = tmp_path / "lexicon.txt"
-    path.write_text("# 我们店的叫法\n牛油果, 鳄梨, avocado\n咖非 -> 咖啡\n\n单个词\n",
+    path.write_text("# 我们店的叫法\n汤圆, 元宵, tangyuan\n咖非 -> 咖啡\n\n单个词\n",
                     encoding="utf-8")
     owner = Lexicon.from_owner_file(path)
-    assert owner.aliases == (("牛油果", "鳄梨", "avocado"),)
+    assert owner.aliases == (("汤圆", "元宵", "tangyuan"),)
     assert owner.typos == (("咖非", "咖啡"),)
     merged = Lexicon.general().merged(owner)
-    assert merged.expand("avocado有吗").split() == ["牛油果", "鳄梨"]
+    assert merged.expand("tangyuan有吗").split() == ["汤圆", "元宵"]
     assert merged.alias_names("咖非哪产的") == "咖啡"
     assert "咖非" not in merged.expand("咖啡多少钱")  # one way only
     assert Lexicon.from_owner_file(tmp_path / "missing.txt") == Lexicon()

@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     url = fake.serve(port=args.port)
     print(f"fake WeCom at {url}  corp_id={fake.corp_id} secret={fake.secret} "
           f"open_kfid={fake.open_kfid}", flush=True)
-    questions = ["你好，请问几点开门？", "草莓多少钱一斤？", "可以送货上门吗？", "转人工"]
+    questions = ["你好，请问几点开门？", "可以开发票吗？", "可以送货上门吗？", "转人工"]
     n = 0
     try:
         while True:

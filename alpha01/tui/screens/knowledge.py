@@ -117,7 +117,7 @@ class KnowledgeScreen(Screen[None]):
                 self.app.engine_call(self.app.bridge.search(query, 8), then=self._show)
 
         self.app.push_screen(PromptScreen(
-            "顾客的说法, 资料里的说法（逗号分开；例：牛油果, 鳄梨）", ""), go)
+            "顾客的说法, 资料里的说法（逗号分开；例：元宵, 汤圆）", ""), go)
 
     def action_back(self) -> None:
         self.app.pop_screen()
