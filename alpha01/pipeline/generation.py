@@ -216,7 +216,7 @@ def ranged(question: str, found: Found, text: str, guarded: list[str],
 def _completed(chosen: Grounding, question: str, found: Found) -> Grounding:
     """The chosen lines with the definitions of the codes they use and the rules of those
     codes that speak of the question."""
-    pool = _all_lines(found)
+    pool = found.all_lines
     chosen.lines = chosen.lines + defined(chosen.lines, pool)
     rules = evidence_mod.code_rules(chosen.lines, pool, question, found.lexicon)
     if rules:
@@ -332,10 +332,10 @@ def clear_top(text: str, question: str, found: Found,
     lead = top.score - runner_up
     if bare and top.score >= CLEAR_TOP and lead >= CLEAR_MARGIN and guard.unknown_topic(
             question, found.passages, mentions, found.lexicon) is None:
-        return Grounding([top] + defined([top], _all_lines(found)), "clear_top",
+        return Grounding([top] + defined([top], found.all_lines), "clear_top",
                          {"runner_up": round(runner_up, 4), "bare_text": text[:50]})
     if unsure and top.score >= UNSURE_TOP and lead >= UNSURE_MARGIN:
-        return Grounding([top] + defined([top], _all_lines(found)), "clear_top",
+        return Grounding([top] + defined([top], found.all_lines), "clear_top",
                          {"runner_up": round(runner_up, 4), "unsure": True})
     if unsure:
         return "model found no answer in the shop data"
@@ -358,7 +358,7 @@ def named_day(question: str, found: Found) -> tuple[list[Evidence], list[Evidenc
     if not terms:
         return [], []
     pool = []
-    for i, e in enumerate(_all_lines(found)):
+    for i, e in enumerate(found.all_lines):
         text = evidence_mod.normalise_query(f"{e.heading} {e.text}")
         spans = days(f"{e.heading} {e.text}")
         hits = sum(1 for t in terms if t in text)
@@ -390,7 +390,7 @@ def priced_extreme(question: str, found: Found) -> Evidence | None:
         return None
     asked = evidence_mod.content_pairs(question)
     tables: dict[tuple, list[tuple[float, Evidence]]] = {}
-    for e in _all_lines(found):
+    for e in found.all_lines:
         price = _price(e)
         if price is None:
             continue
@@ -422,30 +422,24 @@ def _off_topic(text: str, question: str, found: Found, guarded: list[str],
     for r in guarded:
         if r.startswith("blocked:unsupported_topic:"):
             word = r.rsplit(":", 1)[1]
-            said = next((m.group(0) for m in _SENTENCE.finditer(text) if word in m.group(0)), "")
+            at = text.find(word)
+            said = guard.sentence_at(text, at) if at >= 0 else ""
             if not _ASKED_BACK.search(said):
                 return True
     return bool(_UNSURE.search(text)) and guard.unknown_topic(
         question, found.passages, mentions, found.lexicon) is not None
 
 
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 # A sentence the model asks back ("初五想来喝茶，店开着没？" repeats the customer's
 # question): it says nothing of its own about the words in it.
 _ASKED_BACK = re.compile(r"[？?]\s*$|吗[。！!]?\s*$")
 
 
 def defined(chosen: list[Evidence], pool: list[Evidence]) -> list[Evidence]:
-    """Lines of `pool` (see `_all_lines`) that define a code the chosen lines use (A区 →
+    """Lines of `pool` (see `Found.all_lines`) that define a code the chosen lines use (A区 →
     "A区：3公里以内")."""
     text = "\n".join(e.text for e in chosen)
     return [e for e in evidence_mod.definitions(text, pool) if e not in chosen]
-
-
-def _all_lines(found: Found) -> list[Evidence]:
-    """The lines shown to the model, then every other line of the retrieved passages."""
-    shown = {e.text for e in found.lines}
-    return found.lines + [e for e in evidence_mod.lines_of(found.passages) if e.text not in shown]
 
 
 def compose(lines: list[Evidence]) -> str:

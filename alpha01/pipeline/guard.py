@@ -134,25 +134,23 @@ def _unsupported_topic(reply: str, question: str, known: str,
     """A topic word of the question that the shop's data never mentions, taken up by the reply
     ("店里有充电宝吗" → "有充电宝"; "茶叶打过农药吗" → "没有打过农药"): whatever the reply says
     about it, yes or no, the shop did not say it. Returns that word (a character pair)."""
-    def pairs(text: str) -> set[str]:
-        out = set()
-        for run in _CJK.findall(text):
-            for i in range(len(run) - 1):
-                pair = run[i:i + 2]
-                if pair[0] not in FUNCTION_CHARS and pair[1] not in FUNCTION_CHARS:
-                    out.add(pair)
-        return out
-
     question = _CONTEXT_WORDS.sub(" ", _without_figures(question))
-    for pair in sorted(pairs(question) & pairs(reply)):
+    for pair in sorted(set(_topic_pairs(question)) & set(_topic_pairs(reply))):
         # a character the data never uses at all: not a rewording of something it does say
         if pair not in known and (pair[0] not in known or pair[1] not in known):
-            if _DEFERRAL.search(_sentence_at(reply, reply.find(pair))):
+            if _DEFERRAL.search(sentence_at(reply, reply.find(pair))):
                 continue  # "抱歉，这个要跟店主确认一下" says nothing about it
             if mentions is not None and _mentioned(mentions, pair):
                 continue  # named elsewhere in the shop's data (a product in the storage tips)
             return pair
     return None
+
+
+def _topic_pairs(text: str) -> list[str]:
+    """The character pairs of `text`'s Chinese runs that can name a topic (no function
+    character in them), in reading order."""
+    return [run[i:i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)
+            if run[i] not in FUNCTION_CHARS and run[i + 1] not in FUNCTION_CHARS]
 
 
 def _without_figures(text: str) -> str:
@@ -195,16 +193,12 @@ def unknown_focus(question: str, mentions: Callable[[str], bool] | None,
     asked = _heard(normalise(question), lex)
 
     def unknown(focus: str) -> str | None:
-        for run in _CJK.findall(_CONTEXT_WORDS.sub(" ", focus)):
-            for i in range(len(run) - 1):
-                pair = run[i:i + 2]
-                if pair[0] in FUNCTION_CHARS or pair[1] in FUNCTION_CHARS:
-                    continue
-                if _mentioned(mentions, pair) or any(
-                        pair in w and any(_mentioned(mentions, t) for t in terms)
-                        for w, terms in lex.synonyms(pair)):
-                    continue
-                return pair
+        for pair in _topic_pairs(_CONTEXT_WORDS.sub(" ", focus)):
+            if _mentioned(mentions, pair) or any(
+                    pair in w and any(_mentioned(mentions, t) for t in terms)
+                    for w, terms in lex.synonyms(pair)):
+                continue
+            return pair
         return None
 
     for pattern in _FOCUS:
@@ -238,7 +232,8 @@ def _negated(text: str, start: int) -> bool:
     return bool(_NEGATED_BEFORE.search(text[max(0, start - 10): start]))
 
 
-def _sentence_at(text: str, pos: int) -> str:
+def sentence_at(text: str, pos: int) -> str:
+    """The sentence of `text` that holds position `pos` (all of `text` when none does)."""
     for m in _SENTENCE.finditer(text):
         if m.start() <= pos < m.end():
             return m.group(0)
@@ -290,8 +285,8 @@ def check(
     question_figures = figures(norm_question)
     for fig in figures(norm_reply):
         if (fig.kind in ("money", "discount") and supported(fig, question_figures)
-                and _AGREEMENT.match(_sentence_at(norm_reply, fig.start).lstrip())
-                and not _NEGATION.search(_sentence_at(norm_reply, fig.start))):
+                and _AGREEMENT.match(sentence_at(norm_reply, fig.start).lstrip())
+                and not _NEGATION.search(sentence_at(norm_reply, fig.start))):
             # "好的，以后都给您打7折": saying yes to the customer's own price or discount is a
             # deal the shop never made, even when that figure appears somewhere in its data.
             blocks.append(f"blocked:agrees_to_customer_figure:{fig.raw.strip()}")
@@ -301,7 +296,7 @@ def check(
         if supported(fig, question_figures):
             # Echoing the customer's own figure is fine in a refusal or a question back
             # ("抱歉，不能按1元卖"), never as an agreement ("好的，给您打1折").
-            if fig.kind in ("number", "clock") or _NEGATION.search(_sentence_at(norm_reply, fig.start)):
+            if fig.kind in ("number", "clock") or _NEGATION.search(sentence_at(norm_reply, fig.start)):
                 continue
         blocks.append(f"blocked:figure:{fig.kind}:{fig.raw.strip()}")
 
@@ -313,7 +308,7 @@ def check(
             continue
         if token.lower() in squashed_data:
             continue
-        if token.lower() in squashed_question and _NEGATION.search(_sentence_at(norm_reply, m.start())):
+        if token.lower() in squashed_question and _NEGATION.search(sentence_at(norm_reply, m.start())):
             continue
         blocks.append(f"blocked:code:{token}")
 
@@ -337,7 +332,7 @@ def check(
     if name and name in norm_question.lower() and f"{name}:" not in norm_data.lower():
         blocks.append(f"blocked:role_label:{label.group(1).strip()}")
     for m in _ACTION_CLAIM.finditer(norm_reply):
-        if _negated(norm_reply, m.start()) or _NEGATION.search(_sentence_at(norm_reply, m.start())):
+        if _negated(norm_reply, m.start()) or _NEGATION.search(sentence_at(norm_reply, m.start())):
             continue
         blocks.append(f"blocked:action_claim:{m.group(0)}")
         break
@@ -385,7 +380,7 @@ def _echo(reply: str, question: str, data: str) -> str:
         run = r[i:i + size]
         if run not in d and _DEAL_WORDS.search(run):
             pos = reply.find(run[:ECHO_CHARS])
-            sentence = _sentence_at(reply, pos) if pos >= 0 else reply
+            sentence = sentence_at(reply, pos) if pos >= 0 else reply
             if not _refused(sentence):
                 return run
         i += size

@@ -7,6 +7,7 @@ without an index.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -248,6 +249,13 @@ class Found:
     @property
     def relevant(self) -> bool:
         return bool(self.lines)
+
+    @functools.cached_property
+    def all_lines(self) -> list[evidence.Evidence]:
+        """The lines shown to the model, then every other line of the passages (a definition
+        or a code's rule the model was not shown): cut once per answer, read by several steps."""
+        shown = {e.text for e in self.lines}
+        return self.lines + [e for e in evidence.lines_of(self.passages) if e.text not in shown]
 
 
 def retrieve(retriever: Retriever, question: str, settings: KnowledgeSettings
