@@ -18,7 +18,7 @@ from bench.rows import Row
 SECTION = "llm"
 
 SHOP_PASSAGES = [
-    ("intro.md", "营业时间：周一至周五 09:00-21:30，周六周日 08:30-22:00。地址：成都市禾香路168号。"
+    ("intro.md", "营业时间：周一至周五 09:00-21:30，周六周日 08:30-22:00。地址：成都市梧桐路25号。"
                  "支持微信、支付宝、现金付款。门口可免费停车15分钟。"),
     ("policy.docx", "收货后24小时内发现坏果可申请售后，需拍3张照片（整箱、坏果特写、快递单）。"
                     "坏果超过一半可整单退款。银卡会员9.5折，金卡会员9折。"),
@@ -45,7 +45,7 @@ def _messages(question: str, passages=SHOP_PASSAGES):
     from alpha01.domain import Passage
     from alpha01.pipeline.prompt import build_messages, make_canary
 
-    shop = ShopSettings(name="青禾鲜果")
+    shop = ShopSettings(name="晨光果铺")
     return build_messages(shop=shop, history=[], question=question,
                           canary=make_canary(shop.name),
                           passages=[Passage(text=t, source=s, score=1.0) for s, t in passages])

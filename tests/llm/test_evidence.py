@@ -214,7 +214,7 @@ def test_a_definition_is_found_among_all_lines_of_the_passages_not_only_those_sh
     assert d.reply.splitlines()[1] == "A区：3公里以内，配送费5元。"
 
 
-PARKING = Passage(text=("店铺介绍 > 交通与停车\n- 公交：62路在禾香路口站下车，步行约3分钟。\n"
+PARKING = Passage(text=("店铺介绍 > 交通与停车\n- 公交：62路在梧桐路口站下车，步行约3分钟。\n"
                         "- 停车：门口划线车位可以临时停车，限停15分钟。"), source="intro.md", score=0.4)
 
 

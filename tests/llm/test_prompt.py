@@ -6,7 +6,7 @@ from alpha01.config import ShopSettings
 from alpha01.domain import Passage
 from alpha01.pipeline.prompt import build_messages, defang, make_canary
 
-SHOP = ShopSettings(name="青禾鲜果")
+SHOP = ShopSettings(name="晨光果铺")
 P1 = Passage(text="周一至周五 09:00-21:30", source="intro.md", score=0.9)
 P2 = Passage(text="", source="faq.xlsx", score=0.95, kind="faq", question="能开发票吗",
              answer="可以开电子发票。")
@@ -24,13 +24,13 @@ def test_the_first_message_is_byte_identical_whatever_the_question():
     assert a[0]["role"] == b[0]["role"] == "system"
     assert a[0]["content"].encode() == b[0]["content"].encode()
     assert make_canary(SHOP.name) in a[0]["content"]
-    assert SHOP.persona in a[0]["content"] and "青禾鲜果" in a[0]["content"]
+    assert SHOP.persona in a[0]["content"] and "晨光果铺" in a[0]["content"]
 
 
 def test_the_prefix_differs_between_shops():
     other = ShopSettings(name="老王修车")
-    assert make_canary("青禾鲜果") != make_canary("老王修车")
-    assert make_canary("青禾鲜果") == make_canary("青禾鲜果")
+    assert make_canary("晨光果铺") != make_canary("老王修车")
+    assert make_canary("晨光果铺") == make_canary("晨光果铺")
     a = msgs()[0]["content"]
     b = build_messages(shop=other, passages=[], history=[], question="x",
                        canary=make_canary(other.name))[0]["content"]
