@@ -52,11 +52,11 @@ def test_lines_keep_their_section_and_table_rows_their_column_names():
 
 
 def test_a_quantity_in_the_question_finds_the_range_it_falls_in():
-    assert evidence.quantities("住的地方离茶舍4公里左右，送过来配送费多少") == [(4.0, "公里")]
+    assert evidence.quantities("住处离茶舍4公里左右，送一趟收多少配送费") == [(4.0, "公里")]
     assert evidence.ranges("2号区：2-7公里（含7公里）") == [(2.0, 7.0, "公里")]
     assert evidence.ranges("1号区：2公里以内") == [(0.0, 2.0, "公里")]
     assert evidence.ranges("超过11公里不送")[0][:2] == (11.0, float("inf"))
-    best = evidence.rank("住的地方离茶舍4公里左右，送过来配送费多少", evidence.split(DELIVERY))[0]
+    best = evidence.rank("住处离茶舍4公里左右，送一趟收多少配送费", evidence.split(DELIVERY))[0]
     assert best.text.startswith("2号区")
     far = evidence.rank("离你们14公里，能送不", evidence.split(DELIVERY))[0]
     assert far.text.startswith("超过11公里")
@@ -107,7 +107,7 @@ def test_the_models_own_words_are_never_sent_even_when_complete():
 def test_the_model_reads_the_evidence_lines_not_the_raw_chunks():
     settings = Settings()
     llm = FakeLLM("2号区配送费9元。")
-    question = "我家离你们4公里，配送费多少"
+    question = "住处离你们4公里，配送费收多少"
     lines = evidence.select(question, [DELIVERY], max_chars=700)
     found = Found([DELIVERY], lines, Lexicon.general(), Decision.proceed(""))
     generation.generate(llm, question=question, found=found, history=[], settings=settings,
@@ -155,7 +155,7 @@ def test_a_reply_that_restates_no_shown_line_is_a_handoff():
 
 
 def test_a_neighbouring_row_of_a_range_table_is_replaced_by_the_row_that_applies():
-    question = "住的地方离茶舍4公里左右，送过来配送费多少"
+    question = "住处离茶舍4公里左右，送一趟收多少配送费"
     d = _generate("3号区配送费16元。", [DELIVERY], question)
     assert d.action == Action.RESPOND and d.trace["step"] == "range_row"
     assert d.reply.splitlines()[0] == "2号区：2-7公里（含7公里），配送费9元。"
@@ -166,7 +166,7 @@ def test_a_neighbouring_row_of_a_range_table_is_replaced_by_the_row_that_applies
 
 def test_of_two_ranges_that_hold_the_quantity_the_narrower_row_is_sent():
     zones = Passage(text=("送茶说明 > 配送范围\n只送本市，茶舍20公里以内。\n"
-                          "4号区：12-20公里，配送费30元，只送满300元的订单"), source="d.txt", score=0.5)
+                          "4号区：12-20公里，配送费30元，整单满450元才送"), source="d.txt", score=0.5)
     lines = evidence.split(zones)
     fit, misfit = evidence.range_rows("16公里能送吗", lines)
     assert [e.text[:2] for e in fit] == ["4号", "只送"] and misfit == []
@@ -293,8 +293,8 @@ def test_an_answer_that_misses_what_was_asked_is_replaced_by_the_line_that_speak
 
 
 def test_a_figure_the_customer_said_does_not_ground_a_reply_that_repeats_it():
-    service = Passage(text="", source="faq.xlsx", score=0.4, kind="faq", question="微信客服几点有人？",
-                      answer="微信客服每天08:30-20:00值班，下班后的留言次日上午处理。")
+    service = Passage(text="", source="faq.xlsx", score=0.4, kind="faq", question="线上客服几点有人？",
+                      answer="线上客服每天08:30-20:00值班，下班后的留言次日上午处理。")
     question = "晚上八点多问问题还有人答吗"
     reply = "晚上八点多问问题，一般也有人答。"
     lines = evidence.split(service)
@@ -385,7 +385,15 @@ def test_a_reply_with_a_price_the_shop_never_stated_is_a_handoff():
 def test_a_heading_alone_does_not_make_a_line_speak_of_the_question():
     slot = evidence.Evidence("要求准点送达的，另收10元", "送茶时段（法定节假日除外）", "d.txt", 0)
     assert not evidence.speaks_of("端午卖不卖粽子 一盒多少钱", slot)
-    holiday = evidence.Evidence("法定节假日只送午后档", "送茶时段", "d.txt", 0)
+    holiday = evidence.Evidence("法定节假日只有午后档", "送茶时段", "d.txt", 0)
+    assert evidence.speaks_of("端午送不送", holiday)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known weakness: 端午 is heard as the shop word 法定节假日 only; a line that writes the shorter "
+    "节假日 (itself a customer word of that topic) is not taken to speak of it"))
+def test_a_line_that_says_holidays_in_a_shorter_word_speaks_of_a_named_holiday():
+    holiday = evidence.Evidence("节假日只有午后档", "送茶时段", "d.txt", 0)
     assert evidence.speaks_of("端午送不送", holiday)
 
 
