@@ -17,14 +17,14 @@ from bench.rows import Row
 
 SECTION = "llm"
 
-SHOP_PASSAGES = [
-    ("intro.md", "营业时间：周一至周五 09:00-21:30，周六周日 08:30-22:00。地址：成都市梧桐路25号。"
-                 "支持微信、支付宝、现金付款。门口可免费停车15分钟。"),
-    ("policy.docx", "收货后24小时内发现坏果可申请售后，需拍3张照片（整箱、坏果特写、快递单）。"
-                    "坏果超过一半可整单退款。银卡会员9.5折，金卡会员9折。"),
-    ("delivery_gbk.txt", "3公里内配送费5元，满99元免配送费。下午3点前下单当天送达，之后次日送达。"),
+SHOP_PASSAGES = [  # a made-up stationery shop
+    ("intro.md", "营业时间：周一至周五 08:00-20:30，周六周日 09:30-21:00。地址：南京市松针路7号。"
+                 "支持微信、支付宝、现金付款。店侧可免费停车20分钟。"),
+    ("policy.docx", "收货后48小时内发现破损可申请售后，需拍2张照片（外箱、破损处特写）。"
+                    "破损超过一半可整单退款。银卡会员9.2折，金卡会员8.8折。"),
+    ("delivery_gbk.txt", "2公里内配送费6元，满66元免配送费。下午4点前下单当天送达，之后次日送达。"),
 ]
-QUESTIONS = ["你们几点关门？", "坏果怎么售后，要拍什么照片？", "配送费怎么算？",
+QUESTIONS = ["你们几点关门？", "东西摔坏了怎么售后，要拍什么照片？", "配送费怎么算？",
              "周末几点开门？", "会员有什么折扣？", "店在哪里，能停车吗？", "可以用支付宝吗？"]
 
 
@@ -45,7 +45,7 @@ def _messages(question: str, passages=SHOP_PASSAGES):
     from alpha01.domain import Passage
     from alpha01.pipeline.prompt import build_messages, make_canary
 
-    shop = ShopSettings(name="晨光果铺")
+    shop = ShopSettings(name="松针文具")
     return build_messages(shop=shop, history=[], question=question,
                           canary=make_canary(shop.name),
                           passages=[Passage(text=t, source=s, score=1.0) for s, t in passages])

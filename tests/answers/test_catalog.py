@@ -88,8 +88,8 @@ def test_a_word_the_shops_own_writing_uses_everywhere_names_no_product():
 
 def test_a_row_is_said_as_a_sentence_with_every_figure_as_written():
     said = catalog.say_row("海南金煌芒果", {"品名": "海南金煌芒果", "规格": "每斤", "价格（元）": "12.8",
-                                          "产地": "海南三亚", "备注": "当季，香甜少纤维"})
-    assert said == "海南金煌芒果 12.8元（每斤），产地：海南三亚，当季，香甜少纤维。"
+                                          "产地": "海南万宁", "备注": "当季，香甜少纤维"})
+    assert said == "海南金煌芒果 12.8元（每斤），产地：海南万宁，当季，香甜少纤维。"
     said = catalog.say_row("西湖龙井", {"商品": "西湖龙井", "价格": "168元/罐", "库存": "20"})
     assert said == "西湖龙井 168元/罐，库存20。"
 

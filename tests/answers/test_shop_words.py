@@ -35,10 +35,10 @@ def _generated_shop(folder: Path, seed: int) -> dict[str, str]:
         f"{made['service']},{made['alias']}、{made['english']},168元,90分钟\n"
         "基础洗护,洗澡,68元,60分钟\n", encoding="utf-8")
     (folder / "faq.csv").write_text(
-        "问题,答案\n能带宠物进店吗,可以带狗狗进店，需要牵绳。\n", encoding="utf-8")
+        "问题,答案\n宠物能一起进来吗,小狗可以进来，需要牵绳。\n", encoding="utf-8")
     (folder / "rules.md").write_text(
-        "# 到店须知\n\n## 进店\n\n狗狗进店需要牵绳，猫咪请放在航空箱里。\n\n"
-        "## 停车\n\n门口可以临时停车十分钟。\n", encoding="utf-8")
+        "# 到店须知\n\n## 进店\n\n小狗进来需要牵绳，猫咪请放在航空箱里。\n\n"
+        "## 停车\n\n店前有两个车位，最多停十分钟。\n", encoding="utf-8")
     return made
 
 
@@ -69,7 +69,7 @@ def test_aliases_of_a_catalog_row_reach_retrieval(shop_kb):
 
 def test_faq_paraphrases_reach_retrieval(shop_kb):
     kb, _, _ = shop_kb
-    asked, terms = faq_paraphrase("能带宠物进店吗", "可以带狗狗进店，需要牵绳。")
+    asked, terms = faq_paraphrase("宠物能一起进来吗", "小狗可以进来，需要牵绳。")
     assert "宠物" in asked and "需要牵绳" in terms
     query = full_text_query("宠物可以进来不", True, kb.lexicon)
     assert "需要牵绳" in query

@@ -15,38 +15,38 @@ MENU = Passage(text="", source="menu.csv", score=0.5, kind="product",
                meta={"name": "酸辣粉", "fields": {"品名": "酸辣粉", "价格(元)": "16",
                                                   "备注": "含花生碎，可备注不要"}})
 ALLERGY = Passage(
-    text=("过敏原说明 > 三、过敏原\n本店所有面食都在同一厨房制作，无法保证任何产品完全不含花生。\n"
-          "对花生严重过敏的顾客请谨慎购买，下单时可以备注不要花生碎。"),
+    text=("过敏原说明 > 三、过敏原\n面和浇头都在一个后厨里做，没法保证哪一碗都不含花生。\n"
+          "花生过敏特别严重的朋友请慎重点单，下单时可以备注不要花生碎。"),
     source="policy.docx", score=0.5)
 
 
 def test_a_second_line_restated_by_its_words_alone_is_sent_too():
-    reply = "抱歉，我们无法保证完全不含花生。对花生严重过敏的顾客请谨慎购买。"
+    reply = "抱歉，我们没法保证都不含花生。花生过敏特别严重的朋友请慎重点单。"
     question = "花生过敏的人能吃吗 确定完全没有花生？"
     lines = evidence.split(ALLERGY)
     assert evidence.words_added(reply, lines[0], [lines[1]], question) >= generation.WORDS_ADDED
     d = _generate(reply, [ALLERGY], question)
     assert d.action == Action.RESPOND
-    assert "同一厨房" in d.reply and "谨慎购买" in d.reply
+    assert "后厨" in d.reply and "慎重点单" in d.reply
 
 
 ZONES = Passage(
-    text=("配送说明 > 配送范围\n一区：5公里以内，配送费8元\n二区：5-10公里，配送费15元\n"
-          "三区：10-15公里，配送费30元，满300元才送\n超过15公里不送。\n"
+    text=("配送说明 > 配送范围\n一档：4公里以内，配送费7元\n二档：4-9公里，配送费13元\n"
+          "三档：9-14公里，配送费28元，满260元才送\n超过14公里不送。\n"
           "鲜花需要当天配送，不能隔夜。\n节假日配送可能延迟。\n"
-          "一区订单满168元免配送费。\n二区订单满268元免配送费。"),
+          "一档订单满158元免配送费。\n二档订单满238元免配送费。"),
     source="delivery.txt", score=0.5)
 
 
 def test_a_neighbouring_range_row_far_down_is_replaced_not_handed_off():
     question = "住在3公里外 满多少钱不收配送费"
     lines = evidence.select(question, [ZONES], max_chars=700)
-    far = [e for e in lines if e.text.startswith("三区")]
+    far = [e for e in lines if e.text.startswith("三档")]
     assert far and lines.index(far[0]) >= 0
-    shown = [e for e in lines if not e.text.startswith("三区")][:generation.DEEP_LINE] + far
-    d = _generate("三区订单满300元。", [ZONES], question, shown=shown)
+    shown = [e for e in lines if not e.text.startswith("三档")][:generation.DEEP_LINE] + far
+    d = _generate("三档订单满260元。", [ZONES], question, shown=shown)
     assert d.action == Action.RESPOND and d.trace["step"] == "range_row"
-    assert d.reply.splitlines()[0] == "一区：5公里以内，配送费8元。"
+    assert d.reply.splitlines()[0] == "一档：4公里以内，配送费7元。"
 
 
 BOXES = Passage(
@@ -87,13 +87,13 @@ def test_the_one_rare_word_of_a_question_keeps_its_passage():
 def test_the_row_of_the_customers_quantity_answers_when_the_reply_rests_on_no_line():
     d = _generate("您好，这个要看具体情况哦。", [ZONES], "住在3公里外 满多少钱包邮")
     assert d.action == Action.RESPOND and d.trace["step"] == "range_row"
-    # a code written in Chinese numerals (一区) brings its own rule for the question
-    assert d.reply.splitlines() == ["一区：5公里以内，配送费8元。", "配送范围：一区订单满168元免配送费。"]
+    # a code written in Chinese numerals (一档) brings its own rule for the question
+    assert d.reply.splitlines() == ["一档：4公里以内，配送费7元。", "配送范围：一档订单满158元免配送费。"]
     # no quantity, no row: the owner answers
     d = _generate("您好，这个要看具体情况哦。", [ZONES], "满多少钱包邮")
     assert d.action == Action.HANDOFF
 
 
 def test_a_list_items_own_ending_is_not_left_before_the_full_stop():
-    rule = evidence.Evidence("二区订单实付满268元免配送费；", "免配送费", "d.txt", 0)
-    assert evidence.speak(rule) == "二区订单实付满268元免配送费。"
+    rule = evidence.Evidence("二档订单实付满238元免配送费；", "免配送费", "d.txt", 0)
+    assert evidence.speak(rule) == "二档订单实付满238元免配送费。"

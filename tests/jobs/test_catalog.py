@@ -14,7 +14,7 @@ from alpha01.llm.fake import FakeLLM
 
 pytest.importorskip("lancedb")
 
-PRODUCTS = "商品,规格,价格\n台农芒果,1斤,12.8元/斤\n丹东草莓,3斤/箱,88元/箱\n"
+PRODUCTS = "商品,规格,价格\n台农芒果,1斤,12.8元/斤\n东港草莓,2斤/盒,66元/盒\n"
 
 
 class PriceLLM(FakeLLM):
@@ -36,7 +36,7 @@ def kb_shop(shop, tmp_path):
     kb = open_kb(Paths(home), KnowledgeSettings(embedder="hash"), embedder=HashEmbedder())
     (tmp_path / "products.csv").write_text(PRODUCTS, encoding="utf-8")
     kb.upsert_products([{"商品": "台农芒果", "规格": "1斤", "价格": "12.8元/斤"},
-                        {"商品": "丹东草莓", "规格": "3斤/箱", "价格": "88元/箱"}], "erp-catalog")
+                        {"商品": "东港草莓", "规格": "2斤/盒", "价格": "66元/盒"}], "erp-catalog")
     engine, channel, clock, app = shop(retriever=kb, llm=PriceLLM(), home=home)
     return engine, app, clock, kb
 
@@ -54,7 +54,7 @@ def test_catalog_sync_from_a_file_changes_the_price_in_answers(kb_shop, tmp_path
     before = engine.ask("台农芒果多少钱一斤？")
     assert "12.8" in before.reply
     path = tmp_path / "erp.csv"
-    path.write_text("商品,规格,价格\n台农芒果,1斤,15.8元/斤\n丹东草莓,3斤/箱,88元/箱\n",
+    path.write_text("商品,规格,价格\n台农芒果,1斤,15.8元/斤\n东港草莓,2斤/盒,66元/盒\n",
                     encoding="utf-8")
     runner = JobRunner(settings=app.settings, paths=app.paths, store=engine.store, clock=clock,
                        kb=kb)
@@ -68,7 +68,7 @@ def test_catalog_sync_from_a_file_changes_the_price_in_answers(kb_shop, tmp_path
 
 @pytest.mark.parametrize("body, why", [
     ("商品,规格\n台农芒果,1斤\n", "missing the price"),
-    ("商品,价格\n台农芒果,15.8元/斤\n丹东草莓,面议\n", "bad price '面议'"),
+    ("商品,价格\n台农芒果,15.8元/斤\n东港草莓,面议\n", "bad price '面议'"),
 ])
 def test_a_bad_catalog_is_an_error_and_applies_nothing(kb_shop, tmp_path, body, why):
     engine, app, clock, kb = kb_shop

@@ -25,12 +25,12 @@ def test_every_chunk_carries_its_heading_path():
 
 
 def test_short_sibling_sections_share_a_passage_and_keep_their_headings():
-    blocks = [Block("配送说明", 1), Block("一、配送费", 2), Block("C区配送费15元。"),
-              Block("二、免配送费", 2), Block("C区满199元免配送费。")]
+    blocks = [Block("配送说明", 1), Block("一、配送费", 2), Block("3号区配送费16元。"),
+              Block("二、免配送费", 2), Block("3号区满158元免配送费。")]
     (chunk,) = chunk_blocks(blocks, max_chars=200)
-    assert chunk.text == "配送说明\n一、配送费\nC区配送费15元。\n二、免配送费\nC区满199元免配送费。"
-    assert chunk.units == ["配送说明 > 一、配送费\nC区配送费15元。",
-                           "配送说明 > 二、免配送费\nC区满199元免配送费。"]
+    assert chunk.text == "配送说明\n一、配送费\n3号区配送费16元。\n二、免配送费\n3号区满158元免配送费。"
+    assert chunk.units == ["配送说明 > 一、配送费\n3号区配送费16元。",
+                           "配送说明 > 二、免配送费\n3号区满158元免配送费。"]
 
 
 def test_table_rows_are_never_split():

@@ -177,23 +177,23 @@ def test_missing_file(tmp_path: Path):
 def test_pdf_table_rows_keep_their_cells_together(tmp_path: Path):
     """A table in a PDF has no table structure in its text layer, only positioned text: each
     row must come out as one line with its cells, not one cell per line."""
-    path = tmp_path / "giftbox.pdf"
+    path = tmp_path / "teabox.pdf"
     path.write_bytes(make_pdf([[
-        "节日礼盒",
-        [(50, "礼盒"), (200, "价格"), (300, "内容")],
-        [(50, "悦享礼盒"), (200, "168元"), (300, "苹果6个、橙6个")],
-        [(50, "尊享礼盒"), (200, "398元"), (300, "车厘子2斤、草莓1.5斤")],
-        "- 礼盒需要提前1天预订。",
+        "茶礼套装",
+        [(50, "套装"), (200, "价格"), (300, "内容")],
+        [(50, "品茗套装"), (200, "188元"), (300, "龙井2罐、茶杯4只")],
+        [(50, "藏茶套装"), (200, "426元"), (300, "白茶饼1片、紫砂壶1把")],
+        "- 套装要提前2天订。",
     ]]))
     parsed = read_document(path, 10**6)
     tables = [b for b in parsed.blocks if b.table]
     assert len(tables) == 1
     assert tables[0].text.splitlines() == [
-        "礼盒 | 价格 | 内容", "悦享礼盒 | 168元 | 苹果6个、橙6个", "尊享礼盒 | 398元 | 车厘子2斤、草莓1.5斤"]
+        "套装 | 价格 | 内容", "品茗套装 | 188元 | 龙井2罐、茶杯4只", "藏茶套装 | 426元 | 白茶饼1片、紫砂壶1把"]
     text = [b.text for b in parsed.blocks if not b.table]
-    assert "节日礼盒" in text and any("提前1天预订" in t for t in text)
+    assert "茶礼套装" in text and any("提前2天订" in t for t in text)
     # the paragraph after the table still knows where it is on the page
-    assert [b.locator for b in parsed.blocks if "预订" in b.text and not b.table] == ["page 1 line 5"]
+    assert [b.locator for b in parsed.blocks if "提前2天订" in b.text and not b.table] == ["page 1 line 5"]
 
 
 # Real Big5 bytes of traditional text (a Taiwan or Hong Kong shop's notice saved on Windows).
