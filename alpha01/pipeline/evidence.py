@@ -11,8 +11,8 @@ into self-contained lines first, and only the lines that bear on the question ar
 
 Lines are ranked by how much of the question they cover (character bigrams, the measure the
 full-text search uses), by embedding similarity when the knowledge base has an embedder, and by
-whether a quantity in the question falls in a range the line states ("离店5公里" fits
-"3-6公里"). Everything here is deterministic and costs milliseconds.
+whether a quantity in the question falls in a range the line states ("离店7公里" fits
+"5-10公里"). Everything here is deterministic and costs milliseconds.
 """
 
 from __future__ import annotations
@@ -171,8 +171,8 @@ def quantities(text: str) -> list[tuple[float, str]]:
 
 
 def ranges(text: str) -> list[tuple[float, float, str]]:
-    """Ranges a shop line states: "3-6公里" → (3, 6), "3公里以内" → (0, 3), "超过10公里" →
-    (10, inf)."""
+    """Ranges a shop line states: "5-10公里" → (5, 10), "5公里以内" → (0, 5), "超过15公里" →
+    (15, inf)."""
     text = normalise_query(text)
     out: list[tuple[float, float, str]] = []
     for lo, u1, hi, u2 in _RANGE.findall(text):
@@ -186,7 +186,7 @@ def ranges(text: str) -> list[tuple[float, float, str]]:
 
 
 def range_rows(question: str, lines: list[Evidence]) -> tuple[list[Evidence], list[Evidence]]:
-    """The lines whose range holds a quantity of the question ("离店5公里": "3-6公里"),
+    """The lines whose range holds a quantity of the question ("离店7公里": "5-10公里"),
     narrowest range first, and the lines that state a range in the same unit that does not
     hold it (the neighbouring rows)."""
     asked = quantities(question)
@@ -290,8 +290,8 @@ _CODE_LABEL = re.compile(r"[A-Za-z0-9]|^[一二三四五六七八九十]+[区档
 
 
 def definitions(reply: str, lines: list[Evidence]) -> list[Evidence]:
-    """Lines that define a code the reply uses but does not explain: "A区支持1小时送达" says
-    nothing to a customer who does not know that "A区：3公里以内". A code is a short label
+    """Lines that define a code the reply uses but does not explain: "二区支持半日达" says
+    nothing to a customer who does not know that "二区：5-10公里". A code is a short label
     with a letter or digit in it (A区, B区, 1号店), defined by a line that starts with it.
     `lines` are best all lines of the retrieved passages: the model's few rarely hold the
     definition too."""
@@ -338,7 +338,7 @@ def code_rules(chosen: list[Evidence], lines: list[Evidence], question: str,
 def figures_taken(reply: str, line: Evidence, besides: Evidence | None = None,
                   question: str = "") -> int:
     """How many figures of `reply` `line` states, not counting those `besides` states as
-    well, nor the customer's own ("离店5公里"), nor those that say little: 1 and 2, and long
+    well, nor the customer's own ("离店7公里"), nor those that say little: 1 and 2, and long
     numbers, which are phone or order numbers rather than a rule's figures."""
     pool = figures(normalise(line.text))
     other = figures(normalise(besides.text)) if besides is not None else []
@@ -389,7 +389,7 @@ def paraphrased(reply: str, lines: list[Evidence], question: str = "") -> list[E
     """The shown lines `reply` restates, best first: a line it takes a figure from (the same
     value: 18:30 in "配送在18:30-20:30之间"), or whose words make up most of it (two or more
     of its character bigrams and a third of them, or all of a short reply's: "智利。").
-    A figure the customer said ("晚上九点多") ties a reply that repeats it to no line, and
+    A figure the customer said ("下午四点多") ties a reply that repeats it to no line, and
     neither do the customer's own words the reply repeats ("一箱橙子坏了一半，可以…"): they are
     in every line the customer's question found: what the reply adds to them decides too."""
     grams = content_pairs(reply)
@@ -484,6 +484,6 @@ def speak(e: Evidence) -> str:
 
 
 def _end(text: str) -> str:
-    """A sentence's end: a list item's "；" or "，" (一区订单满268元免配送费；) becomes "。"."""
+    """A sentence's end: a list item's "；" or "，" (三区订单满158元免运费；) becomes "。"."""
     text = text.strip().rstrip("；;，,、：:")
     return text if text[-1:] in "。！？!?）)" else text + "。"

@@ -320,7 +320,7 @@ def named_term(question: str, lines: list[Evidence], chosen: Grounding,
 
 def clear_top(text: str, question: str, found: Found,
               mentions: Callable[[str], bool] | None) -> Grounding | str:
-    """A reply that restates no line. A bare yes or no ("可以。" to "门口能停吗") says which way
+    """A reply that restates no line. A bare yes or no ("可以。" to "楼下能停车吗") says which way
     but not the shop's terms; "not in the data" from the model, against one line that stands
     far above the rest, is the model's doubt, not the data's. Then that line; any other reply
     of the model's own (an opinion, an invented answer) is the owner's to answer."""
@@ -436,8 +436,8 @@ _ASKED_BACK = re.compile(r"[？?]\s*$|吗[。！!]?\s*$")
 
 
 def defined(chosen: list[Evidence], pool: list[Evidence]) -> list[Evidence]:
-    """Lines of `pool` (see `Found.all_lines`) that define a code the chosen lines use (A区 →
-    "A区：3公里以内")."""
+    """Lines of `pool` (see `Found.all_lines`) that define a code the chosen lines use (二区 →
+    "二区：5-10公里")."""
     text = "\n".join(e.text for e in chosen)
     return [e for e in evidence_mod.definitions(text, pool) if e not in chosen]
 

@@ -186,7 +186,7 @@ def unknown_focus(question: str, mentions: Callable[[str], bool] | None,
     """A word the question asks a yes or no about, or asks to choose between, that the shop's
     data never uses anywhere ("绿茶是有机认证的吗" → 机认; "泡茶用农夫山泉还是怡宝" → 农夫):
     whatever a line says, the shop did not say that. Every alternative of an either-or
-    question must be unknown ("进口的还是国产的" with 产地 in the data is the data's to answer)."""
+    question must be unknown ("手工的还是机器做的" with 手工 in the data is the data's to answer)."""
     if mentions is None:
         return None
     lex = resolve(lexicon)
