@@ -389,9 +389,6 @@ def test_a_heading_alone_does_not_make_a_line_speak_of_the_question():
     assert evidence.speaks_of("端午送不送", holiday)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known weakness: 端午 is heard as the shop word 法定节假日 only; a line that writes the shorter "
-    "节假日 (itself a customer word of that topic) is not taken to speak of it"))
 def test_a_line_that_says_holidays_in_a_shorter_word_speaks_of_a_named_holiday():
     holiday = evidence.Evidence("节假日只有午后档", "送茶时段", "d.txt", 0)
     assert evidence.speaks_of("端午送不送", holiday)
