@@ -355,6 +355,11 @@ def content_pairs(text: str) -> set[str]:
             and not (g[0] in FUNCTION_CHARS and g[1] in FUNCTION_CHARS)}
 
 
+def line_pairs(line: Evidence) -> set[str]:
+    """The word pairs of a line with its heading (what a question's words are looked up in)."""
+    return query_bigrams(f"{line.heading} {line.text}")
+
+
 def bare(reply: str) -> bool:
     """A yes or no and nothing else ("可以。", "不行", "有的"): it says which way, not what
     the shop's rule is."""

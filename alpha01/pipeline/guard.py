@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ..domain import Passage
 from ..lexicon import Lexicon, resolve
-from ..textmatch import FUNCTION_CHARS, figures, normalise, supported
+from ..textmatch import CONTEXT_WORDS, FUNCTION_CHARS, figures, normalise, supported
 
 
 @dataclass(slots=True)
@@ -119,22 +119,13 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 # Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
 #提供农残检测报告") still does, whatever the apology around it.
 _DEFERRAL = re.compile(r"确认|店主|老板|人工|不确定|不清楚")
-# When and where the customer is (or goes), and whom they buy for, not what the question is
-# about: "今天下单今天能修好吗" asks about repairs, "带奶奶来喝茶，几点开门" about opening hours;
-# a reply that says 今天 or 奶奶 has not taken up a topic the shop never mentions.
-_CONTEXT_WORDS = re.compile(
-    r"今天|今晚|今早|今年|明天|明早|明晚|后天|昨天|前天|周末|早上|上午|中午|下午|晚上|傍晚|"
-    r"刚才|现在|待会|一会|离店|离你们|我家|家里|过去|过来|"
-    r"外婆|外公|姥姥|姥爷|奶奶|爷爷|老妈|老爸|我妈|我爸|妈妈|爸爸|父母|爸妈|老公|老婆|媳妇|"
-    r"女朋友|男朋友|对象|儿子|女儿|闺女|朋友|同事|家人|亲戚|长辈|老人家|客户|领导|老师|同学")
-
 
 def _unsupported_topic(reply: str, question: str, known: str,
                        mentions: Callable[[str], bool] | None = None) -> str | None:
     """A topic word of the question that the shop's data never mentions, taken up by the reply
     ("店里有充电宝吗" → "有充电宝"; "茶叶打过农药吗" → "没有打过农药"): whatever the reply says
     about it, yes or no, the shop did not say it. Returns that word (a character pair)."""
-    question = _CONTEXT_WORDS.sub(" ", _without_figures(question))
+    question = CONTEXT_WORDS.sub(" ", _without_figures(question))
     for pair in sorted(set(_topic_pairs(question)) & set(_topic_pairs(reply))):
         # a character the data never uses at all: not a rewording of something it does say
         if pair not in known and (pair[0] not in known or pair[1] not in known):
@@ -193,7 +184,7 @@ def unknown_focus(question: str, mentions: Callable[[str], bool] | None,
     asked = _heard(normalise(question), lex)
 
     def unknown(focus: str) -> str | None:
-        for pair in _topic_pairs(_CONTEXT_WORDS.sub(" ", focus)):
+        for pair in _topic_pairs(CONTEXT_WORDS.sub(" ", focus)):
             if _mentioned(mentions, pair) or any(
                     pair in w and any(_mentioned(mentions, t) for t in terms)
                     for w, terms in lex.synonyms(pair)):

@@ -97,3 +97,47 @@ def test_the_row_of_the_customers_quantity_answers_when_the_reply_rests_on_no_li
 def test_a_list_items_own_ending_is_not_left_before_the_full_stop():
     rule = evidence.Evidence("二档订单实付满238元免配送费；", "免配送费", "d.txt", 0)
     assert evidence.speak(rule) == "二档订单实付满238元免配送费。"
+
+
+# A tea house's lines as retrieval ranked them for a question about booking a room: the best
+# line scores far above the one the model copied.
+ROOM = evidence.Evidence("包间需要提前2小时预约，下午场13:00-17:00。", "问：包间要预约吗", "faq.xlsx", 0,
+                         score=0.62, faq=True)
+TEA_SALE = evidence.Evidence("每天下午4点以后，当天的现泡奶茶第二杯半价。", "问：下午有优惠吗", "faq.xlsx", 1,
+                             score=0.24, faq=True)
+PARKING = evidence.Evidence("楼下有4个免费车位，先到先停。", "交通", "intro.md", 2, score=0.2)
+
+
+def _pick(reply, question, lines):
+    passages = [Passage(e.text, e.source, e.score) for e in lines]
+    return _generate(reply, passages, question, shown=list(lines))
+
+
+def test_a_weak_pick_that_shares_only_the_time_of_day_gives_way_to_the_best_line():
+    d = _pick("下午想订包间，现泡奶茶第二杯半价。", "下午四点多想订个包间 要预约吗",
+              [ROOM, TEA_SALE, PARKING])
+    assert d.action == Action.RESPOND and d.trace["step"] == "weak_pick"
+    assert d.reply == "包间需要提前2小时预约，下午场13:00-17:00。"
+    assert d.trace["overruled"] and "半价" in d.trace["overruled"][0]
+
+
+def test_a_pick_with_a_word_of_the_question_the_best_line_lacks_stands():
+    # the customer asks about the discount: 优惠 is the picked line's, not the best line's
+    d = _pick("每天下午4点以后，现泡奶茶第二杯半价。", "下午订包间的话奶茶有优惠吗",
+              [ROOM, TEA_SALE, PARKING])
+    assert d.trace["step"] != "weak_pick"
+    assert "半价" in d.reply
+
+
+def test_a_pick_close_to_the_best_score_stands():
+    close = evidence.Evidence(TEA_SALE.text, TEA_SALE.heading, TEA_SALE.source, 1,
+                              score=ROOM.score * (generation.WEAK_PICK + 0.1), faq=True)
+    d = _pick("下午想订包间，现泡奶茶第二杯半价。", "下午四点多想订个包间 要预约吗",
+              [ROOM, close, PARKING])
+    assert d.trace["step"] != "weak_pick" and "半价" in d.reply
+
+
+def test_a_best_line_that_shares_no_word_of_the_question_does_not_overrule():
+    unrelated = evidence.Evidence("会员每月8日积分翻倍。", "会员", "policy.docx", 0, score=0.7)
+    d = _pick("楼下有4个免费车位。", "开车来 停哪里", [unrelated, TEA_SALE, PARKING])
+    assert d.trace.get("step") != "weak_pick"
