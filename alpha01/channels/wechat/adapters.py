@@ -214,9 +214,21 @@ class Wx39Adapter:
 
 
 class Wx4Adapter(Wx39Adapter):
-    """wxauto4, WeChat 4.x. Same calls; features the library lacks are reported, not faked."""
+    """wxauto4, WeChat 4.x. Same calls; features the library lacks are reported, not faked.
+
+    wxauto4 41.1.7 (the pinned version) has no GetNextNewMessage (no global mode), no
+    GetNewFriends (no friend auto-accept) and listens to one chat per WeChat instance; it
+    reports usage to api.wxauto.org unless `WxParam.TELEMETRY_ENABLED` is off, which `connect`
+    turns off: an offline shop PC phones nobody.
+    """
 
     generation = "wx4"
+
+    def connect(self) -> None:
+        param = getattr(self.lib, "WxParam", None)
+        if param is not None:
+            param.TELEMETRY_ENABLED = False
+        super().connect()
 
     def next_new(self) -> tuple[str, str, list[Any]] | None:
         if not hasattr(self.wx, "GetNextNewMessage"):
