@@ -234,6 +234,8 @@ class Engine:
                 return self._intake_self(msg, key, baseline, now)
             if msg.kind == "friend":
                 return self._intake_friend(msg, key, now)
+            if msg.kind == "rename":
+                return self._intake_rename(msg, key, now)
             verdict = intake.presort(msg, baseline=baseline, now=now,
                                      stale_after_s=self.settings.engine.stale_after_s,
                                      max_chars=self.settings.engine.max_message_chars)
@@ -299,6 +301,18 @@ class Engine:
         self.store.event("new-friend", now, customer_id=customer.id, message_id=mid,
                          remark=msg.extra.get("remark"), tags=tags, welcome_reply=rid)
         self._emit("friend", {"customer_id": customer.id, "name": msg.sender, "tags": tags})
+        return True
+
+    def _intake_rename(self, msg: Inbound, key: str, now: float) -> bool:
+        """The channel found that the direct chat `extra["old"]` is now `msg.chat`: the same
+        customer from now on (merged with any row already made under the new name). Renaming
+        twice to the same name changes nothing, so no message row is kept for it."""
+        old, how = str(msg.extra.get("old", "")), str(msg.extra.get("how", ""))
+        cid = self.store.rename_customer(msg.channel, old, msg.chat, now, how)
+        self.store.event("customer-renamed", now, customer_id=cid, channel=msg.channel,
+                         old=old, new=msg.chat, how=how)
+        self._emit("rename", {"customer_id": cid, "channel": msg.channel, "old": old,
+                              "new": msg.chat, "how": how})
         return True
 
     def _take_over(self, customer_id: int, now: float, *, reason: str,

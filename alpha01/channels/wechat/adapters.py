@@ -174,6 +174,24 @@ class Wx39Adapter:
             return []
         return list(self._call("read window", obj.GetAllMessage) or [])
 
+    def unlisten(self, chat: str) -> None:
+        self.chats.pop(chat, None)
+        self._call("remove listen chat", self.wx.RemoveListenChat, nickname=chat)
+
+    def session_names(self) -> list[str] | None:
+        """The names in WeChat's session list, or None when it cannot be read."""
+        try:
+            return [str(s.name) for s in self._call("read sessions", self.wx.GetSession) or []]
+        except ChannelError:
+            return None
+
+    def peek(self, chat: str) -> list[Any]:
+        """Open `chat` in the main window and read everything it shows."""
+        got = self._call("open chat", self.wx.ChatWith, who=chat, exact=True)
+        if isinstance(got, dict) and not got:
+            return []
+        return list(self._call("read window", self.wx.GetAllMessage) or [])
+
     def chat_type(self, chat: str) -> str:
         obj = self.chats.get(chat)
         if obj is None:

@@ -341,6 +341,7 @@ class WeChat4(Chat):
     GetMyInfo = WeChat.GetMyInfo
     GetSession = WeChat.GetSession
     RemoveListenChat = WeChat.RemoveListenChat
+    GetAllMessage = WeChat.GetAllMessage
     StopListening = WeChat.StopListening
     StartListening = WeChat.StartListening
     _listener_thread = WeChat._listener_thread
