@@ -6,6 +6,7 @@ receive an AppContext and ask it for what they need.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +118,11 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
             client = SyncClient(settings.sync.server, settings.sync.device_id,
                                 settings.sync.device_secret)
             kwargs.setdefault("resolve_binding", client.resolve_binding)
+        if sys.platform == "win32" and settings.wechat.ocr_fallback:
+            from .channels.wechat.ocr import capture_wechat
+
+            left = settings.wechat.ocr_panel_left
+            kwargs.setdefault("ocr_capture", lambda: capture_wechat(left))
     if name in ("web", "wecom"):
         kwargs.setdefault("settings", settings)
         if paths is not None:

@@ -137,6 +137,11 @@ class WeChatSettings:
     watchdog_interval_s: float = 15.0  # must stay under 60: alerts are due within a minute
     split_chars: int = 300  # longer replies go out as several messages
     part_gap_s: float = 1.2  # pause between the parts of a split reply
+    # When the UI tree is unreadable, read the open chat off a screen capture (alpha01[ocr]);
+    # reading only: replies wait until the window is back
+    ocr_fallback: bool = True
+    ocr_interval_s: float = 10.0  # one capture and OCR pass at most this often
+    ocr_panel_left: int = 310  # px of session list at the window's left, cut off the capture
 
 
 @dataclass

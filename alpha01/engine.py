@@ -205,7 +205,11 @@ class Engine:
             self._down[ch.name] = str(exc)
             self._emit("channel", {"channel": ch.name, "ok": False, "detail": str(exc)})
             return
-        if self._down.pop(ch.name, None) is not None:
+        degraded = getattr(ch, "degraded", "")
+        if degraded:  # reading only (WeChat through OCR): still down for sending and the owner
+            with self.store.tx():
+                self.store.set_channel_health(ch.name, False, str(degraded)[:200], now)
+        elif self._down.pop(ch.name, None) is not None:
             with self.store.tx():
                 self.store.set_channel_health(ch.name, True, "", now)
                 self.store.event("channel-up", now, channel=ch.name)

@@ -61,7 +61,9 @@ class WeChatChannel(Channel):
                  adapter: Wx39Adapter | None = None, clock: Any = None,
                  sleep: Callable[[float], None] | None = None, state_path: str | Path | None
                  = None, resolve_binding: Callable[[str], Any] | None = None,
-                 version_probe: Callable[[], str | None] | None = None, **_: Any) -> None:
+                 version_probe: Callable[[], str | None] | None = None,
+                 ocr_capture: Callable[[], Any] | None = None, ocr_reader: Any = None,
+                 **_: Any) -> None:
         if isinstance(settings, Settings):
             settings = settings.wechat
         self.s = settings or WeChatSettings()
@@ -91,6 +93,11 @@ class WeChatChannel(Channel):
         self._last_friends = float("-inf")
         self._state = self._load_state()
         self._renamed_pending: list[Inbound] = []
+        self._ocr_capture = ocr_capture
+        self._ocr_reader = ocr_reader
+        self._ocr_armed = False  # the outage was reported once: OCR may read from now on
+        self._last_ocr = float("-inf")
+        self.degraded = ""  # reading through OCR only (the engine keeps the channel down)
         self._tails_dirty = False
 
     # -- time -----------------------------------------------------------------------------
@@ -160,7 +167,15 @@ class WeChatChannel(Channel):
 
     def poll(self) -> list[Inbound]:
         now = self._now()
-        self._watch(now)
+        try:
+            self._watch(now)
+        except ChannelUnavailable:
+            if self._ocr_armed and self._ocr_ready():
+                return self._ocr_poll(now)
+            self._ocr_armed = True  # the first failing poll reaches the engine: the alert
+            raise
+        self.degraded = ""
+        self._ocr_armed = False
         out: list[Inbound] = []
         with self._lock:
             history, self._history = getattr(self, "_history", []), []
@@ -363,6 +378,43 @@ class WeChatChannel(Channel):
                        "store": getattr(binding, "store_name", None)}))
         return out
 
+    # -- the OCR fallback -------------------------------------------------------------------
+
+    def _ocr_ready(self) -> bool:
+        return bool(self.s.ocr_fallback and self._ocr_capture is not None)
+
+    def _ocr_poll(self, now: float) -> list[Inbound]:
+        """Read the chat on screen from a capture while the UI tree is unreadable. Reading
+        only: sends stay paused (`self.down`), replies wait in the outbox."""
+        if now - self._last_ocr < self.s.ocr_interval_s:
+            return []
+        self._last_ocr = now
+        try:
+            image = self._ocr_capture()
+        except Exception as exc:  # the desktop is locked, the window is gone ...
+            log.info("WeChat capture failed: %s", exc)
+            image = None
+        if image is None:
+            raise ChannelUnavailable(self.down or "WeChat window not visible")
+        if self._ocr_reader is None:
+            from .ocr import ChatReader
+
+            self._ocr_reader = ChatReader()
+        try:
+            screen = self._ocr_reader.read(image)
+        except ValueError as exc:
+            raise ChannelUnavailable(f"{self.down}; OCR: {exc}") from exc
+        chat = screen.title.strip()
+        self.degraded = f"{self.down}（正在用截图识别读取 {chat or '?'}，回复暂停）"
+        if not chat or self._types.get(chat) == "group":
+            return []  # no name, or a group (senders are not on the picture): nothing read
+        if self.s.mode == "listen" and chat not in self._listening:
+            return []
+        chat_log = self._log(chat)
+        first = len(chat_log) == 0
+        chat_log.lenient_markers = True
+        return self._to_inbound(chat, chat_log.feed(screen.messages), history=first)
+
     # -- renames --------------------------------------------------------------------------
 
     def _tails(self) -> dict[str, list[str]]:
@@ -560,7 +612,8 @@ class WeChatChannel(Channel):
 
     def health(self) -> ChannelHealth:
         return ChannelHealth(
-            ok=self.down is None, detail=self.down or "", account=self.account or None,
+            ok=self.down is None, detail=self.degraded or self.down or "",
+            account=self.account or None,
             extra={"adapter": self.adapter.generation, "version": self.version,
                    "mode": self.s.mode, "listening": list(self._listening),
                    "friends_today": self._state.get("accepted_today", 0),

@@ -486,6 +486,10 @@ class FakeWeChat:
     def fail_next_send(self, message: str = "发送失败", times: int = 1) -> None:
         self._fail.extend([message] * times)
 
+    def window_lines(self, chat: str) -> list[tuple[str, str]]:
+        """What the chat's window shows, as (friend | self | time, text): for screenshots."""
+        return [(i.attr, i.content) for i in self._chats[chat].items]
+
     def sent_to(self, chat: str) -> list[str]:
         return [s["msg"] for s in self.sent if s["who"] == chat]
 
@@ -529,8 +533,9 @@ class FakeWeChat:
     def _deliver(self, chat: str) -> None:
         """The library's listener thread: hand new messages of a listened chat to its callback."""
         found = self._listener(chat)
-        if found is None or not self._window_ok() or chat not in self._open_windows:
-            return
+        if (found is None or not self._window_ok() or self.ui_empty
+                or chat not in self._open_windows):
+            return  # an empty UI tree: the listener reads nothing
         chat_obj, callback = found
         for msg in self._take_new(chat):
             callback(msg, chat_obj)
