@@ -186,6 +186,19 @@ def start_services(ctx: AppContext, engine: Any) -> Services:
         threading.Thread(target=_quietly, args=(local.load,), name="model-warmup",
                          daemon=True).start()
     s = ctx.settings.sync
+    a = ctx.settings.alerts
+    from .sync.alerts import AlertRelay
+
+    client = None
+    if s.server and s.device_id and a.to_server:
+        from .sync.client import SyncClient
+
+        client = SyncClient(s.server, s.device_id, s.device_secret)
+    # alerts beyond the TUI: desktop notification, the owner's hook, the server's alert list
+    relay = AlertRelay(client=client, hook=a.hook, desktop=a.desktop,
+                       hook_timeout_s=a.hook_timeout_s).start()
+    engine.listeners.append(relay)
+    services._stoppers.append(relay.stop)
     if s.server and s.device_id:
         from .sync.client import HeartbeatLoop, SyncClient
 

@@ -145,6 +145,18 @@ class WeChatSettings:
 
 
 @dataclass
+class AlertSettings:
+    # Where engine alerts (WeChat logged out, UI changed, window gone, sends failing) go besides
+    # the TUI: a desktop notification on Windows, a command of the owner's choosing anywhere
+    # (the alert text is its last argument and in $ALPHA01_ALERT), and the sync server's alert
+    # list when this PC is enrolled.
+    desktop: bool = True
+    hook: str = ""  # e.g. "notify-send 阿尔法01" or a script that texts the owner
+    hook_timeout_s: float = 10.0
+    to_server: bool = True
+
+
+@dataclass
 class WebSettings:
     # The web chat channel (`--channel web`). Loopback by default: any other host is LAN or
     # public exposure, and then `access_token` must be set (the QR link carries it).
@@ -209,6 +221,7 @@ class Settings:
     jobs: JobsSettings = field(default_factory=JobsSettings)
     web: WebSettings = field(default_factory=WebSettings)
     wecom: WeComSettings = field(default_factory=WeComSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     # -- loading and saving ------------------------------------------------------------------
 

@@ -509,7 +509,7 @@ class Engine:
                              error=error[:200])
         stats.failed += 1
         self._emit("alert", {"detail": f"reply {out.id} to {out.chat} could not be sent",
-                             "reply_id": out.id})
+                             "reply_id": out.id, "channel": out.channel})
 
     def reconcile(self) -> StepStats:
         """After a crash: settle every send that was in flight. Never resend blindly."""
