@@ -133,3 +133,58 @@ def test_a_failing_hook_is_retried_and_never_blocks_the_engine(tmp_path):
     finally:
         relay.stop()
     assert marker.read_text() == "2"
+
+
+def test_through_the_real_tui_with_the_hook_and_server_from_settings(server, tmp_path):
+    """`alpha01 tui` wiring: the relay comes from settings ([alerts] hook, [sync] enrolment)."""
+    pytest.importorskip("textual")
+    import asyncio
+
+    from alpha01.app import AppContext, build_engine
+    from alpha01.channels.wechat import WeChatChannel
+    from alpha01.channels.wechat.fake_wx import FakeWeChat
+    from alpha01.demo import demo_passages
+    from alpha01.llm.fake import FakeLLM
+    from alpha01.paths import Paths
+    from alpha01.pipeline.retrieval import MemoryRetriever
+    from alpha01.tui.app import Alpha01App
+    from tests.tui.conftest import wait_for
+
+    live, device, admin = server
+    hook_file = tmp_path / "hook.txt"
+    ctx = AppContext(paths=Paths(tmp_path / "shop").ensure())
+    ctx.settings = ctx.settings.with_overrides(
+        engine={"aggregate_window_s": 0.0, "poll_interval_s": 0.05}, pacing={"enabled": False},
+        wechat={"listen": ["小王"], "watchdog_interval_s": 0.5},
+        alerts={"hook": " ".join(shlex.quote(p) for p in (sys.executable, "-c", HOOK,
+                                                          str(hook_file)))},
+        sync={"server": live.url, "device_id": device["device_id"],
+              "device_secret": device["device_secret"], "heartbeat_s": 3600})
+    world = FakeWeChat(nickname="果然鲜")
+    world.add_chat("小王")
+    channel = WeChatChannel(ctx.settings, lib=world.module, version_probe=lambda: world.version)
+    engine = build_engine(ctx, channels=[channel], llm=FakeLLM("好的"),
+                          retriever=MemoryRetriever(demo_passages(), faq_threshold=0.8))
+    app = Alpha01App(ctx, engine, idle_sleep=0.05)
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: channel.health().ok, what="WeChat up")
+            started = time.time()
+            world.logged_out = True
+            await wait_for(pilot, lambda: any("logged out" in n.message or "not reachable"
+                                              in n.message for n in app._notifications),
+                           timeout=60, what="the TUI notification")
+            await wait_for(pilot, lambda: hook_file.exists(), timeout=30, what="the hook")
+            return started
+
+    started = asyncio.run(go())
+    assert time.time() - started < 60
+
+    def on_server():
+        rows = httpx.get(live.url + "/api/v1/alerts", headers=admin, timeout=10).json()
+        return [r for r in rows if r["at"] >= started - 1 and r["channel"] == "wechat"]
+
+    [row] = _wait(on_server)  # posted by the relay after the hook (or retried meanwhile)
+    assert row["received_at"] - started < 60
+    ctx.close()

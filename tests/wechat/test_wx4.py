@@ -22,6 +22,7 @@ def test_wx4_answers_the_one_chat_it_can_listen_to(make_wx):
     rig = make_wx(chats=[("小王", ()), ("小李", ())], world=world, clock=clock,
                   wechat={"adapter": "wx4"})
     assert rig.channel.health().extra["listening"] == ["小王"]  # wxauto4: one chat only
+    assert rig.channel.health().extra["not_listening"] == ["小李"]
     assert world.module.WxParam.TELEMETRY_ENABLED is False
     world.customer_says("小王", "你们几点开门？")
     rig.settle()

@@ -82,6 +82,7 @@ class WeChatChannel(Channel):
         self.down: str | None = None
         self.alerts: list[tuple[float, str]] = []  # (when, detail), for health and tests
         self.friends_held = 0
+        self.not_listening: list[str] = []  # configured chats the library would not listen to
         self._logs: dict[str, ChatLog] = {}
         self._types: dict[str, str] = {}
         self._incoming: deque[tuple[str, Any]] = deque()
@@ -130,10 +131,13 @@ class WeChatChannel(Channel):
         self.version = self.version or self.adapter.version()
         self._listening = []
         if self.s.mode == "listen":
+            self.not_listening = []
             for chat in dict.fromkeys(self._current_name(c) for c in self.s.listen):
                 if self.adapter.listen(chat, self._on_message):
                     self._listening.append(chat)
                     self._types[chat] = self.adapter.chat_type(chat)
+                else:  # no such chat, or wxauto4's one-chat limit: shown in health
+                    self.not_listening.append(chat)
 
     def _snapshot(self) -> list[Inbound]:
         """What the windows show at start: history, composed and emitted as such."""
@@ -616,6 +620,7 @@ class WeChatChannel(Channel):
             account=self.account or None,
             extra={"adapter": self.adapter.generation, "version": self.version,
                    "mode": self.s.mode, "listening": list(self._listening),
+                   "not_listening": list(self.not_listening),
                    "friends_today": self._state.get("accepted_today", 0),
                    "friends_held": self.friends_held, "alerts": len(self.alerts)})
 
