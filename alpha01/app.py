@@ -187,7 +187,7 @@ def start_services(ctx: AppContext, engine: Any) -> Services:
                          daemon=True).start()
     s = ctx.settings.sync
     a = ctx.settings.alerts
-    from .sync.alerts import AlertRelay
+    from .alerts import AlertRelay
 
     client = None
     if s.server and s.device_id and a.to_server:

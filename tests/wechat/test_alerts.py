@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from alpha01.sync.alerts import AlertRelay
+from alpha01.alerts import AlertRelay
 from alpha01.sync.client import SyncClient
 from sync_server.service import SyncService
 

@@ -339,6 +339,6 @@ def test_the_wx4_adapter_turns_wxauto4_telemetry_off():
 
 def test_the_core_imports_without_wxauto():
     code = ("import sys, alpha01.channels.wechat, alpha01.channels.wechat.ocr, alpha01.engine, "
-            "alpha01.sync.alerts; bad = {'wxauto', 'wxauto4', 'rapidocr', 'onnxruntime', 'cv2',"
+            "alpha01.alerts; bad = {'wxauto', 'wxauto4', 'rapidocr', 'onnxruntime', 'cv2',"
             "} & set(sys.modules); assert not bad, bad")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
