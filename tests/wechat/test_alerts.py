@@ -183,8 +183,9 @@ def test_through_the_real_tui_with_the_hook_and_server_from_settings(server, tmp
 
     def on_server():
         rows = httpx.get(live.url + "/api/v1/alerts", headers=admin, timeout=10).json()
-        return [r for r in rows if r["at"] >= started - 1 and r["channel"] == "wechat"]
+        return [r for r in rows if r["at"] >= started - 1 and r["channel"] == "wechat"
+                and r["detail"] != "微信已退出登录"]  # not the offline test's
 
-    [row] = _wait(on_server)  # posted by the relay after the hook (or retried meanwhile)
-    assert row["received_at"] - started < 60
+    rows = _wait(on_server)  # posted by the relay after the hook (or retried meanwhile)
+    assert rows and min(r["received_at"] for r in rows) - started < 60
     ctx.close()
