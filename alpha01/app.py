@@ -6,6 +6,7 @@ receive an AppContext and ask it for what they need.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +118,11 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
             client = SyncClient(settings.sync.server, settings.sync.device_id,
                                 settings.sync.device_secret)
             kwargs.setdefault("resolve_binding", client.resolve_binding)
+        if sys.platform == "win32" and settings.wechat.ocr_fallback:
+            from .channels.wechat.ocr import capture_wechat
+
+            left = settings.wechat.ocr_panel_left
+            kwargs.setdefault("ocr_capture", lambda: capture_wechat(left))
     if name in ("web", "wecom"):
         kwargs.setdefault("settings", settings)
         if paths is not None:
@@ -180,6 +186,19 @@ def start_services(ctx: AppContext, engine: Any) -> Services:
         threading.Thread(target=_quietly, args=(local.load,), name="model-warmup",
                          daemon=True).start()
     s = ctx.settings.sync
+    a = ctx.settings.alerts
+    from .alerts import AlertRelay
+
+    client = None
+    if s.server and s.device_id and a.to_server:
+        from .sync.client import SyncClient
+
+        client = SyncClient(s.server, s.device_id, s.device_secret)
+    # alerts beyond the TUI: desktop notification, the owner's hook, the server's alert list
+    relay = AlertRelay(client=client, hook=a.hook, desktop=a.desktop,
+                       hook_timeout_s=a.hook_timeout_s).start()
+    engine.listeners.append(relay)
+    services._stoppers.append(relay.stop)
     if s.server and s.device_id:
         from .sync.client import HeartbeatLoop, SyncClient
 

@@ -110,3 +110,28 @@ def customers_forget(app: Any, name: str, yes: bool) -> None:
         counts = store.forget_customer(c.id, time.time())
     click.echo(t("cust.forgotten", messages=counts["messages"], replies=counts["replies"],
                  handoffs=counts["handoffs"]))
+
+
+@customers.command("merge", help=t("cust.merge.help"))
+@click.argument("old")
+@click.argument("new")
+@click.pass_obj
+def customers_merge(app: Any, old: str, new: str) -> None:
+    from .storage.queries import Store
+
+    a, b = _one(app, old), _one(app, new)
+    if a.id == b.id:
+        raise click.ClickException(t("cust.merge.same", name=a.name))
+    store = Store(app.db())
+    in_group = store.conn.execute("SELECT count(*) FROM customers WHERE id IN (?, ?)"
+                                  " AND member != ''", [a.id, b.id]).fetchone()[0]
+    if a.channel != b.channel or in_group:
+        raise click.ClickException(t("cust.merge.channels", old=f"{a.channel}:{a.chat}",
+                                     new=f"{b.channel}:{b.chat}"))
+    with store.tx():
+        cid = store.rename_customer(a.channel, a.chat, b.chat, time.time(), "by hand")
+        store.event("customer-renamed", time.time(), customer_id=cid, channel=a.channel,
+                    old=a.chat, new=b.chat, how="by hand")
+    merged = store.customer_by_id(cid)
+    click.echo(t("cust.merged", old=a.chat, new=b.chat,
+                 optout=t("cust.merge.optout") if merged and merged.opted_out else ""))

@@ -594,6 +594,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cust.forgotten": ("已删除 {messages} 条消息、{replies} 条回复、{handoffs} 个转人工和顾客资料",
                        "deleted {messages} messages, {replies} replies, {handoffs} handoffs and "
                        "the profile"),
+    "cust.merge.help": ("OLD 和 NEW 是同一个人（比如改了微信名）：OLD 的记录归到 NEW 名下，暂停、转人工、"
+                        "标签和退订都跟着人走（取更严的那个）。",
+                        "OLD and NEW are the same person (e.g. renamed on WeChat): OLD's record "
+                        "moves to the name NEW; pause, handoff, tags and opt-out follow the "
+                        "person (the stricter one wins)."),
+    "cust.merge.same": ("{name} 已经是同一位顾客", "{name} is already one customer"),
+    "cust.merge.channels": ("只能合并同一渠道的单聊顾客：{old} 和 {new}",
+                            "only direct-chat customers of one channel can be merged: {old} and "
+                            "{new}"),
+    "cust.merged": ("已合并：{old} → {new}{optout}", "merged: {old} → {new}{optout}"),
+    "cust.merge.optout": ("（已退订，群发不会发给他）", " (opted out: no broadcasts)"),
     # -- key ---------------------------------------------------------------------------------
     "key.show.help": ("显示数据库的恢复码（换电脑时抄下来，在新电脑上用 key restore 恢复）。",
                       "Show the database's recovery code (write it down when changing PC; "

@@ -137,6 +137,23 @@ class WeChatSettings:
     watchdog_interval_s: float = 15.0  # must stay under 60: alerts are due within a minute
     split_chars: int = 300  # longer replies go out as several messages
     part_gap_s: float = 1.2  # pause between the parts of a split reply
+    # When the UI tree is unreadable, read the open chat off a screen capture (alpha01[ocr]);
+    # reading only: replies wait until the window is back
+    ocr_fallback: bool = True
+    ocr_interval_s: float = 10.0  # one capture and OCR pass at most this often
+    ocr_panel_left: int = 310  # px of session list at the window's left, cut off the capture
+
+
+@dataclass
+class AlertSettings:
+    # Where engine alerts (WeChat logged out, UI changed, window gone, sends failing) go besides
+    # the TUI: a desktop notification on Windows, a command of the owner's choosing anywhere
+    # (the alert text is its last argument and in $ALPHA01_ALERT), and the sync server's alert
+    # list when this PC is enrolled.
+    desktop: bool = True
+    hook: str = ""  # e.g. "notify-send 阿尔法01" or a script that texts the owner
+    hook_timeout_s: float = 10.0
+    to_server: bool = True
 
 
 @dataclass
@@ -204,6 +221,7 @@ class Settings:
     jobs: JobsSettings = field(default_factory=JobsSettings)
     web: WebSettings = field(default_factory=WebSettings)
     wecom: WeComSettings = field(default_factory=WeComSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     # -- loading and saving ------------------------------------------------------------------
 

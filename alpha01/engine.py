@@ -205,7 +205,11 @@ class Engine:
             self._down[ch.name] = str(exc)
             self._emit("channel", {"channel": ch.name, "ok": False, "detail": str(exc)})
             return
-        if self._down.pop(ch.name, None) is not None:
+        degraded = getattr(ch, "degraded", "")
+        if degraded:  # reading only (WeChat through OCR): still down for sending and the owner
+            with self.store.tx():
+                self.store.set_channel_health(ch.name, False, str(degraded)[:200], now)
+        elif self._down.pop(ch.name, None) is not None:
             with self.store.tx():
                 self.store.set_channel_health(ch.name, True, "", now)
                 self.store.event("channel-up", now, channel=ch.name)
@@ -234,6 +238,8 @@ class Engine:
                 return self._intake_self(msg, key, baseline, now)
             if msg.kind == "friend":
                 return self._intake_friend(msg, key, now)
+            if msg.kind == "rename":
+                return self._intake_rename(msg, key, now)
             verdict = intake.presort(msg, baseline=baseline, now=now,
                                      stale_after_s=self.settings.engine.stale_after_s,
                                      max_chars=self.settings.engine.max_message_chars)
@@ -299,6 +305,18 @@ class Engine:
         self.store.event("new-friend", now, customer_id=customer.id, message_id=mid,
                          remark=msg.extra.get("remark"), tags=tags, welcome_reply=rid)
         self._emit("friend", {"customer_id": customer.id, "name": msg.sender, "tags": tags})
+        return True
+
+    def _intake_rename(self, msg: Inbound, key: str, now: float) -> bool:
+        """The channel found that the direct chat `extra["old"]` is now `msg.chat`: the same
+        customer from now on (merged with any row already made under the new name). Renaming
+        twice to the same name changes nothing, so no message row is kept for it."""
+        old, how = str(msg.extra.get("old", "")), str(msg.extra.get("how", ""))
+        cid = self.store.rename_customer(msg.channel, old, msg.chat, now, how)
+        self.store.event("customer-renamed", now, customer_id=cid, channel=msg.channel,
+                         old=old, new=msg.chat, how=how)
+        self._emit("rename", {"customer_id": cid, "channel": msg.channel, "old": old,
+                              "new": msg.chat, "how": how})
         return True
 
     def _take_over(self, customer_id: int, now: float, *, reason: str,
@@ -491,7 +509,7 @@ class Engine:
                              error=error[:200])
         stats.failed += 1
         self._emit("alert", {"detail": f"reply {out.id} to {out.chat} could not be sent",
-                             "reply_id": out.id})
+                             "reply_id": out.id, "channel": out.channel})
 
     def reconcile(self) -> StepStats:
         """After a crash: settle every send that was in flight. Never resend blindly."""

@@ -69,8 +69,38 @@ def _measure(home: Path, wechat: bool, n: int) -> list[float]:
     return out
 
 
+def _ocr_rows(screens: int) -> list[Row]:
+    """The OCR fallback on chat screenshots drawn with Debian's fonts (tests/wechat/chatshots):
+    time per screen, exact message texts after normalisation, bubbles on the right side."""
+    try:
+        from alpha01.channels.wechat.ocr import ChatReader
+        from tests.wechat import chatshots
+        from tests.wechat.test_ocr import score
+    except ImportError as exc:  # the ocr extra is missing
+        print(f"wechat: OCR rows skipped ({exc})")
+        return []
+    if not chatshots.fonts_present():
+        print("wechat: OCR rows skipped (fonts missing: scripts/test-deps)")
+        return []
+    reader = ChatReader()
+    reader.read(chatshots.render("预热", chatshots.conversation(1, 2)))  # loads the models
+    result = score(reader, chatshots.screens(screens, seed=7))
+    secs = sorted(result["seconds"])
+    n = result["messages"] or 1
+    return [
+        Row(SECTION, f"OCR read, per screen, median ({screens} screens)",
+            statistics.median(secs) * 1000, "ms"),
+        Row(SECTION, "OCR read, per screen, max", secs[-1] * 1000, "ms"),
+        Row.check(SECTION, f"OCR message texts exact ({n} messages)",
+                  100 * result["exact"] / n, "%", ">= 95"),
+        Row.check(SECTION, "OCR bubbles on the right side", 100 * result["sided"] / n, "%",
+                  ">= 100"),
+    ]
+
+
 def run(opts) -> list[Row]:
-    n = 40 if getattr(opts, "quick", False) else 200
+    quick = getattr(opts, "quick", False)
+    n = 40 if quick else 200
     with tempfile.TemporaryDirectory() as tmp:
         wx = _measure(Path(tmp) / "wx", True, n)
         plain = _measure(Path(tmp) / "plain", False, n)
@@ -82,4 +112,5 @@ def run(opts) -> list[Row]:
         Row(SECTION, "intake->send, plain FakeChannel, median", plain_med, "ms"),
         Row.check(SECTION, "added by the WeChat channel (median diff)", wx_med - plain_med,
                   "ms", "<= 50"),
+        *_ocr_rows(5 if quick else 30),
     ]

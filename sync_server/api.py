@@ -10,7 +10,7 @@ step is a short indexed statement, and one event loop owning the connection avoi
 import logging
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
@@ -126,6 +126,13 @@ class HeartbeatIn(BaseModel):
     web_chat_url: str = Field(default="", max_length=500)
 
 
+class AlertIn(BaseModel):
+    key: str = Field(min_length=1, max_length=80, description="the device's id for this alert; a retry repeats it")
+    detail: str = Field(min_length=1, max_length=500)
+    channel: str = Field(default="", max_length=40)
+    at: float | None = Field(default=None, gt=0, description="when the device raised it (epoch s)")
+
+
 class StoreIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     fallback_contact: str = Field(default="", max_length=200)
@@ -235,6 +242,17 @@ def create_app(service: SyncService) -> FastAPI:
     async def heartbeat(body: HeartbeatIn, c: Annotated[Caller, Depends(device)]) -> dict:
         """A device reports its status; it counts as online while its heartbeats are fresh."""
         return service.heartbeat(c.device_id, body.model_dump())
+
+    @app.post("/api/v1/alerts", tags=["devices"], status_code=201)
+    async def add_alert(body: AlertIn, c: Annotated[Caller, Depends(device)]) -> dict:
+        """A device reports an alert (WeChat logged out, its UI changed, sends failing ...)."""
+        return service.add_alert(c.device_id, c.store_id, body.model_dump())
+
+    @app.get("/api/v1/alerts", tags=["admin"])
+    async def alerts(_: Annotated[Caller, Depends(admin)], store_id: DbId | None = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+        """The owner's alert list: newest first, optionally one store's."""
+        return service.list_alerts(store_id, limit)
 
     @app.get("/api/v1/me", tags=["devices"])
     async def me(c: Annotated[Caller, Depends(device)]) -> dict:

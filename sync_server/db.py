@@ -107,6 +107,29 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name="0002_device_alerts")
+def _m0002_device_alerts(db: sqlite_utils.Database) -> None:
+    """Alerts a device raised (WeChat logged out, UI changed, sends failing ...): the owner's
+    alert list. `key` makes a device's retry of the same alert land once."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE device_alerts (
+            id INTEGER PRIMARY KEY,
+            device_id TEXT NOT NULL REFERENCES devices(id),
+            store_id INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            at REAL NOT NULL,
+            received_at REAL NOT NULL,
+            channel TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL,
+            UNIQUE (device_id, key)
+        );
+        CREATE INDEX device_alerts_store ON device_alerts(store_id, id)
+        """
+    )
+
+
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
     # Not executescript(): it commits first, which would break the migration's transaction.
     for statement in script.split(";"):

@@ -400,6 +400,34 @@ class SyncService:
             ).fetchone()
         return {"ok": True, "server_time": now, "store_id": row[0], "has_qr_image": bool(row[1])}
 
+    def add_alert(self, device_id: str, store_id: int, alert: dict) -> dict:
+        """Record a device's alert once (a retry with the same key is accepted, not doubled)."""
+        now = self.clock()
+        at = float(alert.get("at") or now)
+        if not (0 < at < now + 86_400):
+            raise ServiceError("alert time out of range")
+        with self._write() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO device_alerts (device_id, store_id, key, at, received_at,"
+                " channel, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (device_id, store_id, str(alert["key"])[:80], at, now,
+                 str(alert.get("channel", ""))[:40], str(alert["detail"])[:500]))
+            row = c.execute("SELECT id FROM device_alerts WHERE device_id = ? AND key = ?",
+                            (device_id, str(alert["key"])[:80])).fetchone()
+        return {"ok": True, "id": row[0]}
+
+    def list_alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
+        """Newest alerts first, with the device and store they came from."""
+        sql = ("SELECT a.id, a.device_id, d.name AS device_name, a.store_id, s.name AS store_name,"
+               " a.at, a.received_at, a.channel, a.detail FROM device_alerts a"
+               " JOIN devices d ON d.id = a.device_id JOIN stores s ON s.id = a.store_id")
+        params: list[Any] = []
+        if store_id is not None:
+            sql += " WHERE a.store_id = ?"
+            params.append(store_id)
+        return [dict(r) for r in self.conn.execute(sql + " ORDER BY a.id DESC LIMIT ?",
+                                                   (*params, max(1, min(limit, 1000))))]
+
     def list_devices(self, store_id: int | None = None) -> list[dict]:
         now = self.clock()
         today = self.day(now)

@@ -273,5 +273,24 @@ def m007_channel_cursor(db: Database) -> None:
     )
 
 
+@migrations(name="008_customer_aliases")
+def m008_customer_aliases(db: Database) -> None:
+    """Earlier chat names of a customer on a name-only channel (WeChat shows display names):
+    a message under an old name lands on the same customer, so pause, handoff, tags and 退订
+    follow the person across a rename."""
+    db.executescript(
+        """
+        CREATE TABLE customer_aliases (
+            channel TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            how TEXT NOT NULL,                     -- what found the rename
+            PRIMARY KEY (channel, chat)
+        );
+        """
+    )
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -61,6 +61,10 @@ class Store:
         row = self.conn.execute(
             "SELECT * FROM customers WHERE channel = ? AND chat = ? AND member = ?",
             [channel, chat, member]).fetchone()
+        if row is None and not member:  # an earlier name of a renamed customer
+            row = self.conn.execute(
+                "SELECT c.* FROM customer_aliases a JOIN customers c ON c.id = a.customer_id"
+                " WHERE a.channel = ? AND a.chat = ?", [channel, chat]).fetchone()
         if row is None:
             cur = self.conn.execute(
                 "INSERT INTO customers (channel, chat, member, name, created_at, last_seen)"
@@ -74,6 +78,73 @@ class Store:
     def customer_by_id(self, customer_id: int) -> Customer | None:
         row = self.conn.execute("SELECT * FROM customers WHERE id = ?", [customer_id]).fetchone()
         return _customer(row) if row else None
+
+    def rename_customer(self, channel: str, old: str, new: str, now: float, how: str
+                        ) -> int | None:
+        """The direct chat `old` is now called `new` (the same person). The customer keeps
+        their id; a row already made under the new name is merged in. Returns the customer id,
+        or None when nobody was known under `old`."""
+        if old == new:
+            return None
+        keep = self.conn.execute(
+            "SELECT id FROM customers WHERE channel = ? AND chat = ? AND member = ''",
+            [channel, old]).fetchone() or self.conn.execute(
+            "SELECT customer_id AS id FROM customer_aliases WHERE channel = ? AND chat = ?",
+            [channel, old]).fetchone()
+        if keep is None:
+            return None
+        keep_id = keep["id"]
+        other = self.conn.execute(
+            "SELECT id FROM customers WHERE channel = ? AND chat = ? AND member = ''"
+            " AND id != ?", [channel, new, keep_id]).fetchone()
+        if other is not None:
+            self.merge_customers(keep_id, other["id"])
+        self.conn.execute("UPDATE customers SET chat = ?, name = ? WHERE id = ?",
+                          [new, new, keep_id])
+        self.conn.execute(
+            "INSERT INTO customer_aliases (channel, chat, customer_id, at, how)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, chat) DO UPDATE SET"
+            " customer_id = excluded.customer_id, at = excluded.at, how = excluded.how",
+            [channel, old, keep_id, now, how])
+        self.conn.execute("DELETE FROM customer_aliases WHERE channel = ? AND chat = ?",
+                          [channel, new])
+        # replies not yet out go to the window under its new name
+        self.conn.execute("UPDATE replies SET chat = ? WHERE customer_id = ? AND state IN"
+                          " ('pending', 'failed')", [new, keep_id])
+        return keep_id
+
+    def merge_customers(self, keep_id: int, drop_id: int) -> None:
+        """Two rows are one person: `drop_id`'s messages, replies, handoffs and names move to
+        `keep_id`, which keeps the stricter of each flag (opted out, blocked, handed off), the
+        later pause and every tag. An opt-out is never lost to a merge."""
+        keep = self.conn.execute("SELECT * FROM customers WHERE id = ?", [keep_id]).fetchone()
+        drop = self.conn.execute("SELECT * FROM customers WHERE id = ?", [drop_id]).fetchone()
+        if keep is None or drop is None or keep_id == drop_id:
+            raise ValueError(f"cannot merge customer {drop_id} into {keep_id}")
+        tags = sorted(set(json.loads(keep["tags"] or "[]")) | set(json.loads(drop["tags"]
+                                                                              or "[]")))
+        pauses = [(keep["paused_until"], keep["pause_reason"]),
+                  (drop["paused_until"], drop["pause_reason"])]
+        until, reason = max(pauses, key=lambda p: p[0] or 0)
+        self.conn.execute(
+            "UPDATE customers SET opted_out = max(opted_out, ?), blocked = max(blocked, ?),"
+            " handed_off = max(handed_off, ?), tags = ?, paused_until = ?, pause_reason = ?,"
+            " remark = coalesce(remark, ?), created_at = min(created_at, ?),"
+            " last_seen = max(coalesce(last_seen, 0), coalesce(?, 0)) WHERE id = ?",
+            [drop["opted_out"], drop["blocked"], drop["handed_off"], _json(tags), until, reason,
+             drop["remark"], drop["created_at"], drop["last_seen"], keep_id])
+        for table in ("messages", "replies", "handoffs", "events", "customer_aliases"):
+            self.conn.execute(f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?",
+                              [keep_id, drop_id])
+        self.conn.execute(
+            "INSERT OR IGNORE INTO customer_aliases (channel, chat, customer_id, at, how)"
+            " VALUES (?, ?, ?, ?, 'merge')",
+            [drop["channel"], drop["chat"], keep_id, drop["last_seen"] or drop["created_at"]])
+        self.conn.execute("DELETE FROM customers WHERE id = ?", [drop_id])
+
+    def aliases(self, customer_id: int) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM customer_aliases WHERE customer_id = ?"
+                                 " ORDER BY at", [customer_id]).fetchall()
 
     def find_customers(self, name: str) -> list[Customer]:
         rows = self.conn.execute(

@@ -175,6 +175,15 @@ class SyncClient:
         return self._request("POST", "/api/v1/heartbeat", headers=self._auth(),
                              json=status.to_json(include_image))
 
+    def post_alert(self, key: str, detail: str, channel: str = "", at: float | None = None
+                   ) -> dict[str, Any]:
+        """Put an alert on the owner's alert list; a retry with the same key lands once."""
+        body: dict[str, Any] = {"key": key[:80], "detail": detail[:500] or "?",
+                                "channel": channel[:40]}
+        if at is not None:
+            body["at"] = at
+        return self._request("POST", "/api/v1/alerts", headers=self._auth(), json=body)
+
     def me(self) -> dict[str, Any]:
         return self._request("GET", "/api/v1/me", headers=self._auth())
 

@@ -131,3 +131,24 @@ def test_jobs_cli_add_list_run_history_remove(tmp_path):
     names = [j["name"] for j in json.loads(run(cli, ["--home", home, "jobs", "list",
                                                      "--json"]).output)]
     assert "周末促销" not in names
+
+
+def test_merge_two_customers_by_hand_keeps_the_opt_out(shop):
+    engine, channel, clock, app = shop()
+    say(engine, channel, clock, "小王", "退订")
+    say(engine, channel, clock, "王大锤", "你好")
+    engine.close()
+    app.close()
+    home = str(app.paths.home)
+    run = CliRunner().invoke
+    out = run(cli, ["--home", home, "customers", "merge", "小王", "王大锤"])
+    assert out.exit_code == 0, out.output
+    assert "小王 → 王大锤" in out.output and "退订" in out.output
+    db = Database.open_home(app.paths)
+    try:
+        rows = db.conn.execute("SELECT chat, opted_out FROM customers").fetchall()
+        assert [tuple(r) for r in rows] == [("王大锤", 1)]
+    finally:
+        db.close()
+    again = run(cli, ["--home", home, "customers", "merge", "王大锤", "王大锤"])
+    assert again.exit_code != 0 and "同一位顾客" in again.output

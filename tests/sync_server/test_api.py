@@ -32,7 +32,7 @@ def test_migrations_are_named_recorded_and_idempotent(tmp_path):
     path = tmp_path / "m.db"
     dbmod.migrate(path)
     dbmod.migrate(path)
-    assert dbmod.applied(path) == ["0001_initial"]
+    assert dbmod.applied(path) == ["0001_initial", "0002_device_alerts"]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="modes 0700/0600 are POSIX")

@@ -174,6 +174,24 @@ class Wx39Adapter:
             return []
         return list(self._call("read window", obj.GetAllMessage) or [])
 
+    def unlisten(self, chat: str) -> None:
+        self.chats.pop(chat, None)
+        self._call("remove listen chat", self.wx.RemoveListenChat, nickname=chat)
+
+    def session_names(self) -> list[str] | None:
+        """The names in WeChat's session list, or None when it cannot be read."""
+        try:
+            return [str(s.name) for s in self._call("read sessions", self.wx.GetSession) or []]
+        except ChannelError:
+            return None
+
+    def peek(self, chat: str) -> list[Any]:
+        """Open `chat` in the main window and read everything it shows."""
+        got = self._call("open chat", self.wx.ChatWith, who=chat, exact=True)
+        if isinstance(got, dict) and not got:
+            return []
+        return list(self._call("read window", self.wx.GetAllMessage) or [])
+
     def chat_type(self, chat: str) -> str:
         obj = self.chats.get(chat)
         if obj is None:
@@ -214,9 +232,21 @@ class Wx39Adapter:
 
 
 class Wx4Adapter(Wx39Adapter):
-    """wxauto4, WeChat 4.x. Same calls; features the library lacks are reported, not faked."""
+    """wxauto4, WeChat 4.x. Same calls; features the library lacks are reported, not faked.
+
+    wxauto4 41.1.7 (the pinned version) has no GetNextNewMessage (no global mode), no
+    GetNewFriends (no friend auto-accept) and listens to one chat per WeChat instance; it
+    reports usage to api.wxauto.org unless `WxParam.TELEMETRY_ENABLED` is off, which `connect`
+    turns off: an offline shop PC phones nobody.
+    """
 
     generation = "wx4"
+
+    def connect(self) -> None:
+        param = getattr(self.lib, "WxParam", None)
+        if param is not None:
+            param.TELEMETRY_ENABLED = False
+        super().connect()
 
     def next_new(self) -> tuple[str, str, list[Any]] | None:
         if not hasattr(self.wx, "GetNextNewMessage"):

@@ -8,6 +8,11 @@ What the channel adds on top of the library:
 - groups: off unless listed in `wechat.groups`, and then only messages that @ the bot;
 - new friends: accepted within a daily cap, with a unique remark and tags, then handed to the
   engine as a `kind="friend"` message (the engine queues the welcome through the outbox);
+- renames: a direct chat that shows up under a new name is matched to the chat it was by its
+  history (the last messages of a chat that left the session list, in the same order, and no
+  other chat's) and reported as a `kind="rename"` message before anything it says, so the
+  engine keeps the same customer (pause, handoff, tags, 退订); the rename is remembered so a
+  restart listens under the new name;
 - a watchdog: window missing, logged out, WeChat updated, empty UI tree, listener lost → poll
   and send raise ChannelUnavailable (the engine keeps everything pending and records the
   alert) until the window is back.
@@ -15,6 +20,7 @@ What the channel adds on top of the library:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -36,6 +42,9 @@ from .compose import TIME_GAP_S, ChatLog, Composed
 log = logging.getLogger("alpha01.wechat")
 
 FRIEND_CHECK_S = 30.0
+TAIL_KEEP = 30  # fingerprints of the latest messages kept per direct chat (rename matching)
+RENAME_MATCH = 8  # that many of a chat's latest messages must show up again, in order ...
+RENAME_MIN = 3  # ... and at least this many
 SCANS_PER_POLL = 8
 _SPACES = re.compile(r"[\s\u2005\u2006\u2009\u200a\u200b\u3000]+")
 _KINDS = {"text": "text", "quote": "text", "image": "image", "voice": "voice",
@@ -52,7 +61,9 @@ class WeChatChannel(Channel):
                  adapter: Wx39Adapter | None = None, clock: Any = None,
                  sleep: Callable[[float], None] | None = None, state_path: str | Path | None
                  = None, resolve_binding: Callable[[str], Any] | None = None,
-                 version_probe: Callable[[], str | None] | None = None, **_: Any) -> None:
+                 version_probe: Callable[[], str | None] | None = None,
+                 ocr_capture: Callable[[], Any] | None = None, ocr_reader: Any = None,
+                 **_: Any) -> None:
         if isinstance(settings, Settings):
             settings = settings.wechat
         self.s = settings or WeChatSettings()
@@ -71,6 +82,7 @@ class WeChatChannel(Channel):
         self.down: str | None = None
         self.alerts: list[tuple[float, str]] = []  # (when, detail), for health and tests
         self.friends_held = 0
+        self.not_listening: list[str] = []  # configured chats the library would not listen to
         self._logs: dict[str, ChatLog] = {}
         self._types: dict[str, str] = {}
         self._incoming: deque[tuple[str, Any]] = deque()
@@ -81,6 +93,13 @@ class WeChatChannel(Channel):
         self._last_watch = float("-inf")
         self._last_friends = float("-inf")
         self._state = self._load_state()
+        self._renamed_pending: list[Inbound] = []
+        self._ocr_capture = ocr_capture
+        self._ocr_reader = ocr_reader
+        self._ocr_armed = False  # the outage was reported once: OCR may read from now on
+        self._last_ocr = float("-inf")
+        self.degraded = ""  # reading through OCR only (the engine keeps the channel down)
+        self._tails_dirty = False
 
     # -- time -----------------------------------------------------------------------------
 
@@ -112,10 +131,13 @@ class WeChatChannel(Channel):
         self.version = self.version or self.adapter.version()
         self._listening = []
         if self.s.mode == "listen":
-            for chat in self.s.listen:
+            self.not_listening = []
+            for chat in dict.fromkeys(self._current_name(c) for c in self.s.listen):
                 if self.adapter.listen(chat, self._on_message):
                     self._listening.append(chat)
                     self._types[chat] = self.adapter.chat_type(chat)
+                else:  # no such chat, or wxauto4's one-chat limit: shown in health
+                    self.not_listening.append(chat)
 
     def _snapshot(self) -> list[Inbound]:
         """What the windows show at start: history, composed and emitted as such."""
@@ -149,13 +171,23 @@ class WeChatChannel(Channel):
 
     def poll(self) -> list[Inbound]:
         now = self._now()
-        self._watch(now)
+        try:
+            self._watch(now)
+        except ChannelUnavailable:
+            if self._ocr_armed and self._ocr_ready():
+                return self._ocr_poll(now)
+            self._ocr_armed = True  # the first failing poll reaches the engine: the alert
+            raise
+        self.degraded = ""
+        self._ocr_armed = False
         out: list[Inbound] = []
         with self._lock:
             history, self._history = getattr(self, "_history", []), []
             batch = list(self._incoming)
             self._incoming.clear()
         out += history
+        out += self._renamed_pending
+        self._renamed_pending = []
         try:
             by_chat: dict[str, list[Any]] = {}
             for chat, msg in batch:
@@ -170,6 +202,11 @@ class WeChatChannel(Channel):
                     chat, kind, msgs = got
                     self._types[chat] = kind
                     first = len(self._log(chat)) == 0
+                    if first and kind != "group" and chat not in self._tails():
+                        found = self._adopt_rename(chat, None)
+                        if found is not None:
+                            out += found
+                            continue
                     out += self._to_inbound(chat, self._log(chat).feed(msgs), first_open=first)
             if self.s.friend_auto_accept and now - self._last_friends >= FRIEND_CHECK_S:
                 self._last_friends = now
@@ -177,6 +214,10 @@ class WeChatChannel(Channel):
         except ChannelUnavailable as exc:
             self._go_down(str(exc))
             raise ChannelUnavailable(self.down) from exc
+        finally:
+            if self._tails_dirty:
+                self._tails_dirty = False
+                self._save_state()
         return out
 
     def _log(self, chat: str) -> ChatLog:
@@ -188,6 +229,8 @@ class WeChatChannel(Channel):
                     first_open: bool = False) -> list[Inbound]:
         now = self._now()
         group = self._types.get(chat) == "group"
+        if not group:
+            self._remember(chat, [c.msg for c in composed])
         out = []
         for c in composed:
             old = history or (first_open and c.marker_ts is not None
@@ -339,6 +382,146 @@ class WeChatChannel(Channel):
                        "store": getattr(binding, "store_name", None)}))
         return out
 
+    # -- the OCR fallback -------------------------------------------------------------------
+
+    def _ocr_ready(self) -> bool:
+        return bool(self.s.ocr_fallback and self._ocr_capture is not None)
+
+    def _ocr_poll(self, now: float) -> list[Inbound]:
+        """Read the chat on screen from a capture while the UI tree is unreadable. Reading
+        only: sends stay paused (`self.down`), replies wait in the outbox."""
+        if now - self._last_ocr < self.s.ocr_interval_s:
+            return []
+        self._last_ocr = now
+        try:
+            image = self._ocr_capture()
+        except Exception as exc:  # the desktop is locked, the window is gone ...
+            log.info("WeChat capture failed: %s", exc)
+            image = None
+        if image is None:
+            raise ChannelUnavailable(self.down or "WeChat window not visible")
+        if self._ocr_reader is None:
+            from .ocr import ChatReader
+
+            self._ocr_reader = ChatReader()
+        try:
+            screen = self._ocr_reader.read(image)
+        except ValueError as exc:
+            raise ChannelUnavailable(f"{self.down}; OCR: {exc}") from exc
+        chat = screen.title.strip()
+        self.degraded = f"{self.down}（正在用截图识别读取 {chat or '?'}，回复暂停）"
+        if not chat or self._types.get(chat) == "group":
+            return []  # no name, or a group (senders are not on the picture): nothing read
+        if self.s.mode == "listen" and chat not in self._listening:
+            return []
+        chat_log = self._log(chat)
+        first = len(chat_log) == 0
+        chat_log.lenient_markers = True
+        return self._to_inbound(chat, chat_log.feed(screen.messages), history=first)
+
+    # -- renames --------------------------------------------------------------------------
+
+    def _tails(self) -> dict[str, list[str]]:
+        return self._state.setdefault("tails", {})
+
+    def _remember(self, chat: str, msgs: list[Any]) -> None:
+        fps = [_fingerprint(m) for m in msgs if getattr(m, "attr", "") in ("friend", "self")]
+        if fps:
+            tail = self._tails().setdefault(chat, [])
+            tail += fps
+            del tail[:-TAIL_KEEP]
+            self._tails_dirty = True
+
+    def _current_name(self, chat: str) -> str:
+        renamed = self._state.get("renamed", {})
+        seen = {chat}
+        while chat in renamed and renamed[chat] not in seen:
+            chat = renamed[chat]
+            seen.add(chat)
+        return chat
+
+    def _match_rename(self, chat: str, window: list[Any]) -> tuple[str, int] | None:
+        """Which chat that left the session list `chat` used to be, judged by its history:
+        the old chat's latest messages (up to RENAME_MATCH, at least RENAME_MIN) must appear in
+        `window` in the same order, and no other chat's. Returns (old name, index in `window`
+        just past the match)."""
+        humans = [(i, _fingerprint(m)) for i, m in enumerate(window)
+                  if getattr(m, "attr", "") in ("friend", "self")]
+        fps = [f for _, f in humans]
+        present = set(self.adapter.session_names() or [])
+        hits = []
+        for old, tail in self._tails().items():
+            if old == chat or old in present or old in self._listening:
+                continue
+            want = tail[-RENAME_MATCH:]
+            if len(want) < RENAME_MIN:
+                continue
+            for start in range(len(fps) - len(want), -1, -1):
+                if fps[start:start + len(want)] == want:
+                    hits.append((old, humans[start + len(want) - 1][0] + 1))
+                    break
+        if len(hits) != 1:
+            if len(hits) > 1:
+                log.warning("%s matches the history of %s: not merged", chat,
+                            ", ".join(h[0] for h in hits))
+            return None
+        return hits[0]
+
+    def _adopt_rename(self, chat: str, window: list[Any] | None) -> list[Inbound] | None:
+        """If `chat` is a renamed chat, record the rename and return what to emit: the rename,
+        then whatever its window shows after the history already known under the old name."""
+        if window is None:
+            try:
+                window = self.adapter.peek(chat)
+            except ChannelUnavailable:
+                raise
+            except ChannelError:
+                return None
+        found = self._match_rename(chat, window)
+        if found is None:
+            return None
+        old, cut = found
+        log.info("WeChat chat %s is now called %s", old, chat)
+        self._state.setdefault("renamed", {})[old] = chat
+        self._tails()[chat] = self._tails().pop(old)
+        self._tails_dirty = True
+        out = [Inbound(channel=self.name, chat=chat, sender=chat, text=f"{old} → {chat}",
+                       ts=self._now(), key_hint=f"rename:{old}>{chat}", kind="rename",
+                       extra={"old": old, "how": "history"})]
+        chat_log = self._log(chat)
+        chat_log.feed(window[:cut])  # recorded under the old name already: not emitted again
+        out += self._to_inbound(chat, chat_log.feed(window[cut:]))
+        return out
+
+    def _follow_rename(self, chat: str) -> None:
+        """A listened chat is gone: look for it under a new name in the session list."""
+        names = self.adapter.session_names() or []
+        for name in names:
+            if name in self._listening or name in self._tails() or name == chat:
+                continue
+            try:
+                window = self.adapter.peek(name)
+            except ChannelUnavailable:
+                raise
+            except ChannelError:
+                continue
+            at = self._listening.index(chat)
+            self._listening.remove(chat)  # a chat still listened is never a rename's source
+            found = self._match_rename(name, window)
+            if found is None or found[0] != chat:
+                self._listening.insert(at, chat)
+                continue
+            try:
+                self.adapter.unlisten(chat)
+            except ChannelError:
+                pass
+            self._types[name] = "friend"
+            found = self._adopt_rename(name, window) or []
+            if self.adapter.listen(name, self._on_message):
+                self._listening.append(name)
+            self._renamed_pending += found
+            return
+
     def _binding(self, code: str) -> Any:
         if self.resolve_binding is None:
             return None
@@ -405,6 +588,9 @@ class WeChatChannel(Channel):
                 except ChannelError:
                     pass
             lost = self.adapter.listener_lost(self._listening)
+            for chat in lost:
+                self._follow_rename(chat)
+            lost = self.adapter.listener_lost(self._listening)
             if lost:
                 return f"WeChat listener lost for {', '.join(lost)}"
         return None
@@ -430,11 +616,20 @@ class WeChatChannel(Channel):
 
     def health(self) -> ChannelHealth:
         return ChannelHealth(
-            ok=self.down is None, detail=self.down or "", account=self.account or None,
+            ok=self.down is None, detail=self.degraded or self.down or "",
+            account=self.account or None,
             extra={"adapter": self.adapter.generation, "version": self.version,
                    "mode": self.s.mode, "listening": list(self._listening),
+                   "not_listening": list(self.not_listening),
                    "friends_today": self._state.get("accepted_today", 0),
                    "friends_held": self.friends_held, "alerts": len(self.alerts)})
+
+
+def _fingerprint(msg: Any) -> str:
+    """Who (us or them) said what, without the sender's name (which a rename changes)."""
+    raw = "\x1f".join((str(getattr(msg, "attr", "")), str(getattr(msg, "type", "")),
+                       str(getattr(msg, "content", ""))))
+    return hashlib.blake2b(raw.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def _real_sleep(seconds: float) -> None:

@@ -26,6 +26,7 @@ class Seen:
     sig: tuple[str, ...]
     key: str
     ui_id: str | None
+    ocr: bool = False  # read off a screenshot (no UI id): claimed by the library's copy later
 
 
 @dataclass(slots=True)
@@ -74,6 +75,9 @@ class ChatLog:
         self._marker = ""  # the current section's time marker
         self._marker_ts: float | None = None
         self._counts: dict[tuple[str, ...], int] = {}
+        # set once the chat was read by OCR, whose time separators read differently from the
+        # library's: an unknown separator is then passed over and matching goes on after it
+        self.lenient_markers = False
 
     def __len__(self) -> int:
         return len(self.items)
@@ -81,11 +85,14 @@ class ChatLog:
     def feed(self, msgs: list[Any]) -> list[Composed]:
         """Take a batch in window order; return the messages not seen before, with keys."""
         fresh: list[Composed] = []
-        rest = [m for m in msgs if not self._known_ui(m)]
+        rest = [m for m in msgs if not self._known_ui(m) and not self._claim_ocr(m)]
         pos = None  # where the last re-delivered run ended in self.items
         while rest:
             k, end = self._match(rest, pos)
             if k == 0:
+                if self.lenient_markers and is_marker(rest[0]):
+                    rest = rest[1:]  # not recorded: its place among the seen is unknown
+                    continue
                 break
             for i, m in enumerate(rest[:k]):
                 seen = self.items[end - k + i]
@@ -100,6 +107,19 @@ class ChatLog:
     def _known_ui(self, m: Any) -> bool:
         return bool(m.id) and str(m.id) in self.by_ui and (
             self.items[self.by_ui[str(m.id)]].sig == signature(m))
+
+    def _claim_ocr(self, m: Any) -> bool:
+        """The library's copy of a message OCR read earlier (the first unclaimed one with the
+        same signature) takes over its key instead of coming out as new."""
+        if not m.id or is_marker(m):
+            return False
+        sig = signature(m)
+        for i, seen in enumerate(self.items):
+            if seen.ocr and seen.ui_id is None and seen.sig == sig:
+                seen.ui_id = str(m.id)
+                self.by_ui[str(m.id)] = i
+                return True
+        return False
 
     def _match(self, rest: list[Any], pos: int | None) -> tuple[int, int]:
         """Longest prefix of `rest` that is a contiguous run of seen items (latest wins).
@@ -130,7 +150,7 @@ class ChatLog:
             seq = self._counts.get(sig, 0)
             self._counts[sig] = seq + 1
             key = compose_key(self.chat, sig, self._marker, seq)
-        self.items.append(Seen(sig, key, str(m.id) if m.id else None))
+        self.items.append(Seen(sig, key, str(m.id) if m.id else None, ocr=not m.id))
         if m.id:
             self.by_ui[str(m.id)] = len(self.items) - 1
         return Composed(m, key, self._marker_ts, seq)

@@ -1,8 +1,11 @@
-"""FakeWeChat: a scriptable stand-in for the `wxauto` library (gcwxauto, WeChat 3.9 API).
+"""FakeWeChat: a scriptable stand-in for the WeChat libraries: `wxauto` (gcwxauto, WeChat 3.9)
+and `wxauto4` (WeChat 4.x, `FakeWeChat(generation="wx4")`).
 
-The classes below carry the library's names and method signatures (a contract test compares
-them with the real gcwxauto source), so the adapter code that drives the real library runs
-unchanged against this fake on any OS. The world behind them is scripted by the tests:
+The classes below carry the libraries' names and method signatures (contract tests compare them
+with the real gcwxauto source and with wxauto4's .pyi stubs and compiled modules), so the adapter
+code that drives the real library runs unchanged against this fake on any OS. wxauto4 41.1.7 has
+no GetNextNewMessage and no GetNewFriends, and listens to one chat per instance: the wx4 fake
+has the same gaps. The world behind them is scripted by the tests:
 
     world = FakeWeChat(clock=clock, nickname="果然鲜")
     world.add_chat("小王")
@@ -13,6 +16,7 @@ unchanged against this fake on any OS. The world behind them is scripted by the 
     world.friend_request("阿珍", "店码 ABC234")
     world.fail_next_send("网络异常")
     world.window_lost = True          # or logged_out / ui_empty / version / listener_dead
+    world.rename("小王", "王大锤")      # the contact renamed himself: same window, new name
 
 `world.module` is what `import wxauto` would give the adapter.
 """
@@ -312,6 +316,10 @@ class WeChat(Chat):
     def GetNextNewMessage(self, filter_mute=False):
         return self._world._next_new(self)
 
+    def GetAllMessage(self):
+        """The main window shows the chat last opened (by ChatWith or a new-message scan)."""
+        return self._world._messages(self._world._current or "")
+
     def GetNewFriends(self, acceptable: bool = True):
         w = self._world
         w._check_window()
@@ -319,6 +327,40 @@ class WeChat(Chat):
         return [NewFriendElement(_Control(r.name, r.id, r.msg,
                                           "accepted" if r.accepted else ""), box)
                 for r in w._friend_requests if not (acceptable and r.accepted)]
+
+
+class WeChat4(Chat):
+    """wxauto4's main window: no GetNextNewMessage, no GetNewFriends, one listened chat."""
+
+    _world: FakeWeChat
+
+    def __init__(self, debug: bool = False, resize: bool = True, **kwargs):
+        WeChat.__init__(self)
+
+    IsOnline = WeChat.IsOnline
+    GetMyInfo = WeChat.GetMyInfo
+    GetSession = WeChat.GetSession
+    RemoveListenChat = WeChat.RemoveListenChat
+    GetAllMessage = WeChat.GetAllMessage
+    StopListening = WeChat.StopListening
+    StartListening = WeChat.StartListening
+    _listener_thread = WeChat._listener_thread
+
+    def ChatWith(self, who: str, exact: bool = True, force: bool = False,
+                 force_wait: float | int = 0.5):
+        return WeChat.ChatWith(self, who, exact, force, force_wait)
+
+    def AddListenChat(self, nickname: str, callback):
+        if self.listen and nickname not in self.listen:
+            return WxResponse.failure("当前实例只允许监听一个聊天")
+        return WeChat.AddListenChat(self, nickname, callback)
+
+
+class WxParam:
+    """wxauto4's settings class (the fields the adapter touches)."""
+
+    TELEMETRY_ENABLED: bool = True
+    ENABLE_FILE_LOGGER: bool = True
 
 
 # -- the scripted world --------------------------------------------------------------------------
@@ -356,7 +398,11 @@ class FakeWeChat:
     """The scripted WeChat behind the fake library classes."""
 
     def __init__(self, *, clock: Any = None, nickname: str = "小店",
-                 version: str = "3.9.12.51") -> None:
+                 version: str | None = None, generation: str = "wx39") -> None:
+        if generation not in ("wx39", "wx4"):
+            raise ValueError(f"generation must be wx39 or wx4, got {generation!r}")
+        version = version or ("3.9.12.51" if generation == "wx39" else "4.0.6.21")
+        self.generation = generation
         self.clock = clock
         self.nickname = nickname
         self.version = version
@@ -375,9 +421,15 @@ class FakeWeChat:
         self._clients: list[WeChat] = []
         self._current: str | None = None
         self._redeliver_on_open: set[str] = set()
-        self.module = types.SimpleNamespace(
-            WeChat=type("WeChat", (WeChat,), {"_world": self}), Chat=Chat,
-            WxResponse=WxResponse, __name__="wxauto", __version__="39.fake")
+        if generation == "wx39":
+            self.module = types.SimpleNamespace(
+                WeChat=type("WeChat", (WeChat,), {"_world": self}), Chat=Chat,
+                WxResponse=WxResponse, __name__="wxauto", __version__="39.fake")
+        else:
+            self.module = types.SimpleNamespace(
+                WeChat=type("WeChat", (WeChat4,), {"_world": self}), Chat=Chat,
+                WxParam=type("WxParam", (WxParam,), {}), WxResponse=WxResponse,
+                __name__="wxauto4", __version__="41.fake")
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -420,8 +472,23 @@ class FakeWeChat:
     def friend_request(self, name: str, msg: str = "") -> None:
         self._friend_requests.append(_Request(name, msg, f"f{next(self._ids)}"))
 
+    def rename(self, old: str, new: str) -> None:
+        """The contact changed his name (or the owner changed the remark): the same window and
+        history under a new name in the session list; a listener on the old name is lost."""
+        self._chats[new] = self._chats.pop(old)
+        if old in self._open_windows:
+            self._open_windows.discard(old)
+        for client in self._clients:
+            client.listen.pop(old, None)
+        if self._current == old:
+            self._current = new
+
     def fail_next_send(self, message: str = "发送失败", times: int = 1) -> None:
         self._fail.extend([message] * times)
+
+    def window_lines(self, chat: str) -> list[tuple[str, str]]:
+        """What the chat's window shows, as (friend | self | time, text): for screenshots."""
+        return [(i.attr, i.content) for i in self._chats[chat].items]
 
     def sent_to(self, chat: str) -> list[str]:
         return [s["msg"] for s in self.sent if s["who"] == chat]
@@ -466,8 +533,9 @@ class FakeWeChat:
     def _deliver(self, chat: str) -> None:
         """The library's listener thread: hand new messages of a listened chat to its callback."""
         found = self._listener(chat)
-        if found is None or not self._window_ok() or chat not in self._open_windows:
-            return
+        if (found is None or not self._window_ok() or self.ui_empty
+                or chat not in self._open_windows):
+            return  # an empty UI tree: the listener reads nothing
         chat_obj, callback = found
         for msg in self._take_new(chat):
             callback(msg, chat_obj)
@@ -481,7 +549,8 @@ class FakeWeChat:
         self._check_window()
         if self.ui_empty:
             return []
-        return [self._message(chat, i) for i in self._chats[chat].items]
+        state = self._chats.get(chat)
+        return [self._message(chat, i) for i in state.items] if state else []
 
     def _take_new(self, chat: str) -> list[BaseMessage]:
         state = self._chats[chat]
