@@ -20,7 +20,7 @@ from dataclasses import dataclass
 FILLERS = frozenset("的了吗呢啊呀吧么嘛哦哈啦喔噢哇嗯诶欸哎是在我你您们他她这那个有没不")
 # ... and function words: a pair of these (可以, 不能) says nothing about which line a reply
 # restates or what a question is about.
-FUNCTION_CHARS = FILLERS | frozenset("也都还就和跟与或给可以能会要想请问下")
+FUNCTION_CHARS = FILLERS | frozenset("也都还就和跟与或给另可以能会要想请问下")
 # When and where the customer is (or goes), and whom they buy for, not what the question is
 # about: "今天下单今天能修好吗" asks about repairs, "带奶奶来喝茶，几点开门" about opening hours;
 # a reply that says 今天 or 奶奶 has not taken up a topic the shop never mentions.

@@ -385,6 +385,15 @@ def share(reply: str, line: Evidence) -> float:
     return len(grams & query_bigrams(f"{line.heading} {line.text}")) / len(grams)
 
 
+def own_share(reply: str, line: Evidence, question: str) -> float:
+    """The part of the reply's own words (not the customer's, two at least) that `line` has:
+    "茶包免费附赠，茶包不用另外收钱" adds 免费附赠 to the words of "茶包要另外收钱吗", and
+    the line it comes from has them, though most of the reply is the customer's own."""
+    own = content_pairs(reply) - query_bigrams(question)
+    mine = own & line_pairs(line)
+    return len(mine) / len(own) if len(mine) >= 2 else 0.0
+
+
 # Of the words a reply adds to the customer's own, the share a line must have to count as
 # restated (with two words at least).
 OWN_SHARE = 0.2

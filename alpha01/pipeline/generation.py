@@ -256,7 +256,8 @@ def restated(text: str, lines: list[Evidence], question: str) -> list[Evidence]:
             worded.append(e)
     return [e for e in chosen if e in worded
             or evidence_mod.figures_taken(text, e, None, question)
-            or evidence_mod.share(text, e) >= 0.5]
+            or evidence_mod.share(text, e) >= 0.5
+            or evidence_mod.own_share(text, e, question) >= 0.5]
 
 
 def range_row(question: str, lines: list[Evidence], chosen: Grounding, text: str) -> Grounding:

@@ -141,3 +141,16 @@ def test_a_best_line_that_shares_no_word_of_the_question_does_not_overrule():
     unrelated = evidence.Evidence("会员每月8日积分翻倍。", "会员", "policy.docx", 0, score=0.7)
     d = _pick("楼下有4个免费车位。", "开车来 停哪里", [unrelated, TEA_SALE, PARKING])
     assert d.trace.get("step") != "weak_pick"
+
+
+def test_a_reply_that_repeats_the_question_and_adds_the_lines_words_restates_that_line():
+    gift = Passage("茶包说明\n每单都免费附赠两个茶包，喝完可以再要。\n茶包单买5元一个。", "faq.md", 0.5)
+    question = "茶包要另外收钱吗"
+    reply = "茶包免费附赠，茶包不用另外收钱。"
+    line = [e for e in evidence.split(gift) if "附赠" in e.text][0]
+    assert evidence.share(reply, line) < 0.5 <= evidence.own_share(reply, line, question)
+    d = _generate(reply, [gift], question)
+    assert d.action == Action.RESPOND and d.trace["step"] == "restated"
+    assert "每单都免费附赠两个茶包" in d.reply and "5元" not in d.reply
+    # the customer's words alone tie a reply to no line
+    assert evidence.own_share("茶包要另外收钱。", line, question) == 0.0
