@@ -8,6 +8,7 @@ unknown key or a value of the wrong type is a ConfigError that names the key, e.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 import types
@@ -156,6 +157,10 @@ class WebSettings:
     max_streams: int = 1000  # open reply streams (one per open chat page), all together
     streams_per_session: int = 3  # a session's newest streams stay open, older ones end
     streams_per_address: int = 50  # open streams one IP address may hold
+    # Reverse proxies (their IP addresses, e.g. ["127.0.0.1"] for nginx on this PC) whose
+    # X-Forwarded-For names the customer's address for the per-address limits. Empty: the
+    # direct peer is the customer, whatever header it sends.
+    trusted_proxies: list[str] = field(default_factory=list)
     history_items: int = 100  # messages shown again when the page is reloaded
 
 
@@ -326,5 +331,12 @@ def _check(obj: Any, where: str, prefix: str) -> None:
         if key in {"hours.open", "hours.close", "pacing.quiet_start", "pacing.quiet_end"}:
             if not _HHMM.match(value):
                 raise ConfigError(f"{where}: {key} must be HH:MM (24h), got {value!r}")
+        if key == "web.trusted_proxies":
+            for item in value:
+                try:
+                    ipaddress.ip_address(item)
+                except ValueError:
+                    raise ConfigError(f"{where}: {key} must list IP addresses, got {item!r}") \
+                        from None
         if key == "hours.days" and any(d not in range(1, 8) for d in value):
             raise ConfigError(f"{where}: {key} must list weekdays 1-7, got {value!r}")
