@@ -99,7 +99,12 @@ class KnowledgeSettings:
     max_zip_entries: int = 5000
     max_pdf_pages: int = 2000
     max_sheet_rows: int = 100_000
-    max_file_chars: int = 1_000_000  # ~2.4 MB of Chinese text: kb add stays under +300 MB
+    # Characters of a file read whole (Office, PDF, HTML, sheets, text up to stream_text_mb):
+    # ~2.4 MB of Chinese text keeps kb add under +300 MB.
+    max_file_chars: int = 1_000_000
+    # Plain text (.txt/.md) over this size is read, embedded and written a segment at a time
+    # (bounded memory, any size up to max_file_mb) and replaces its old version in one step.
+    stream_text_mb: float = 1.0
 
 
 @dataclass

@@ -47,8 +47,11 @@ def stable_id(source: str, kind: str, key: str, occurrence: int) -> str:
     return hashlib.sha1(raw).hexdigest()[:20]
 
 
-def assign_ids(source: str, kind: str, keys: list[str]) -> list[str]:
-    seen: Counter[str] = Counter()
+def assign_ids(source: str, kind: str, keys: list[str],
+               seen: Counter[str] | None = None) -> list[str]:
+    """Stable ids for `keys`; `seen` carries the occurrence counts over several calls (a file
+    read in segments)."""
+    seen = Counter() if seen is None else seen
     ids = []
     for key in keys:
         ids.append(stable_id(source, kind, key, seen[key]))

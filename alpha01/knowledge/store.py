@@ -82,6 +82,12 @@ def _fts_config():
                max_token_length=40)
 
 
+def _pa_table(batch):
+    import pyarrow as pa
+
+    return pa.Table.from_batches([batch])
+
+
 class KBStore:
     """The LanceDB side: tables, commits, raw queries. Knows nothing of files or embeddings."""
 
@@ -228,6 +234,56 @@ class KBStore:
         table = self.chunks()
         if table is not None:
             table.optimize()
+
+    # -- a big file, staged ----------------------------------------------------------------
+
+    def stage(self):
+        """A new, empty chunk table that searches do not see: a big file's rows are written
+        into it batch by batch, then `commit_staged` makes it the current table in one step.
+        It is named like the next generation, so a staging table left by a killed run is
+        simply overwritten by the next one (or by reindex)."""
+        with self._lock:
+            old = self.meta.get("table")
+            generation = int(old.rsplit("_", 1)[1]) + 1 if old else 1
+            return self._connect().create_table(f"chunks_{generation}",
+                                                schema=chunk_schema(self.dim), mode="overwrite")
+
+    @staticmethod
+    def add_staged(staged, rows: list[dict]) -> None:
+        if rows:
+            staged.add(rows)
+
+    def commit_staged(self, staged, source: str, batch_rows: int = 2048) -> None:
+        """Copy every row of the current table except `source`'s into `staged` (in batches),
+        index it, and switch to it: searches see the old rows of `source` until this
+        returns, then only the new ones. The caller holds the knowledge base's write lock,
+        so no other write lands on the old table meanwhile."""
+        with self._lock:
+            current = self.chunks()
+            if current is not None:
+                reader = (current.search().where(f"source != {sql_str(source)}").limit(None)
+                          .select(TEXT_COLUMNS + ["vector", "qvector"]).to_batches(batch_rows))
+                for batch in reader:
+                    if batch.num_rows:
+                        staged.add(_pa_table(batch), on_bad_vectors="null")
+            staged.create_index(FTS_COLUMN, config=_fts_config(), replace=True)
+            old = self.meta.get("table")
+            meta = dict(self.meta) or {"schema": SCHEMA_VERSION, "embedder": self.embedder_name,
+                                       "dim": self.dim, "created": time.time()}
+            meta["table"] = staged.name
+            self._write_meta(meta)  # the switch: one atomic file replace
+            self._chunks = staged
+            if old and old != staged.name:
+                try:
+                    self._connect().drop_table(old)
+                except Exception:  # a reader on Windows may still hold it; harmless leftover
+                    pass
+
+    def discard_staged(self, staged) -> None:
+        try:
+            self._connect().drop_table(staged.name)
+        except Exception:  # already gone; the next stage() overwrites it anyway
+            pass
 
     def rebuild(self, rows: list[dict], dim: int, embedder_name: str) -> None:
         """Write all rows into a new chunk table and switch to it (used by reindex)."""
