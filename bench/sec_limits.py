@@ -57,8 +57,11 @@ def run(opts) -> list[Row]:
         tmp = Path(tmp_s)
         small = tmp / "one.md"
         small.write_text("# 营业时间\n\n每天 8:30 到 21:00。\n", encoding="utf-8")
-        base, _, _ = kb_add(tmp / "h0", small)
+        base, start, _ = kb_add(tmp / "h0", small)
         rows.append(Row(SECTION, "kb add peak RSS, one-line file (baseline)", base, "MB"))
+        # The one-line file's time is the command's start-up (Python, LanceDB, the embedder's
+        # weights): the rows "after start-up" take it off a big file's time.
+        rows.append(Row(SECTION, "kb add time, one-line file (start-up)", start, "s"))
 
         bomb = tmp / "bomb.docx"
         bomb.write_bytes(zip_bomb_docx(300))
@@ -95,5 +98,7 @@ def run(opts) -> list[Row]:
         print(f"    1 MB text: {took:.1f} s, {_detail(report)}", flush=True)
         rows.append(Row.check(SECTION, "ingest throughput, 1 MB text file (MB per 10 s)",
                               10 * (one.stat().st_size / MB) / took, "MB/10s", ">= 1"))
+        rows.append(Row(SECTION, "ingest throughput, 1 MB text file, after start-up",
+                        10 * (one.stat().st_size / MB) / max(took - start, 0.1), "MB/10s"))
         rows.append(Row.check(SECTION, "kb add peak RSS, 1 MB text file", peak, "MB", bound))
     return rows

@@ -241,7 +241,7 @@ class KnowledgeBase:
                       within: Callable[[float], None] | None = None) -> FileResult:
         """A big plain-text file in bounded memory: read, chunked, embedded and written to a
         staging table a segment at a time, then switched in with the rest of the knowledge
-        base in one step (`KBStore.commit_staged`). Until then searches see the file's old
+        base in one step (`KBStore.fill_staged`, `switch_to`). Until then searches see the file's old
         version; a failure or a kill midway leaves the old version and no part of the new.
         Raises InputError / KnowledgeError like `_add_one`'s other path."""
         size = _size(path)
@@ -254,18 +254,35 @@ class KnowledgeBase:
             result.status, result.detail = "skipped", "unchanged"
             return result
         staged = self.store.stage()
-        try:
-            count = self._stream_rows(path, source, sha, staged, within)
+        count = 0
+        locked = False
+
+        def parts():
+            nonlocal count, locked
+            for rows in self._stream_rows(path, source, sha, within):
+                count += len(rows)
+                yield rows
             if not count:
                 raise InputError("no text found in file")
-            with self._write_lock:
-                self.store.commit_staged(staged, source)
+            # The other files' rows are copied last, under the write lock (held until the
+            # switch), so a write landing on the old table meanwhile is not lost.
+            self._write_lock.acquire()
+            locked = True
+            yield from self.store.other_rows(source)
+
+        try:
+            try:
+                self.store.fill_staged(staged, parts())
+                self.store.switch_to(staged)
                 self.store.record_file({
                     "source": source, "path": str(path.resolve()), "sha256": sha,
                     "size": size, "kind": "document", "chunks": count,
                     "added_at": time.time(),
                 })
                 self._faq_cache = None
+            finally:
+                if locked:
+                    self._write_lock.release()
         except BaseException:
             self.store.discard_staged(staged)
             raise
@@ -274,13 +291,13 @@ class KnowledgeBase:
         result.detail = f"{count} chunks" + (" (replaced the previous version)" if old else "")
         return result
 
-    def _stream_rows(self, path: Path, source: str, sha: str, staged,
-                     within: Callable[[float], None] | None = None) -> int:
-        """Rows of `path`, segment by segment, embedded and added to `staged`; their count.
-        A heading open at a segment's end heads the next segment's text too."""
+    def _stream_rows(self, path: Path, source: str, sha: str,
+                     within: Callable[[float], None] | None = None):
+        """Rows of `path`, embedded, one list per segment. A heading open at a segment's end
+        heads the next segment's text too."""
         headings: list[Block] = []  # the open heading path, outermost first
-        chunk_seen: Counter[str] = Counter()
-        position = count = 0
+        chunk_seen: Counter[bytes] = Counter()
+        position = 0
         for blocks, done, size in stream_text_blocks(path, self.stream_segment_chars):
             chunks = chunk_blocks(headings + blocks, self.chunk_chars)
             for b in blocks:
@@ -299,11 +316,9 @@ class KnowledgeBase:
                     rows.append(row)
             position += len(chunks)
             self._embed_rows(rows)
-            self.store.add_staged(staged, rows)
-            count += len(rows)
+            yield rows
             if within:
                 within(min(1.0, done / max(size, 1)))
-        return count
 
     def _rows(self, source: str, sha: str, parsed: Parsed,
               within: Callable[[float], None] | None = None) -> list[dict]:

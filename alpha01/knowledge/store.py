@@ -82,12 +82,6 @@ def _fts_config():
                max_token_length=40)
 
 
-def _pa_table(batch):
-    import pyarrow as pa
-
-    return pa.Table.from_batches([batch])
-
-
 class KBStore:
     """The LanceDB side: tables, commits, raw queries. Knows nothing of files or embeddings."""
 
@@ -239,7 +233,7 @@ class KBStore:
 
     def stage(self):
         """A new, empty chunk table that searches do not see: a big file's rows are written
-        into it batch by batch, then `commit_staged` makes it the current table in one step.
+        into it (`fill_staged`), then `switch_to` makes it the current table in one step.
         It is named like the next generation, so a staging table left by a killed run is
         simply overwritten by the next one (or by reindex)."""
         with self._lock:
@@ -248,30 +242,57 @@ class KBStore:
             return self._connect().create_table(f"chunks_{generation}",
                                                 schema=chunk_schema(self.dim), mode="overwrite")
 
-    @staticmethod
-    def add_staged(staged, rows: list[dict]) -> None:
-        if rows:
-            staged.add(rows)
+    def fill_staged(self, staged, parts) -> None:
+        """Write everything `parts` yields (lists of row dicts, or pyarrow record batches)
+        into `staged` as ONE append: a single commit of large fragments, pulled as the
+        iterator produces them, so memory holds one part at a time and the table needs no
+        compaction afterwards (compacting many small appends held most of the table in
+        memory). An exception raised by `parts` is raised here as itself."""
+        import pyarrow as pa
 
-    def commit_staged(self, staged, source: str, batch_rows: int = 2048) -> None:
-        """Copy every row of the current table except `source`'s into `staged` (in batches),
-        index it, and switch to it: searches see the old rows of `source` until this
-        returns, then only the new ones. The caller holds the knowledge base's write lock,
-        so no other write lands on the old table meanwhile."""
+        schema = chunk_schema(self.dim)
+        failed: list[BaseException] = []
+
+        def batches():
+            try:
+                for part in parts:
+                    if isinstance(part, list):
+                        if part:
+                            yield from pa.Table.from_pylist(part, schema=schema).to_batches()
+                    elif part.num_rows:
+                        yield from pa.Table.from_batches([part]).select(schema.names) \
+                            .cast(schema).to_batches()
+            except BaseException as exc:
+                failed.append(exc)
+                raise
+
+        try:
+            staged.add(pa.RecordBatchReader.from_batches(schema, batches()))
+        except BaseException:
+            if failed:
+                raise failed[0] from None
+            raise
+        if failed:
+            raise failed[0]
+
+    def other_rows(self, source: str, batch_rows: int = 2048):
+        """Every row of the current table except `source`'s, as record batches."""
+        current = self.chunks()
+        if current is None:
+            return
+        yield from (current.search().where(f"source != {sql_str(source)}").limit(None)
+                    .select(TEXT_COLUMNS + ["vector", "qvector"]).to_batches(batch_rows))
+
+    def switch_to(self, staged) -> None:
+        """Index `staged` and make it the current chunk table: searches see the old table
+        until the one atomic replace of kb.json, then the new one."""
         with self._lock:
-            current = self.chunks()
-            if current is not None:
-                reader = (current.search().where(f"source != {sql_str(source)}").limit(None)
-                          .select(TEXT_COLUMNS + ["vector", "qvector"]).to_batches(batch_rows))
-                for batch in reader:
-                    if batch.num_rows:
-                        staged.add(_pa_table(batch), on_bad_vectors="null")
             staged.create_index(FTS_COLUMN, config=_fts_config(), replace=True)
             old = self.meta.get("table")
             meta = dict(self.meta) or {"schema": SCHEMA_VERSION, "embedder": self.embedder_name,
                                        "dim": self.dim, "created": time.time()}
             meta["table"] = staged.name
-            self._write_meta(meta)  # the switch: one atomic file replace
+            self._write_meta(meta)
             self._chunks = staged
             if old and old != staged.name:
                 try:

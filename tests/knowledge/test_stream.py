@@ -50,18 +50,26 @@ def test_a_big_text_file_is_written_in_bounded_batches(tmp_path):
     path.write_text(text, encoding="utf-8")
     assert path.stat().st_size > SETTINGS.stream_text_mb * 2**20
     kb = _open(tmp_path / "home")
-    batches: list[int] = []
-    add = kb.store.add_staged
-    kb.store.add_staged = lambda staged, rows: (batches.append(len(rows)), add(staged, rows))
+    batches: list[int] = []  # rows per segment, as they are handed to LanceDB
+    segments = kb._stream_rows
+
+    def counted(*args, **kw):
+        for rows in segments(*args, **kw):
+            batches.append(len(rows))
+            yield rows
+
+    kb._stream_rows = counted
     steps: list[str] = []
     try:
         report = kb.add([path], progress=lambda name, *_: steps.append(name))
         rows = _rows(kb, "big.md")
+        versions = len(kb.store.chunks().list_versions())
     finally:
         kb.close()
     assert report.results[0].status == "ok", report.lines()
     assert len(batches) >= 5 and max(batches) <= 80, batches  # 4,000-8,000 characters a batch
     assert sum(batches) == len(rows) == report.results[0].chunks
+    assert versions <= 3, versions  # created, one append, the index: nothing to compact
     assert steps[-2] == "big.md 100%" and len([s for s in steps if "%" in s]) >= 5
     # A heading read in an early segment still heads the text of later ones.
     last = max(rows, key=lambda r: int(r["locator"].split()[1]))
