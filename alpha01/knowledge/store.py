@@ -238,7 +238,9 @@ class KBStore:
         simply overwritten by the next one (or by reindex)."""
         with self._lock:
             old = self.meta.get("table")
-            generation = int(old.rsplit("_", 1)[1]) + 1 if old else 1
+            # chunks_1 is what a first write creates (`chunks(create=True)`), perhaps while
+            # this file streams into an empty knowledge base: never stage under that name.
+            generation = int(old.rsplit("_", 1)[1]) + 1 if old else 2
             return self._connect().create_table(f"chunks_{generation}",
                                                 schema=chunk_schema(self.dim), mode="overwrite")
 

@@ -155,3 +155,28 @@ def test_kill_9_midway_leaves_the_old_version_searchable(tmp_path):
         assert kb.store._table_names() == {"files", kb.store.meta["table"]}
     finally:
         kb.close()
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["empty-kb", "kb-with-a-file"])
+def test_a_write_during_the_streaming_is_kept_by_the_switch(tmp_path, first):
+    path = tmp_path / "big.txt"
+    path.write_text(_document("新"), encoding="utf-8")
+    kb = _open(tmp_path / "home")
+    if first:
+        small = tmp_path / "hours.md"
+        small.write_text("# 营业时间\n\n每天 8:30 到 21:00。\n", encoding="utf-8")
+        assert kb.add([small]).results[0].status == "ok"
+    added = []
+
+    def progress(name, done, total):
+        if name.endswith("%") and not added:  # midway: the owner answers an inbox question
+            added.append(kb.add_faq("可以开发票吗", "可以，下单时备注抬头。"))
+
+    try:
+        assert kb.add([path], progress=progress).results[0].status == "ok"
+        assert added
+        assert kb.faq_match("可以开发票吗").answer == "可以，下单时备注抬头。"
+        assert len(_rows(kb, "inbox")) == 1 and _rows(kb, "big.txt")
+        assert bool(_rows(kb, "hours.md")) == first
+    finally:
+        kb.close()
