@@ -8,6 +8,7 @@ unknown key or a value of the wrong type is a ConfigError that names the key, e.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 import types
@@ -98,7 +99,12 @@ class KnowledgeSettings:
     max_zip_entries: int = 5000
     max_pdf_pages: int = 2000
     max_sheet_rows: int = 100_000
-    max_file_chars: int = 1_000_000  # ~2.4 MB of Chinese text: kb add stays under +300 MB
+    # Characters of a file read whole (Office, PDF, HTML, sheets, text up to stream_text_mb):
+    # ~2.4 MB of Chinese text keeps kb add under +300 MB.
+    max_file_chars: int = 1_000_000
+    # Plain text (.txt/.md) over this size is read, embedded and written a segment at a time
+    # (bounded memory, any size up to max_file_mb) and replaces its old version in one step.
+    stream_text_mb: float = 1.0
 
 
 @dataclass
@@ -173,6 +179,10 @@ class WebSettings:
     max_streams: int = 1000  # open reply streams (one per open chat page), all together
     streams_per_session: int = 3  # a session's newest streams stay open, older ones end
     streams_per_address: int = 50  # open streams one IP address may hold
+    # Reverse proxies (their IP addresses, e.g. ["127.0.0.1"] for nginx on this PC) whose
+    # X-Forwarded-For names the customer's address for the per-address limits. Empty: the
+    # direct peer is the customer, whatever header it sends.
+    trusted_proxies: list[str] = field(default_factory=list)
     history_items: int = 100  # messages shown again when the page is reloaded
 
 
@@ -344,5 +354,12 @@ def _check(obj: Any, where: str, prefix: str) -> None:
         if key in {"hours.open", "hours.close", "pacing.quiet_start", "pacing.quiet_end"}:
             if not _HHMM.match(value):
                 raise ConfigError(f"{where}: {key} must be HH:MM (24h), got {value!r}")
+        if key == "web.trusted_proxies":
+            for item in value:
+                try:
+                    ipaddress.ip_address(item)
+                except ValueError:
+                    raise ConfigError(f"{where}: {key} must list IP addresses, got {item!r}") \
+                        from None
         if key == "hours.days" and any(d not in range(1, 8) for d in value):
             raise ConfigError(f"{where}: {key} must list weekdays 1-7, got {value!r}")

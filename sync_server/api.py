@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from alpha01.asgiheaders import SecurityHeaders
+from alpha01.asgiheaders import SecurityHeaders, client_address
 
 from . import __version__, docs, pages
 from .bodies import DbId, JsonGuard, reply
-from .edge import HEADERS, client_address
+from .edge import HEADERS
 from .ratelimit import RateLimiter
 from .scan import ScanFastPath, ScanHandler
 from .service import Forbidden, ServiceError, SyncService

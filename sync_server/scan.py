@@ -12,8 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from alpha01.asgiheaders import client_address
+
 from . import pages
-from .edge import client_address
 from .ratelimit import RateLimiter
 from .replay import ReplayCache
 from .security import BadToken

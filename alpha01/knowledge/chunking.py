@@ -47,12 +47,16 @@ def stable_id(source: str, kind: str, key: str, occurrence: int) -> str:
     return hashlib.sha1(raw).hexdigest()[:20]
 
 
-def assign_ids(source: str, kind: str, keys: list[str]) -> list[str]:
-    seen: Counter[str] = Counter()
+def assign_ids(source: str, kind: str, keys: list[str],
+               seen: Counter[bytes] | None = None) -> list[str]:
+    """Stable ids for `keys`; `seen` carries the occurrence counts over several calls (a file
+    read in segments), keyed by a digest of each key so that it stays small."""
+    seen = Counter() if seen is None else seen
     ids = []
     for key in keys:
-        ids.append(stable_id(source, kind, key, seen[key]))
-        seen[key] += 1
+        tag = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+        ids.append(stable_id(source, kind, key, seen[tag]))
+        seen[tag] += 1
     return ids
 
 

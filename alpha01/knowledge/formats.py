@@ -524,3 +524,102 @@ def _read_html(text: str) -> Parsed:
     for b in parser.blocks:
         b.text = b.text.strip(" |")
     return Parsed([b for b in parser.blocks if b.text])
+
+
+# -- big plain-text files, streamed -----------------------------------------------------------
+
+STREAM_EXTS = TEXT_EXTS  # plain text and Markdown: what can be cut between paragraphs
+_STREAM_READ = 1 << 20  # bytes read at a time
+
+
+def _stream_encoding(sample: bytes) -> str:
+    """The encoding of a big text file, told from its first bytes (`decode_text`'s rules,
+    with incremental decoders: the sample may end inside a character)."""
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                     (codecs.BOM_UTF16_BE, "utf-16")):
+        if sample.startswith(bom):
+            return enc
+
+    def decodes(enc: str) -> str | None:
+        try:
+            return codecs.getincrementaldecoder(enc)().decode(sample, final=False)
+        except UnicodeDecodeError:
+            return None
+
+    if decodes("utf-8") is not None:
+        return "utf-8"
+    head = sample[:4000]
+    if len(head) >= 4 and head.count(0) > len(head) // 4:
+        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+    best: tuple[int, str] | None = None
+    for enc in ("gb18030", "cp950"):
+        text = decodes(enc)
+        if text is not None:
+            score = sum(1 for ch in text[:20000] if _common_cjk(ch))
+            if best is None or score > best[0]:
+                best = (score, enc)
+    if best is None:
+        raise InputError("cannot tell the text encoding (tried UTF-8, UTF-16, GBK/GB18030, "
+                         "Big5)")
+    return best[1]
+
+
+def stream_text_blocks(path: Path, segment_chars: int = 200_000):
+    """A big .txt/.md file as blocks, a segment at a time, in bounded memory: yields
+    (blocks of about `segment_chars` characters cut at a blank line, bytes read so far, file
+    size). Line numbers in locators count from the file's start. Raises InputError for an
+    undecodable or binary file (possibly after some segments: the caller must not keep a
+    partial file)."""
+    ext = path.suffix.lower()
+    if ext not in STREAM_EXTS:
+        raise InputError(f"{ext} files are not read in segments")
+    markdown = ext in {".md", ".markdown"}
+    try:
+        size = path.stat().st_size
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}") from exc
+    with fh:
+        first = fh.read(_STREAM_READ)
+        encoding = _stream_encoding(first)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        done, line0, buf, first_segment = 0, 0, "", True
+        data = first
+        while True:
+            final = not data
+            try:
+                buf += decoder.decode(data, final=final)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"text is not valid {encoding} near byte "
+                                 f"{done + exc.start:,}") from exc
+            done += len(data)
+            while len(buf) >= segment_chars or (final and buf):
+                cut = len(buf) if final else _segment_end(buf, segment_chars)
+                if not final and buf[cut - 1] == "\r":  # keep a CRLF together
+                    cut -= 1
+                segment, buf = buf[:cut], buf[cut:]
+                text = _clean(segment)
+                blocks = (_markdown_blocks(text) if markdown
+                          else _plain_blocks(text, detect_title=first_segment))
+                for b in blocks:
+                    if b.locator.startswith("line "):
+                        b.locator = f"line {int(b.locator[5:]) + line0}"
+                line0 += text.count("\n")
+                first_segment = False
+                yield blocks, done, size
+            if final:
+                return
+            try:
+                data = fh.read(_STREAM_READ)
+            except OSError as exc:
+                raise InputError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def _segment_end(buf: str, segment_chars: int) -> int:
+    """Where to cut `buf` after about `segment_chars` characters: at the last blank line, else
+    the last line end, else there."""
+    for sep in ("\n\n", "\r\n\r\n", "\n", "\r"):
+        at = buf.rfind(sep, segment_chars // 2, segment_chars * 2)
+        if at >= 0:
+            return at + len(sep)
+    return min(len(buf), segment_chars * 2)

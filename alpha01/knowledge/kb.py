@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,16 @@ from ..lexicon import Lexicon
 from ..paths import Paths
 from .chunking import assign_ids, chunk_blocks, stable_id
 from .embed import Embedder
-from .formats import SUPPORTED, Parsed, Record, load_bytes, parse_bytes
+from .formats import (
+    STREAM_EXTS,
+    SUPPORTED,
+    Block,
+    Parsed,
+    Record,
+    load_bytes,
+    parse_bytes,
+    stream_text_blocks,
+)
 from .limits import Limits
 from .search import (
     MODES,
@@ -136,6 +145,7 @@ class KnowledgeBase:
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
         self.chunk_chars = 450
+        self.stream_segment_chars = 200_000  # a streamed file's text per embed-and-write step
         # Add everyday-word synonyms (lexicon.py) to the full-text query.
         self.expand_queries = True
         self.owner_lexicon = owner_lexicon
@@ -195,6 +205,9 @@ class KnowledgeBase:
             result.status, result.detail = "skipped", f"not a supported type ({path.suffix})"
             return result
         try:
+            if (path.suffix.lower() in STREAM_EXTS and _size(path)
+                    > self.settings.stream_text_mb * 1024 * 1024):
+                return self._add_streamed(path, source, known, max_bytes, result, within)
             data = load_bytes(path, max_bytes)
             sha = hashlib.sha256(data).hexdigest()
             old = known.get(source)
@@ -222,6 +235,90 @@ class KnowledgeBase:
         note = f"{len(rows)} {_kind_of(parsed, plural=True)}"
         result.detail = f"{note} (replaced the previous version)" if old else note
         return result
+
+    def _add_streamed(self, path: Path, source: str, known: dict[str, dict], max_bytes: int,
+                      result: FileResult,
+                      within: Callable[[float], None] | None = None) -> FileResult:
+        """A big plain-text file in bounded memory: read, chunked, embedded and written to a
+        staging table a segment at a time, then switched in with the rest of the knowledge
+        base in one step (`KBStore.fill_staged`, `switch_to`). Until then searches see the file's old
+        version; a failure or a kill midway leaves the old version and no part of the new.
+        Raises InputError / KnowledgeError like `_add_one`'s other path."""
+        size = _size(path)
+        if size > max_bytes:
+            raise InputError(f"file is {size / 2**20:.1f} MB, over the limit of "
+                             f"{max_bytes / 2**20:g} MB (setting knowledge.max_file_mb)")
+        sha = _file_sha(path)
+        old = known.get(source)
+        if old and old["sha256"] == sha:
+            result.status, result.detail = "skipped", "unchanged"
+            return result
+        staged = self.store.stage()
+        count = 0
+        locked = False
+
+        def parts():
+            nonlocal count, locked
+            for rows in self._stream_rows(path, source, sha, within):
+                count += len(rows)
+                yield rows
+            if not count:
+                raise InputError("no text found in file")
+            # The other files' rows are copied last, under the write lock (held until the
+            # switch), so a write landing on the old table meanwhile is not lost.
+            self._write_lock.acquire()
+            locked = True
+            yield from self.store.other_rows(source)
+
+        try:
+            try:
+                self.store.fill_staged(staged, parts())
+                self.store.switch_to(staged)
+                self.store.record_file({
+                    "source": source, "path": str(path.resolve()), "sha256": sha,
+                    "size": size, "kind": "document", "chunks": count,
+                    "added_at": time.time(),
+                })
+                self._faq_cache = None
+            finally:
+                if locked:
+                    self._write_lock.release()
+        except BaseException:
+            self.store.discard_staged(staged)
+            raise
+        known[source] = {"sha256": sha, "path": str(path.resolve())}
+        result.status, result.chunks = "ok", count
+        result.detail = f"{count} chunks" + (" (replaced the previous version)" if old else "")
+        return result
+
+    def _stream_rows(self, path: Path, source: str, sha: str,
+                     within: Callable[[float], None] | None = None):
+        """Rows of `path`, embedded, one list per segment. A heading open at a segment's end
+        heads the next segment's text too."""
+        headings: list[Block] = []  # the open heading path, outermost first
+        chunk_seen: Counter[bytes] = Counter()
+        position = 0
+        for blocks, done, size in stream_text_blocks(path, self.stream_segment_chars):
+            chunks = chunk_blocks(headings + blocks, self.chunk_chars)
+            for b in blocks:
+                if b.heading:
+                    while headings and headings[-1].heading >= b.heading:
+                        headings.pop()
+                    headings.append(Block(b.text, b.heading, b.locator))
+            rows: list[dict] = []
+            ids = assign_ids(source, "chunk", [c.text for c in chunks], chunk_seen)
+            for cid, c in zip(ids, chunks, strict=True):
+                unit_ids = assign_ids(source, f"unit:{cid}", c.units)
+                for uid, unit in zip(unit_ids, c.units, strict=True):
+                    row = _row(uid, source, "chunk", c.text, unit, position + c.position,
+                               c.locator, sha, {"headings": c.headings})
+                    row["parent"] = cid
+                    rows.append(row)
+            position += len(chunks)
+            self._embed_rows(rows)
+            yield rows
+            if within:
+                within(min(1.0, done / max(size, 1)))
 
     def _rows(self, source: str, sha: str, parsed: Parsed,
               within: Callable[[float], None] | None = None) -> list[dict]:
@@ -642,6 +739,24 @@ def _source_name(path: Path, known: dict[str, dict]) -> str:
         if old is None or old.get("path", "") in ("", where) or not Path(old["path"]).exists():
             return name
     return where
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the reading path says what is wrong
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
 
 
 def _resolved(name: str) -> str:

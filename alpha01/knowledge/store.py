@@ -229,6 +229,85 @@ class KBStore:
         if table is not None:
             table.optimize()
 
+    # -- a big file, staged ----------------------------------------------------------------
+
+    def stage(self):
+        """A new, empty chunk table that searches do not see: a big file's rows are written
+        into it (`fill_staged`), then `switch_to` makes it the current table in one step.
+        It is named like the next generation, so a staging table left by a killed run is
+        simply overwritten by the next one (or by reindex)."""
+        with self._lock:
+            old = self.meta.get("table")
+            # chunks_1 is what a first write creates (`chunks(create=True)`), perhaps while
+            # this file streams into an empty knowledge base: never stage under that name.
+            generation = int(old.rsplit("_", 1)[1]) + 1 if old else 2
+            return self._connect().create_table(f"chunks_{generation}",
+                                                schema=chunk_schema(self.dim), mode="overwrite")
+
+    def fill_staged(self, staged, parts) -> None:
+        """Write everything `parts` yields (lists of row dicts, or pyarrow record batches)
+        into `staged` as ONE append: a single commit of large fragments, pulled as the
+        iterator produces them, so memory holds one part at a time and the table needs no
+        compaction afterwards (compacting many small appends held most of the table in
+        memory). An exception raised by `parts` is raised here as itself."""
+        import pyarrow as pa
+
+        schema = chunk_schema(self.dim)
+        failed: list[BaseException] = []
+
+        def batches():
+            try:
+                for part in parts:
+                    if isinstance(part, list):
+                        if part:
+                            yield from pa.Table.from_pylist(part, schema=schema).to_batches()
+                    elif part.num_rows:
+                        yield from pa.Table.from_batches([part]).select(schema.names) \
+                            .cast(schema).to_batches()
+            except BaseException as exc:
+                failed.append(exc)
+                raise
+
+        try:
+            staged.add(pa.RecordBatchReader.from_batches(schema, batches()))
+        except BaseException:
+            if failed:
+                raise failed[0] from None
+            raise
+        if failed:
+            raise failed[0]
+
+    def other_rows(self, source: str, batch_rows: int = 2048):
+        """Every row of the current table except `source`'s, as record batches."""
+        current = self.chunks()
+        if current is None:
+            return
+        yield from (current.search().where(f"source != {sql_str(source)}").limit(None)
+                    .select(TEXT_COLUMNS + ["vector", "qvector"]).to_batches(batch_rows))
+
+    def switch_to(self, staged) -> None:
+        """Index `staged` and make it the current chunk table: searches see the old table
+        until the one atomic replace of kb.json, then the new one."""
+        with self._lock:
+            staged.create_index(FTS_COLUMN, config=_fts_config(), replace=True)
+            old = self.meta.get("table")
+            meta = dict(self.meta) or {"schema": SCHEMA_VERSION, "embedder": self.embedder_name,
+                                       "dim": self.dim, "created": time.time()}
+            meta["table"] = staged.name
+            self._write_meta(meta)
+            self._chunks = staged
+            if old and old != staged.name:
+                try:
+                    self._connect().drop_table(old)
+                except Exception:  # a reader on Windows may still hold it; harmless leftover
+                    pass
+
+    def discard_staged(self, staged) -> None:
+        try:
+            self._connect().drop_table(staged.name)
+        except Exception:  # already gone; the next stage() overwrites it anyway
+            pass
+
     def rebuild(self, rows: list[dict], dim: int, embedder_name: str) -> None:
         """Write all rows into a new chunk table and switch to it (used by reindex)."""
         with self._lock:

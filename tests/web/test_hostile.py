@@ -126,3 +126,37 @@ def test_a_random_access_token_is_accepted():
     assert not weak_token(token)
     check_exposure(Settings().with_overrides(web={"host": "0.0.0.0", "access_token": token}).web)
 
+
+
+def _new_sessions(rig, forwarded: list[str]) -> list[int]:
+    """GET / without a cookie once per X-Forwarded-For value: each opens a new session."""
+    codes = []
+    for hop in forwarded:
+        with rig.client() as c:
+            codes.append(c.get("/", headers={"x-forwarded-for": hop}).status_code)
+    return codes
+
+
+def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_configured_proxy(make_web):
+    # Default: no proxy is trusted, so one loopback client is one address whatever it claims
+    # (burst of 3 new sessions, then 429).
+    rig = make_web(web={"new_sessions_per_min": 4})
+    assert _new_sessions(rig, [f"203.0.113.{i}" for i in range(6)]) == [200] * 3 + [429] * 3
+
+    # Behind a trusted proxy (this test's loopback peer), each forwarded address has its own
+    # limit, and a client's own forged hop before the proxy's is not believed over it.
+    proxied = make_web("proxied", web={"new_sessions_per_min": 4,
+                                       "trusted_proxies": ["127.0.0.1"]})
+    assert _new_sessions(proxied, [f"203.0.113.{i}" for i in range(6)]) == [200] * 6
+    same = [f"198.51.100.{i}, 192.0.2.7" for i in range(5)]  # the proxy saw 192.0.2.7
+    assert _new_sessions(proxied, same) == [200] * 3 + [429] * 2
+
+
+def test_trusted_proxies_must_be_ip_addresses():
+    assert Settings().web.trusted_proxies == []
+    ok = Settings().with_overrides(web={"trusted_proxies": ["127.0.0.1", "::1"]})
+    assert ok.web.trusted_proxies == ["127.0.0.1", "::1"]
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        Settings().with_overrides(web={"trusted_proxies": ["nginx.local"]})
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        Settings().with_overrides(web={"trusted_proxies": "127.0.0.1"})

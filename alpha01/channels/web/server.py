@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ...asgiheaders import SecurityHeaders
+from ...asgiheaders import SecurityHeaders, client_address
 from ...errors import ChannelUnavailable
 from ...safejson import BadBody, loads
 from .hub import CLIENT_ID, Hub, RateLimiter
@@ -83,6 +83,7 @@ class ChatServer:
         self.index = _static("index.html")
         self.closing = asyncio.Event()  # set on the server's loop at shutdown
         self.by_address: dict[str, int] = {}  # open streams per client address
+        self.trusted = frozenset(getattr(self.s, "trusted_proxies", ()) or ())
         self.app = SecurityHeaders(Starlette(routes=[
             Route("/", self.page, methods=["GET"]),
             Route("/static/{name}", self.static, methods=["GET"]),
@@ -178,9 +179,10 @@ class ChatServer:
         given = request.query_params.get("t", "")
         return hmac.compare_digest(given.encode(), self.s.access_token.encode())
 
-    @staticmethod
-    def _address(request: Request) -> str:
-        return request.client.host if request.client else "?"
+    def _address(self, request: Request) -> str:
+        """The customer's address for the per-address limits: the peer, or behind one of
+        `web.trusted_proxies` the address it forwards (X-Forwarded-For)."""
+        return client_address(request.scope, self.trusted)
 
     # -- routes -------------------------------------------------------------------------------
 
