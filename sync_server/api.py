@@ -10,7 +10,7 @@ step is a short indexed statement, and one event loop owning the connection avoi
 import logging
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
@@ -165,7 +165,7 @@ def create_app(service: SyncService) -> FastAPI:
     scans = ScanHandler(service)
     service.start_checkpointer()
     service.start_writer()
-    enroll_by_ip = RateLimiter(cfg.enroll_ip_per_min, burst=max(1.0, cfg.enroll_ip_per_min / 2))
+    enroll_burst = max(1.0, cfg.enroll_ip_per_min / 2)
     bad_token_body = pages.BAD_TOKEN_HTML.encode("utf-8")
 
     trusted = frozenset(cfg.trusted_proxies)
@@ -226,15 +226,16 @@ def create_app(service: SyncService) -> FastAPI:
     @app.post("/api/v1/enroll", tags=["devices"], response_model=EnrollOut)
     async def enroll(body: EnrollIn, request: Request):
         """Spend a single-use enrollment code: the device gets its id and secret (shown once)."""
-        wait = enroll_by_ip.hit(client_key(request))
+        wait = service.take("enroll:" + client_key(request), cfg.enroll_ip_per_min, enroll_burst)
         if wait:
             return too_many(wait)
         return service.enroll(body.code, body.name, body.version)
 
     @app.post("/api/v1/heartbeat", tags=["devices"])
     async def heartbeat(body: HeartbeatIn, c: Annotated[Caller, Depends(device)]) -> dict:
-        """A device reports its status; it counts as online while its heartbeats are fresh."""
-        return service.heartbeat(c.device_id, body.model_dump())
+        """A device reports its status; it counts as online while its heartbeats are fresh.
+        Fields left out keep their stored values."""
+        return service.heartbeat(c.device_id, body.model_dump(exclude_unset=True))
 
     @app.get("/api/v1/me", tags=["devices"])
     async def me(c: Annotated[Caller, Depends(device)]) -> dict:
@@ -265,6 +266,20 @@ def create_app(service: SyncService) -> FastAPI:
     ) -> dict:
         code, expires = service.create_enrollment_code(store_id, body.minutes)
         return {"code": code, "store_id": store_id, "expires_at": int(expires)}
+
+    @app.get("/api/v1/stats", tags=["admin"])
+    async def stats(_: Annotated[Caller, Depends(admin)], store_id: DbId | None = None,
+                    hours: Annotated[float, Query(gt=0, le=24 * 366)] = 24.0) -> dict:
+        """Scans by store, device and outcome over the last `hours`; devices online and their
+        channel health."""
+        return service.stats(store_id, since=service.clock() - hours * 3600)
+
+    @app.get("/api/v1/alerts", tags=["admin"])
+    async def alerts(_: Annotated[Caller, Depends(admin)],
+                     store_id: DbId | None = None) -> list[dict]:
+        """What needs the owner now: a device offline, a channel (WeChat) down, a daily cap
+        reached, a store whose customers all get the fallback page."""
+        return service.alerts(store_id)
 
     @app.get("/api/v1/devices", tags=["admin"])
     async def devices(_: Annotated[Caller, Depends(admin)],
