@@ -24,7 +24,6 @@ from typing import Any
 
 from . import db as dbmod
 from .ratelimit import refill
-from .storage import open_storage
 from .security import (
     BadToken,
     Claims,
@@ -38,6 +37,7 @@ from .security import (
     normalize_enrollment_code,
     secret_matches,
 )
+from .storage import open_storage
 
 MAX_QR_IMAGE_BYTES = 150_000
 _IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
