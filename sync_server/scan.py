@@ -17,7 +17,7 @@ from .edge import client_address
 from .ratelimit import RateLimiter
 from .replay import ScannerCookie, replay_key
 from .security import BadToken
-from .service import ScanAsk, SyncService
+from .service import ScanAsk, ScanResult, SyncService
 
 log = logging.getLogger("sync_server")
 
@@ -42,6 +42,7 @@ class ScanHandler:
         self.token_rate = (cfg.scan_token_per_min / 60.0, max(1.0, cfg.scan_token_per_min / 2))
         self.window_s = cfg.scan_replay_window_s
         self.cookies = ScannerCookie(service.shared_secret("scanner-cookie"))
+        self._rendered: dict[tuple, tuple[int, Headers, bytes]] = {}
 
     async def respond(self, token: str, client: str, cookie: str = ""
                       ) -> tuple[int, Headers, bytes]:
@@ -85,14 +86,26 @@ class ScanHandler:
             return _BAD
         if result.kind == "fallback":  # claimed no slot: nothing to replay
             return 200, _HTML, pages.fallback(result).encode("utf-8")
-        if result.kind == "redirect":
-            answer = (302, [(b"location", result.redirect_url.encode()),
-                            (b"cache-control", b"no-store"), (b"content-length", b"0")], b"")
-        else:
-            answer = (200, _HTML, pages.landing(result).encode("utf-8"))
+        answer = self._answer(result)
         if outcome.replayed:
             return answer
         return answer[0], answer[1] + new_cookie, answer[2]
+
+    def _answer(self, result: ScanResult) -> tuple[int, Headers, bytes]:
+        """The page (or redirect) for a routed scan; replays of one answer are rendered once."""
+        key = (result.kind, result.store_name, result.wechat_name, result.qr_sha,
+               result.binding_code, result.redirect_url)
+        found = self._rendered.get(key)
+        if found is None:
+            if result.kind == "redirect":
+                found = (302, [(b"location", result.redirect_url.encode()),
+                               (b"cache-control", b"no-store"), (b"content-length", b"0")], b"")
+            else:
+                found = (200, _HTML, pages.landing(result).encode("utf-8"))
+            if len(self._rendered) >= 1024:
+                self._rendered.clear()
+            self._rendered[key] = found
+        return found
 
     @staticmethod
     def bad_token() -> tuple[int, Headers, bytes]:

@@ -555,6 +555,11 @@ class SyncService:
         buckets = self._load_buckets(c, shapes, now)
         changed: set[str] = set()
         outcomes: list[ScanOutcome | Exception] = []
+        # A busy poster sends one token (and often one scanner) many times per batch: each
+        # token row and replay key is read once per batch, and answers remembered in this
+        # batch are seen by the scans after them.
+        token_rows: dict[str, Any] = {}  # "jti/store" -> row, None when refused
+        remembered: dict[str, ScanResult | None] = {}
         for ask in asks:
             wait = 0.0
             for key, rate, burst in ask.limits:
@@ -570,14 +575,19 @@ class SyncService:
             if ask.claims is None:
                 outcomes.append(ScanOutcome())
                 continue
-            try:
-                token_row = self._token_row(c, ask.claims, now)
-            except BadToken:
+            which = f"{ask.claims.jti}/{ask.claims.store_id}"
+            if which not in token_rows:
+                try:
+                    token_rows[which] = self._token_row(c, ask.claims, now)
+                except BadToken:
+                    token_rows[which] = None
+            token_row = token_rows[which]
+            if token_row is None:
                 outcomes.append(ScanOutcome())
                 continue
-            remembered = self._remembered(c, ask.replay, now)
-            if remembered is not None:
-                outcomes.append(ScanOutcome(result=remembered, replayed=True))
+            again = self._remembered(c, ask.replay, now, remembered)
+            if again is not None:
+                outcomes.append(ScanOutcome(result=again, replayed=True))
                 continue
             result = self._route(c, ask.claims, now, token_row)
             if result.kind != "fallback":  # a claimed slot: the same answer for repeats
@@ -586,6 +596,7 @@ class SyncService:
                     c.execute("INSERT INTO scan_replays (key, until_at, answer) VALUES (?, ?, ?)"
                               " ON CONFLICT (key) DO UPDATE SET until_at = excluded.until_at,"
                               " answer = excluded.answer", (key, now + window, answer))
+                    remembered[key] = result
             outcomes.append(ScanOutcome(result=result))
         if changed:
             c.executemany(
@@ -621,12 +632,16 @@ class SyncService:
             raise outcome
         return outcome.wait
 
-    def _remembered(self, c: Any, keys: list[str], now: float) -> ScanResult | None:
+    @staticmethod
+    def _remembered(c: Any, keys: list[str], now: float,
+                    cache: dict[str, ScanResult | None]) -> ScanResult | None:
         for key in keys:
-            row = c.execute("SELECT answer FROM scan_replays WHERE key = ? AND until_at > ?",
-                            (key, now)).fetchone()
-            if row is not None:
-                return ScanResult(**json.loads(row[0]))
+            if key not in cache:
+                row = c.execute("SELECT answer FROM scan_replays WHERE key = ? AND until_at > ?",
+                                (key, now)).fetchone()
+                cache[key] = ScanResult(**json.loads(row[0])) if row is not None else None
+            if cache[key] is not None:
+                return cache[key]
         return None
 
     def prune(self, now: float | None = None) -> None:

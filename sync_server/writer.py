@@ -74,9 +74,21 @@ class ScanWriter:
             outcomes = self.service.scan_batch([ask for ask, _, _ in batch], self.service.clock())
         except Exception as exc:  # scan_batch reports failures per entry; this is a bug guard
             outcomes = [exc] * len(batch)
+        # One wake-up per event loop per batch, not one per scan.
+        by_loop: dict[Any, list[tuple[Any, Any]]] = {}
         for outcome, (_ask, loop, future) in zip(outcomes, batch, strict=True):
-            setter = future.set_exception if isinstance(outcome, Exception) else future.set_result
-            loop.call_soon_threadsafe(_resolve, future, setter, outcome)
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, done in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, done)
+            except RuntimeError:  # that loop has closed: nobody is waiting any more
+                pass
+
+
+def _resolve_all(done: list[tuple[Any, Any]]) -> None:
+    for future, outcome in done:
+        setter = future.set_exception if isinstance(outcome, Exception) else future.set_result
+        _resolve(future, setter, outcome)
 
 
 def _resolve(future: Any, setter: Callable[[Any], None], value: Any) -> None:
