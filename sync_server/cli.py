@@ -32,9 +32,13 @@ def _db_option(f: Callable) -> Callable:
 
 def _service(db_path: str) -> SyncService:
     try:
-        return SyncService(db_path)
+        service = SyncService(db_path)
     except (SchemaTooNew, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(service.close)  # a PostgreSQL pool is closed when the command ends
+    return service
 
 
 def _when(ts: float | None) -> str:
