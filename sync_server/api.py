@@ -24,6 +24,7 @@ from .edge import HEADERS, client_address
 from .ratelimit import RateLimiter
 from .scan import ScanFastPath, ScanHandler
 from .service import Forbidden, ServiceError, SyncService
+from .storage import InvalidText
 
 log = logging.getLogger("sync_server")
 
@@ -180,8 +181,9 @@ def create_app(service: SyncService) -> FastAPI:
         )
 
     @app.exception_handler(ServiceError)
-    async def _service_error(request: Request, exc: ServiceError):
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    @app.exception_handler(InvalidText)
+    async def _service_error(request: Request, exc: Exception):
+        return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status", 400))
 
     def caller(authorization: Annotated[str | None, Header()] = None) -> Caller:
         scheme, _, cred = (authorization or "").partition(" ")

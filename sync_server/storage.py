@@ -54,6 +54,19 @@ def redact(target: str | Path) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(target))
 
 
+class InvalidText(ValueError):
+    """Text the database cannot store (PostgreSQL refuses NUL characters): a 400, not a 500."""
+
+    status = 400
+
+
+def _check_text(params: Any) -> None:
+    values = params.values() if isinstance(params, dict) else params
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidText("text must not contain NUL (\\u0000) characters")
+
+
 class Storage:
     kind = ""
 
@@ -207,11 +220,15 @@ class _PgConn:
         self._conn = conn
 
     def execute(self, sql: str, params: Any = ()) -> Result:
+        _check_text(params)
         cur = self._conn.execute(pg_sql(sql), params)
         rows = cur.fetchall() if cur.description else []
         return Result(rows, cur.rowcount)
 
     def executemany(self, sql: str, seq: Any) -> None:
+        seq = list(seq)
+        for params in seq:
+            _check_text(params)
         with self._conn.cursor() as cur:
             cur.executemany(pg_sql(sql), seq)
 
@@ -223,6 +240,7 @@ class _PgAuto:
         self._storage = storage
 
     def execute(self, sql: str, params: Any = ()) -> Result:
+        _check_text(params)  # before borrowing a connection
         with self._storage.pool.connection() as conn:
             return _PgConn(conn).execute(sql, params)
 

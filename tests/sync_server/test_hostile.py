@@ -133,3 +133,14 @@ def test_security_headers_on_every_response(new_db, api, service):
     for r in responses:
         missing = [h for h in SECURITY if h not in r.headers]
         assert not missing, (r.request.url, r.status_code, missing)
+
+
+def test_nul_characters_are_refused_with_a_reason_not_a_500(api, service):
+    # PostgreSQL cannot store U+0000 in text; both backends refuse it the same way.
+    r = api.post("/api/v1/stores", json={"name": "一号店\x00"}, headers=api.admin)
+    assert r.status_code == 400 and "NUL" in r.json()["detail"]
+    assert service.list_stores() == []
+    device = enroll_device(service, service.add_store("店", "", daily_cap=5)["id"])
+    for r in (api.post("/api/v1/qr/ab%00cd/revoke", headers=api.admin),
+              api.get("/api/v1/bindings/AB%00CD", headers=device["auth"])):
+        assert r.status_code in (400, 404), (r.request.url, r.status_code, r.text)

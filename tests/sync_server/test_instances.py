@@ -60,6 +60,8 @@ def test_two_instances_200_concurrent_scans_one_free_slot(new_db, live_server):
     fallback = [r for r in responses if "客服暂时都在忙" in r.text]
     assert len(landed) == 1 and len(fallback) == SCANS - 1
     assert service.list_devices()[0]["routed_today"] == 10
+    for server in servers:
+        assert "Traceback" not in server.errors(), server.errors()[-3000:]
     stats = service.stats(store["id"], since=0)
     by_outcome = {r["outcome"]: r["scans"] for r in stats["scans"]}
     assert by_outcome == {"device": 10, "fallback": SCANS - 1}
