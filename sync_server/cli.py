@@ -99,10 +99,10 @@ def serve(db_path: str, host: str, port: int, workers: int, public_url: str, onl
 
 def app_from_env() -> Any:
     """The ASGI app for uvicorn workers, configured by `serve` through the environment."""
-    from .api import create_app
+    from .api import create_asgi
 
     config = ServerConfig(**json.loads(os.environ.get(ENV_CONFIG, "{}")))
-    return create_app(SyncService(os.environ[ENV_DB], config))
+    return create_asgi(SyncService(os.environ[ENV_DB], config))
 
 
 @cli.command()

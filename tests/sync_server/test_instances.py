@@ -56,6 +56,9 @@ def test_two_instances_200_concurrent_scans_one_free_slot(new_db, live_server):
     responses = asyncio.run(asyncio.wait_for(fire(), timeout=60))
     codes = {r.status_code for r in responses}
     assert codes == {200}, codes  # no 500, no 503
+    # The served app's front door (GET /q before FastAPI) keeps the security headers.
+    assert all("content-security-policy" in r.headers and "x-frame-options" in r.headers
+               for r in responses)
     landed = [r for r in responses if "店码" in r.text]
     fallback = [r for r in responses if "客服暂时都在忙" in r.text]
     assert len(landed) == 1 and len(fallback) == SCANS - 1
