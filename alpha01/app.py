@@ -220,23 +220,15 @@ def _quietly(fn: Any) -> None:
 
 def device_status(ctx: AppContext, engine: Any) -> Any:
     """The heartbeat's report: cheap, read-only, from the heartbeat's own thread."""
-    from . import __version__
+    from .jobs.tasks import device_status as status_of
     from .storage.db import Database
     from .storage.queries import Store
-    from .sync.client import DeviceStatus
 
-    status = DeviceStatus(version=__version__)
-    healths = []
-    for ch in engine.channels.values():
-        h = ch.health()
-        healths.append(h)
-        status.web_chat_url = status.web_chat_url or getattr(ch, "chat_url", "") or ""
-        status.wechat_name = status.wechat_name or (h.account or "")
-    status.channel_ok = bool(healths) and all(h.ok for h in healths)
-    status.channel_detail = "; ".join(h.detail for h in healths if h.detail)[:200]
-    reader = Database.open_home(ctx.paths, reader=True)
-    try:
-        status.open_chats, status.friends_today = Store(reader).activity_today()
-    finally:
-        reader.close()
-    return status
+    def activity() -> tuple[int, int]:
+        reader = Database.open_home(ctx.paths, reader=True)
+        try:
+            return Store(reader).activity_today()
+        finally:
+            reader.close()
+
+    return status_of(list(engine.channels.values()), activity)

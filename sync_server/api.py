@@ -24,6 +24,7 @@ from .edge import HEADERS
 from .ratelimit import RateLimiter
 from .scan import ScanFastPath, ScanHandler
 from .service import Forbidden, ServiceError, SyncService
+from .storage import InvalidText
 
 log = logging.getLogger("sync_server")
 
@@ -172,7 +173,7 @@ def create_app(service: SyncService) -> FastAPI:
     scans = ScanHandler(service)
     service.start_checkpointer()
     service.start_writer()
-    enroll_by_ip = RateLimiter(cfg.enroll_ip_per_min, burst=max(1.0, cfg.enroll_ip_per_min / 2))
+    enroll_burst = max(1.0, cfg.enroll_ip_per_min / 2)
     bad_token_body = pages.BAD_TOKEN_HTML.encode("utf-8")
 
     trusted = frozenset(cfg.trusted_proxies)
@@ -187,8 +188,9 @@ def create_app(service: SyncService) -> FastAPI:
         )
 
     @app.exception_handler(ServiceError)
-    async def _service_error(request: Request, exc: ServiceError):
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    @app.exception_handler(InvalidText)
+    async def _service_error(request: Request, exc: Exception):
+        return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status", 400))
 
     def caller(authorization: Annotated[str | None, Header()] = None) -> Caller:
         scheme, _, cred = (authorization or "").partition(" ")
@@ -233,26 +235,21 @@ def create_app(service: SyncService) -> FastAPI:
     @app.post("/api/v1/enroll", tags=["devices"], response_model=EnrollOut)
     async def enroll(body: EnrollIn, request: Request):
         """Spend a single-use enrollment code: the device gets its id and secret (shown once)."""
-        wait = enroll_by_ip.hit(client_key(request))
+        wait = service.take("enroll:" + client_key(request), cfg.enroll_ip_per_min, enroll_burst)
         if wait:
             return too_many(wait)
         return service.enroll(body.code, body.name, body.version)
 
     @app.post("/api/v1/heartbeat", tags=["devices"])
     async def heartbeat(body: HeartbeatIn, c: Annotated[Caller, Depends(device)]) -> dict:
-        """A device reports its status; it counts as online while its heartbeats are fresh."""
-        return service.heartbeat(c.device_id, body.model_dump())
+        """A device reports its status; it counts as online while its heartbeats are fresh.
+        Fields left out keep their stored values."""
+        return service.heartbeat(c.device_id, body.model_dump(exclude_unset=True))
 
     @app.post("/api/v1/alerts", tags=["devices"], status_code=201)
     async def add_alert(body: AlertIn, c: Annotated[Caller, Depends(device)]) -> dict:
         """A device reports an alert (WeChat logged out, its UI changed, sends failing ...)."""
         return service.add_alert(c.device_id, c.store_id, body.model_dump())
-
-    @app.get("/api/v1/alerts", tags=["admin"])
-    async def alerts(_: Annotated[Caller, Depends(admin)], store_id: DbId | None = None,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
-        """The owner's alert list: newest first, optionally one store's."""
-        return service.list_alerts(store_id, limit)
 
     @app.get("/api/v1/me", tags=["devices"])
     async def me(c: Annotated[Caller, Depends(device)]) -> dict:
@@ -283,6 +280,21 @@ def create_app(service: SyncService) -> FastAPI:
     ) -> dict:
         code, expires = service.create_enrollment_code(store_id, body.minutes)
         return {"code": code, "store_id": store_id, "expires_at": int(expires)}
+
+    @app.get("/api/v1/stats", tags=["admin"])
+    async def stats(_: Annotated[Caller, Depends(admin)], store_id: DbId | None = None,
+                    hours: Annotated[float, Query(gt=0, le=24 * 366)] = 24.0) -> dict:
+        """Scans by store, device and outcome over the last `hours`; devices online and their
+        channel health."""
+        return service.stats(store_id, since=service.clock() - hours * 3600)
+
+    @app.get("/api/v1/alerts", tags=["admin"])
+    async def alerts(_: Annotated[Caller, Depends(admin)], store_id: DbId | None = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+        """What needs the owner now: a device offline, a channel (WeChat) down, a daily cap
+        reached, a store whose customers all get the fallback page; then the alerts devices
+        posted (kind device_alert), newest first, at most `limit` of those."""
+        return service.alerts(store_id, limit)
 
     @app.get("/api/v1/devices", tags=["admin"])
     async def devices(_: Annotated[Caller, Depends(admin)],
@@ -339,7 +351,33 @@ def create_app(service: SyncService) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(ScanFastPath, handler=scans, trusted=trusted)  # the hot path skips the rest
     app.add_middleware(SecurityHeaders, headers=HEADERS)  # outermost: every response, the fast path's too
+    app.state.scan_front = SecurityHeaders(ScanFastPath(_not_found, handler=scans, trusted=trusted),
+                                           headers=HEADERS)
     return app
+
+
+def create_asgi(service: SyncService) -> Any:
+    """What uvicorn serves: `create_app`'s FastAPI app behind a front door that hands GET /q/…
+    to the scan handler (with the same security headers) before FastAPI's own outer layers
+    (error handling, its body limit, telemetry checks) run. The FastAPI app answers the same
+    way for /q through its own ScanFastPath; this only skips work on the hot path."""
+    app = create_app(service)
+    return _FrontDoor(app, app.state.scan_front)
+
+
+class _FrontDoor:
+    def __init__(self, app: Any, scans: Any):
+        self.app = app
+        self.scans = scans
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/q/"):
+            return await self.scans(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+async def _not_found(scope, receive, send):  # never reached: the front door only passes /q GETs
+    await reply(send, 404, "not found")
 
 
 class _Unauthorized(Exception):

@@ -26,6 +26,16 @@ def _is_json(content_type: str) -> bool:
     return not kind or kind == "application/json" or kind.endswith("+json")
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class JsonGuard:
     """Pure ASGI middleware: refuse unparseable, too deep or non-finite JSON bodies."""
 
@@ -58,9 +68,11 @@ class JsonGuard:
         body = b"".join(chunks)
         if body:
             try:
-                loads(body, max_bytes=self.max_bytes)
+                value = loads(body, max_bytes=self.max_bytes)
             except BadBody as exc:
                 return await reply(send, exc.status, exc.message)
+            if b"\\u0000" in body and _has_nul(value):  # PostgreSQL cannot store it: refuse on both
+                return await reply(send, 400, "text must not contain NUL (\\u0000) characters")
         sent = False
 
         async def replay():

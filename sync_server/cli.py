@@ -13,7 +13,9 @@ from typing import Any
 
 import click
 
+from .db import SchemaTooNew
 from .service import ServerConfig, ServiceError, SyncService
+from .storage import is_postgres
 
 ENV_DB = "ALPHA01_SYNC_DB"
 ENV_CONFIG = "ALPHA01_SYNC_CONFIG"
@@ -24,12 +26,19 @@ def _db_option(f: Callable) -> Callable:
     return click.option(
         "--db", "db_path", type=click.Path(dir_okay=False),
         default=lambda: os.environ.get(ENV_DB, "sync_server.db"), show_default="sync_server.db",
-        help=f"the server database (env {ENV_DB})",
+        help=f"the server database: a SQLite file or a postgresql:// URL (env {ENV_DB})",
     )(f)
 
 
 def _service(db_path: str) -> SyncService:
-    return SyncService(db_path)
+    try:
+        service = SyncService(db_path)
+    except (SchemaTooNew, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(service.close)  # a PostgreSQL pool is closed when the command ends
+    return service
 
 
 def _when(ts: float | None) -> str:
@@ -78,7 +87,7 @@ def serve(db_path: str, host: str, port: int, workers: int, public_url: str, onl
         public_url=public_url, scan_replay_window_s=scan_replay_window,
         trusted_proxies=list(trusted_proxies), docs=docs,
     )
-    os.environ[ENV_DB] = os.path.abspath(db_path)
+    os.environ[ENV_DB] = db_path if is_postgres(db_path) else os.path.abspath(db_path)
     os.environ[ENV_CONFIG] = json.dumps(config.__dict__)
     uvicorn.run(
         "sync_server.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
@@ -90,10 +99,10 @@ def serve(db_path: str, host: str, port: int, workers: int, public_url: str, onl
 
 def app_from_env() -> Any:
     """The ASGI app for uvicorn workers, configured by `serve` through the environment."""
-    from .api import create_app
+    from .api import create_asgi
 
     config = ServerConfig(**json.loads(os.environ.get(ENV_CONFIG, "{}")))
-    return create_app(SyncService(os.environ[ENV_DB], config))
+    return create_asgi(SyncService(os.environ[ENV_DB], config))
 
 
 @cli.command()
@@ -247,6 +256,18 @@ def scans(db_path: str, store_id: int | None) -> None:
     for r in _service(db_path).scan_stats(store_id):
         click.echo(f"store {r['store_id']}  {r['channel']}  {r['device_id'] or '-'}"
                    f"  {r['outcome']}  {r['scans']}")
+
+
+@cli.command()
+@_db_option
+@click.option("--store", "store_id", type=int)
+def alerts(db_path: str, store_id: int | None) -> None:
+    """What needs attention now: devices offline, WeChat down, caps reached."""
+    found = _service(db_path).alerts(store_id)
+    for a in found:
+        click.echo(f"[{a['kind']}] {a['message']}")
+    if not found:
+        click.echo("一切正常 / all clear")
 
 
 @cli.group()

@@ -23,11 +23,33 @@ BUSY_TIMEOUT_MS = 5000
 WRITER_AUTOCHECKPOINT = 1000
 
 
-@MIGRATIONS(name="0001_initial")
-def _m0001_initial(db: sqlite_utils.Database) -> None:
-    _run_script(
-        db,
-        """
+# (name, DDL) in SQLite's spelling; PostgreSQL gets it translated (storage.pg_ddl). Append only.
+SCHEMA: list[tuple[str, str]] = []
+
+
+def _migration(name: str, ddl: str) -> None:
+    SCHEMA.append((name, ddl))
+
+    def apply(db: sqlite_utils.Database) -> None:
+        _run_script(db, ddl)
+
+    MIGRATIONS(name=name)(apply)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer server than this one."""
+
+
+def refuse_unknown(applied_names: set[str]) -> None:
+    known = {name for name, _ in SCHEMA}
+    unknown = sorted(set(applied_names) - known)
+    if unknown:
+        raise SchemaTooNew(
+            f"数据库由更新版本的服务器升级过（未知迁移 {', '.join(unknown)}），请升级本程序 / "
+            f"the database was migrated by a newer server ({', '.join(unknown)}): upgrade this one")
+
+
+_migration("0001_initial", """
         CREATE TABLE stores (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL,
@@ -103,17 +125,34 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
         );
         CREATE INDEX scans_store_at ON scans(store_id, at);
         CREATE INDEX scans_binding ON scans(binding_code);
-        """
-    )
+        """)
+
+# Shared between server instances: rate-limit buckets and the scan replay memory.
+_migration("0002_shared_limits", """
+        CREATE TABLE rate_buckets (
+            key TEXT PRIMARY KEY,
+            tokens REAL NOT NULL,
+            at REAL NOT NULL,
+            full_at REAL NOT NULL
+        );
+        CREATE INDEX rate_buckets_full ON rate_buckets(full_at);
+        CREATE TABLE scan_replays (
+            key TEXT PRIMARY KEY,
+            until_at REAL NOT NULL,
+            answer TEXT NOT NULL
+        );
+        CREATE INDEX scan_replays_until ON scan_replays(until_at);
+        CREATE INDEX scans_at ON scans(at);
+        CREATE TABLE server_secrets (
+            name TEXT PRIMARY KEY,
+            secret TEXT NOT NULL
+        );
+        """)
 
 
-@MIGRATIONS(name="0002_device_alerts")
-def _m0002_device_alerts(db: sqlite_utils.Database) -> None:
-    """Alerts a device raised (WeChat logged out, UI changed, sends failing ...): the owner's
-    alert list. `key` makes a device's retry of the same alert land once."""
-    _run_script(
-        db,
-        """
+# Alerts a device raised (WeChat logged out, UI changed, sends failing ...) for the owner's alert
+# list; `key` makes a device's retry of the same alert land once.
+_migration("0003_device_alerts", """
         CREATE TABLE device_alerts (
             id INTEGER PRIMARY KEY,
             device_id TEXT NOT NULL REFERENCES devices(id),
@@ -126,8 +165,7 @@ def _m0002_device_alerts(db: sqlite_utils.Database) -> None:
             UNIQUE (device_id, key)
         );
         CREATE INDEX device_alerts_store ON device_alerts(store_id, id)
-        """
-    )
+        """)
 
 
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
@@ -210,6 +248,9 @@ def migrate(path: str | Path) -> None:
     conn = connect(path)
     try:
         db = sqlite_utils.Database(conn)
+        if db["_sqlite_migrations"].exists():
+            refuse_unknown({r[0] for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'sync_server'")})
         MIGRATIONS.apply(db)
     finally:
         conn.close()

@@ -1,8 +1,10 @@
-"""In-memory token-bucket rate limits, keyed by client address or token.
+"""Token-bucket rate limits.
 
-Limits are per server process: behind nginx, add `limit_req` there too if several instances
-run (see docs/sync_server.md). The table of buckets is bounded, oldest evicted first, so a flood
-of distinct keys cannot grow memory without limit.
+`refill` is the bucket arithmetic. The server's limits (scans per address and per token,
+enrollments per address) keep their buckets in the database (`rate_buckets`, spent inside the
+scan writer's transactions, see SyncService.scan_batch), so every server process and instance
+on one database shares them. `RateLimiter` is the same arithmetic in process memory, bounded
+(oldest evicted first), for callers that need no sharing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+
+
+def refill(tokens: float, at: float, now: float, rate: float, burst: float
+           ) -> tuple[float, float]:
+    """A bucket that held `tokens` at time `at`, refilled at `rate`/s up to `burst`, asked for
+    one token at `now`: (tokens left, 0) when granted, else (tokens, seconds to wait)."""
+    tokens = min(burst, tokens + max(0.0, now - at) * rate)
+    if tokens >= 1.0:
+        return tokens - 1.0, 0.0
+    return tokens, (1.0 - tokens) / rate if rate > 0 else 3600.0
 
 
 class RateLimiter:

@@ -3,43 +3,44 @@
 A scanner is named by a signed cookie (`a01scan`, given with the first answer) or, without
 one, by its address. An answer that claimed a device slot is remembered per (scanner, token)
 for a window, and a repeat inside the window gets the same answer (same device, same binding
-code) without touching the database, so replaying one valid token cannot drain a store's daily
-cap. The table is bounded, oldest first out.
+code) without claiming another slot, so replaying one valid token cannot drain a store's daily
+cap. The memory is the database's `scan_replays` table (SyncService.scan_batch), shared by
+every server process and instance; the cookie's key is a secret they share too.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import itertools
 import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 
 COOKIE = "a01scan"
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
-class ReplayCache:
-    def __init__(self, *, window_s: float = 600.0, cookie_window_s: float = 86_400.0,
-                 max_entries: int = 100_000, secret: bytes | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        self.window_s = window_s
-        self.cookie_window_s = cookie_window_s
-        self.max_entries = max_entries
-        self.secret = secret or secrets.token_bytes(32)
-        self.clock = clock
-        self._seen: OrderedDict[tuple[str, str], tuple[float, Answer]] = OrderedDict()
+def replay_key(scanner: str, token: str) -> str:
+    """The memory's key for a scanner ("c:<cookie id>" or "a:<address>") and a token."""
+    return f"{scanner}|{hashlib.sha256(token.encode('utf-8', 'replace')).hexdigest()[:32]}"
 
-    # -- the scanner's cookie -----------------------------------------------------------------
+
+class ScannerCookie:
+    def __init__(self, secret: bytes, max_age_s: float = 86_400.0):
+        self.secret = secret
+        self.max_age_s = max_age_s
+        # Scanner ids: HMAC of a per-process random seed and a counter (unique, unguessable,
+        # and no system call per scan: os.urandom is slow on some virtual machines).
+        self._seed = secrets.token_bytes(32)
+        self._counter = itertools.count()
 
     def _mac(self, scanner: str) -> str:
         return hmac.new(self.secret, scanner.encode(), hashlib.sha256).hexdigest()[:24]
 
-    def new_cookie(self) -> tuple[str, bytes]:
+    def new(self) -> tuple[str, bytes]:
         """A fresh scanner id and the Set-Cookie header value that carries it."""
-        scanner = secrets.token_urlsafe(12)
-        value = f"{COOKIE}={scanner}.{self._mac(scanner)}; Max-Age={int(self.cookie_window_s)};" \
+        raw = hmac.new(self._seed, str(next(self._counter)).encode(), hashlib.sha256).digest()
+        scanner = base64.urlsafe_b64encode(raw[:12]).decode()
+        value = f"{COOKIE}={scanner}.{self._mac(scanner)}; Max-Age={int(self.max_age_s)};" \
                 " Path=/q/; HttpOnly; SameSite=Lax"
         return scanner, value.encode()
 
@@ -53,24 +54,3 @@ class ReplayCache:
                         mac.encode(), self._mac(scanner).encode()):
                     return scanner
         return None
-
-    # -- remembered answers -------------------------------------------------------------------
-
-    def get(self, keys: list[tuple[str, str]]) -> Answer | None:
-        now = self.clock()
-        for key in keys:
-            found = self._seen.get(key)
-            if found is None:
-                continue
-            until, answer = found
-            if until > now:
-                return answer
-            del self._seen[key]
-        return None
-
-    def put(self, key: tuple[str, str], answer: Answer, *, cookie: bool) -> None:
-        self._seen[key] = (self.clock() + (self.cookie_window_s if cookie else self.window_s),
-                           answer)
-        self._seen.move_to_end(key)
-        while len(self._seen) > self.max_entries:
-            self._seen.popitem(last=False)

@@ -16,9 +16,9 @@ from alpha01.asgiheaders import client_address
 
 from . import pages
 from .ratelimit import RateLimiter
-from .replay import ReplayCache
+from .replay import ScannerCookie, replay_key
 from .security import BadToken
-from .service import SyncService
+from .service import ScanAsk, ScanResult, SyncService
 
 log = logging.getLogger("sync_server")
 
@@ -32,59 +32,81 @@ _BUSY = (503, [*_HTML, (b"retry-after", b"2")], pages.BUSY_HTML.encode("utf-8"))
 
 
 class ScanHandler:
+    """Rate limits (per address, per token), the replay memory and routing: all in the
+    database, in one batched transaction on the writer thread, so several server processes
+    or instances enforce them together."""
+
     def __init__(self, service: SyncService):
         cfg = service.config
         self.service = service
-        self.by_ip = RateLimiter(cfg.scan_ip_per_min)
-        self.by_token = RateLimiter(cfg.scan_token_per_min)
-        self.replays = ReplayCache(window_s=cfg.scan_replay_window_s)
+        self.ip_rate = (cfg.scan_ip_per_min / 60.0, max(1.0, cfg.scan_ip_per_min / 2))
+        self.token_rate = (cfg.scan_token_per_min / 60.0, max(1.0, cfg.scan_token_per_min / 2))
+        self.window_s = cfg.scan_replay_window_s
+        self.cookies = ScannerCookie(service.shared_secret("scanner-cookie"))
+        self._rendered: dict[tuple, tuple[int, Headers, bytes]] = {}
 
     async def respond(self, token: str, client: str, cookie: str = ""
                       ) -> tuple[int, Headers, bytes]:
         """Status, headers and body for a scan of `token` from address `client` with the
         request's Cookie header `cookie`."""
-        wait = self.by_ip.hit(client)
-        if not wait:
-            wait = self.by_token.hit(token[:256])
-        if wait:
-            return 429, [(b"content-type", b"application/json"),
-                         (b"retry-after", RateLimiter.retry_after(wait).encode())], \
-                b'{"detail":"too many requests"}'
         token_key = token[:256]
-        scanner = self.replays.scanner_of(cookie) if cookie else None
-        keys = [("a:" + client, token_key)]
-        if scanner:
-            keys.insert(0, ("c:" + scanner, token_key))
-        again = self.replays.get(keys)
-        if again is not None:
-            try:
-                return again if self.service.still_valid(token) else _BAD
-            except Exception:
-                log.exception("scan replay check failed")
-                return _BUSY
         try:
-            result = await self.service.scan_async(token)
+            claims = self.service.verify(token, self.service.clock())
         except BadToken:
-            return _BAD
+            claims = None  # still spends the limits: guessing costs what scanning does
+        scanner = self.cookies.scanner_of(cookie) if cookie else None
+        by_address = replay_key("a:" + client, token_key)
+        new_cookie: list[tuple[bytes, bytes]] = []
+        if scanner is None:
+            fresh, value = self.cookies.new()
+            new_cookie = [(b"set-cookie", value)]
+            by_cookie = replay_key("c:" + fresh, token_key)
+            replay = [by_address]
+        else:
+            by_cookie = replay_key("c:" + scanner, token_key)
+            replay = [by_cookie, by_address]
+        ask = ScanAsk(
+            claims,
+            limits=[("ip:" + client, *self.ip_rate),
+                    ("tok:" + replay_key("", token_key)[1:], *self.token_rate)],
+            replay=replay if claims is not None else [],
+            remember=[(by_cookie, self.cookies.max_age_s), (by_address, self.window_s)],
+        )
+        try:
+            outcome = await self.service.scan_async(ask)
         except Exception:
-            # A server-side problem (e.g. the database busy past its timeout), not the token's.
+            # A server-side problem (e.g. the database unreachable), not the token's.
             log.exception("scan failed")
             return _BUSY
+        if outcome.wait:
+            return 429, [(b"content-type", b"application/json"),
+                         (b"retry-after", RateLimiter.retry_after(outcome.wait).encode())], \
+                b'{"detail":"too many requests"}'
+        result = outcome.result
+        if result is None:
+            return _BAD
         if result.kind == "fallback":  # claimed no slot: nothing to replay
             return 200, _HTML, pages.fallback(result).encode("utf-8")
-        set_cookie: list[tuple[bytes, bytes]] = []
-        if scanner is None:
-            scanner, value = self.replays.new_cookie()
-            set_cookie = [(b"set-cookie", value)]
-        if result.kind == "redirect":
-            answer = (302, [(b"location", result.redirect_url.encode()),
-                            (b"cache-control", b"no-store"), (b"content-length", b"0")], b"")
-        else:
-            answer = (200, _HTML, pages.landing(result).encode("utf-8"))
-        # The same answer again for this scanner (by cookie) and this address, slot-free.
-        self.replays.put(("c:" + scanner, token_key), answer, cookie=True)
-        self.replays.put(keys[-1], answer, cookie=False)
-        return answer[0], answer[1] + set_cookie, answer[2]
+        answer = self._answer(result)
+        if outcome.replayed:
+            return answer
+        return answer[0], answer[1] + new_cookie, answer[2]
+
+    def _answer(self, result: ScanResult) -> tuple[int, Headers, bytes]:
+        """The page (or redirect) for a routed scan; replays of one answer are rendered once."""
+        key = (result.kind, result.store_name, result.wechat_name, result.qr_sha,
+               result.binding_code, result.redirect_url)
+        found = self._rendered.get(key)
+        if found is None:
+            if result.kind == "redirect":
+                found = (302, [(b"location", result.redirect_url.encode()),
+                               (b"cache-control", b"no-store"), (b"content-length", b"0")], b"")
+            else:
+                found = (200, _HTML, pages.landing(result).encode("utf-8"))
+            if len(self._rendered) >= 1024:
+                self._rendered.clear()
+            self._rendered[key] = found
+        return found
 
     @staticmethod
     def bad_token() -> tuple[int, Headers, bytes]:

@@ -98,6 +98,7 @@ class TokenKeys:
             for kid, secret in keys.items()
         }
         self.newest = max(keys, key=lambda k: int(k[1:]))
+        self._verified: dict[str, Claims] = {}
 
     def __contains__(self, kid: str) -> bool:
         return kid in self._serializers
@@ -109,7 +110,23 @@ class TokenKeys:
         return f"{self.newest}.{self._serializers[self.newest].dumps(payload)}"
 
     def verify(self, token: str, now: float) -> Claims:
-        """The claims of a well-signed, unexpired token, or BadToken. Never anything else."""
+        """The claims of a well-signed, unexpired token, or BadToken. Never anything else.
+
+        A token that verified once is remembered (bounded) by this key set, so a busy poster's
+        token is not HMAC-checked on every scan; its expiry still is. A new key set (rotation,
+        retirement) starts with an empty memory."""
+        known = self._verified.get(token) if isinstance(token, str) else None
+        if known is not None:
+            if known.expires_at is not None and known.expires_at <= now:
+                raise BadToken("expired")
+            return known
+        claims = self._verify(token, now)
+        if len(self._verified) >= 4096:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str, now: float) -> Claims:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not token.isascii():
             raise BadToken("shape")
         kid, dot, rest = token.partition(".")

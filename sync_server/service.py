@@ -1,9 +1,10 @@
 """What the server does, independent of HTTP: stores, devices, enrollment, QR tokens, scans.
 
-The API and the command line both call this. Each thread gets its own SQLite connection.
-Changes that read before they write run under `BEGIN IMMEDIATE`, which takes SQLite's write lock
-first: the device choice and the claim of its daily slot are one atomic step even when several
-server processes share the database.
+The API and the command line both call this. State lives in a `storage.Storage`: SQLite (each
+thread its own connection; changes that read before they write run under `BEGIN IMMEDIATE`)
+or PostgreSQL (a pool; routing locks the store's row). Either way the device choice and the
+claim of its daily slot are one atomic step even when several server processes share the
+database, and so are the rate-limit buckets and the scan replay memory (`scan_batch`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import db as dbmod
+from .ratelimit import refill
 from .security import (
     BadToken,
     Claims,
@@ -33,6 +37,7 @@ from .security import (
     normalize_enrollment_code,
     secret_matches,
 )
+from .storage import open_storage
 
 MAX_QR_IMAGE_BYTES = 150_000
 _IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
@@ -80,6 +85,29 @@ class ServerConfig:
     docs: bool = False
 
 
+def _refill_s(tokens: float, rate: float, burst: float) -> float:
+    """Seconds until a bucket holding `tokens` is full again (then it can be forgotten)."""
+    return (burst - tokens) / rate if rate > 0 else 86_400.0
+
+
+@dataclass
+class ScanAsk:
+    """One scan request as the writer sees it (see `SyncService.scan_batch`)."""
+
+    claims: Claims | None  # None: the token failed verification (it still spends the limits)
+    # (bucket key, tokens per second, burst): checked in order, the first refusal answers.
+    limits: list[tuple[str, float, float]] = field(default_factory=list)
+    replay: list[str] = field(default_factory=list)  # remembered-answer keys, in order
+    remember: list[tuple[str, float]] = field(default_factory=list)  # (key, seconds) if routed
+
+
+@dataclass
+class ScanOutcome:
+    wait: float = 0.0  # > 0: refused by a rate limit, retry after this many seconds
+    result: ScanResult | None = None  # None (and wait 0): a bad token
+    replayed: bool = False  # the remembered answer of an earlier scan, no slot claimed
+
+
 @dataclass
 class ScanResult:
     kind: str  # "device" | "redirect" | "fallback"
@@ -115,11 +143,13 @@ class SyncService:
         db_path: str | Path,
         config: ServerConfig | None = None,
         clock: Callable[[], float] = time.time,
+        pool_max: int = 10,
     ):
-        self.db_path = Path(db_path)
+        """`db_path`: a SQLite file, or a `postgresql://…` URL (see storage.open_storage)."""
+        self.storage = open_storage(db_path, pool_max=pool_max)
+        self.db_path = Path(db_path) if self.storage.kind == "sqlite" else str(db_path)
         self.config = config or ServerConfig()
         self.clock = clock
-        self._local = threading.local()
         self._keys: TokenKeys | None = None
         self._keys_loaded = 0.0
         self._keys_lock = threading.Lock()
@@ -128,22 +158,20 @@ class SyncService:
         self.on_device_chosen: Callable[[], None] | None = None
         self._checkpointer: dbmod.Checkpointer | None = None
         self._writer: Any = None  # writer.ScanWriter in serve mode
-        dbmod.migrate(self.db_path)
+        self._pruned_at = 0.0
+        self._secrets: dict[str, bytes] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
     @property
     def conn(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = dbmod.connect(
-                self.db_path, autocheckpoint=self._checkpointer is None)
-        return conn
+        return self.storage.conn
 
     def start_checkpointer(self, interval_s: float = 1.0) -> None:
-        """Serve mode: checkpoint the WAL from a background thread, not inside requests."""
-        if self._checkpointer is None:
-            self._close_conn()  # reopen this thread's connection without auto-checkpoints
+        """Serve mode on SQLite: checkpoint the WAL from a background thread, not in requests."""
+        if self._checkpointer is None and self.storage.kind == "sqlite":
+            self.storage.close()  # reopen this thread's connection without auto-checkpoints
+            self.storage.autocheckpoint = False
             self._checkpointer = dbmod.Checkpointer(self.db_path, interval_s).start()
 
     def start_writer(self) -> None:
@@ -153,14 +181,12 @@ class SyncService:
 
             self._writer = ScanWriter(self).start()
 
-    async def scan_async(self, token: str) -> ScanResult:
-        """`scan` for the event loop: verification here, routing on the writer thread."""
-        now = self.clock()
-        claims = self.verify(token, now)
+    async def scan_async(self, ask: ScanAsk) -> ScanOutcome:
+        """One scan from the event loop: limits, replay memory and routing on the writer
+        thread (batched), or inline when no writer runs."""
         if self._writer is None:
-            with self._write() as c:
-                return self._route(c, claims, now)
-        return await self._writer.route(claims, now)
+            return self.scan_batch([ask], self.clock())[0]
+        return await self._writer.submit(ask)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -169,25 +195,25 @@ class SyncService:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-        self._close_conn()
-
-    def _close_conn(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.storage.close()
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        with self.storage.write() as c:
+            yield c
+
+    def shared_secret(self, name: str) -> bytes:
+        """A random secret every server instance on this database shares (made on first use):
+        e.g. the key of the scanner cookie, which any instance must be able to check."""
+        found = self._secrets.get(name)
+        if found is None:
+            with self._write() as c:
+                c.execute("INSERT INTO server_secrets (name, secret) VALUES (?, ?)"
+                          " ON CONFLICT (name) DO NOTHING", (name, secrets.token_hex(32)))
+                row = c.execute("SELECT secret FROM server_secrets WHERE name = ?",
+                                (name,)).fetchone()
+            found = self._secrets[name] = bytes.fromhex(row[0])
+        return found
 
     def day(self, at: float | None = None) -> int:
         at = self.clock() if at is None else at
@@ -285,12 +311,12 @@ class SyncService:
         if daily_cap < 0:
             raise ServiceError("daily cap must not be negative")
         with self._write() as c:
-            cur = c.execute(
+            new_id = c.execute(
                 "INSERT INTO stores (name, fallback_contact, daily_cap, created_at)"
-                " VALUES (?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?) RETURNING id",
                 (name, fallback_contact.strip(), daily_cap, self.clock()),
-            )
-        return self.get_store(cur.lastrowid)
+            ).fetchone()[0]
+        return self.get_store(new_id)
 
     def get_store(self, store_id: int) -> dict:
         row = self.conn.execute("SELECT * FROM stores WHERE id = ?", (store_id,)).fetchone()
@@ -302,7 +328,7 @@ class SyncService:
         since = self.clock() - self.config.online_window_s
         rows = self.conn.execute(
             "SELECT s.*, count(d.id) AS devices,"
-            " coalesce(sum(d.last_seen >= ?), 0) AS online"
+            " coalesce(sum(CASE WHEN d.last_seen >= ? THEN 1 ELSE 0 END), 0) AS online"
             " FROM stores s LEFT JOIN devices d ON d.store_id = s.id AND d.revoked_at IS NULL"
             " GROUP BY s.id ORDER BY s.id",
             (since,),
@@ -368,20 +394,22 @@ class SyncService:
         return {"id": row[0], "store_id": row[1]}
 
     def heartbeat(self, device_id: str, status: dict) -> dict:
-        """Store a device's status. `wechat_qr` None keeps the old image, "" clears it."""
+        """Store a device's status. A field the device did not send keeps its stored value
+        (a beat that only says "alive" blanks nothing); `wechat_qr` "" clears the image."""
         now = self.clock()
-        sets = {
-            "last_seen": now,
-            "channel_ok": int(bool(status.get("channel_ok"))),
-            "channel_detail": str(status.get("channel_detail", ""))[:200],
-            "open_chats": int(status.get("open_chats", 0)),
-            "friends_today": int(status.get("friends_today", 0)),
-            "friends_day": self.day(now),
-            "version": str(status.get("version", ""))[:40],
-            "wechat_name": str(status.get("wechat_name", ""))[:64],
-            "web_chat_url": str(status.get("web_chat_url", "") or ""),
-        }
-        url = sets["web_chat_url"]
+        sets: dict[str, Any] = {"last_seen": now}
+        if status.get("channel_ok") is not None:
+            sets["channel_ok"] = int(bool(status["channel_ok"]))
+        for name, limit in (("channel_detail", 200), ("version", 40), ("wechat_name", 64),
+                            ("web_chat_url", 10_000)):
+            if status.get(name) is not None:
+                sets[name] = str(status[name])[:limit]
+        for name in ("open_chats", "friends_today"):
+            if status.get(name) is not None:
+                sets[name] = int(status[name])
+        if "friends_today" in sets:
+            sets["friends_day"] = self.day(now)
+        url = sets.get("web_chat_url", "")
         if url and (len(url) > 500 or not url.startswith(("https://", "http://"))
                     or any(ch in url for ch in "\"'<> \r\n")):
             raise ServiceError("web_chat_url must be an http(s) URL")
@@ -408,16 +436,17 @@ class SyncService:
             raise ServiceError("alert time out of range")
         with self._write() as c:
             c.execute(
-                "INSERT OR IGNORE INTO device_alerts (device_id, store_id, key, at, received_at,"
-                " channel, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO device_alerts (device_id, store_id, key, at, received_at,"
+                " channel, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (device_id, key) DO NOTHING",
                 (device_id, store_id, str(alert["key"])[:80], at, now,
                  str(alert.get("channel", ""))[:40], str(alert["detail"])[:500]))
             row = c.execute("SELECT id FROM device_alerts WHERE device_id = ? AND key = ?",
                             (device_id, str(alert["key"])[:80])).fetchone()
         return {"ok": True, "id": row[0]}
 
-    def list_alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
-        """Newest alerts first, with the device and store they came from."""
+    def reported_alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
+        """The alerts devices posted, newest first, with the device and store they came from."""
         sql = ("SELECT a.id, a.device_id, d.name AS device_name, a.store_id, s.name AS store_name,"
                " a.at, a.received_at, a.channel, a.detail FROM device_alerts a"
                " JOIN devices d ON d.id = a.device_id JOIN stores s ON s.id = a.store_id")
@@ -521,13 +550,135 @@ class SyncService:
     def scan(self, token: str) -> ScanResult:
         """Verify a scanned token and route it: BadToken, or where the customer goes.
 
-        The device choice and the claim of one of its daily slots happen under the write lock,
-        so a device with one slot left is given to exactly one scan.
+        The device choice and the claim of one of its daily slots happen under the write lock
+        (SQLite) or the store's row lock (PostgreSQL), so a device with one slot left is given
+        to exactly one scan.
         """
         now = self.clock()
         claims = self.verify(token, now)
         with self._write() as c:
             return self._route(c, claims, now)
+
+    def scan_batch(self, asks: list[ScanAsk], now: float) -> list[ScanOutcome | Exception]:
+        """Several scans in one transaction (one commit), in order: rate limits, then the
+        replay memory, then routing. Everything here is shared by every server instance on
+        the database. A database error fails the whole batch (each entry is that exception);
+        a deadlock between instances on PostgreSQL is retried."""
+        for attempt in range(3):
+            try:
+                with self._write() as c:
+                    outcomes = self._scan_batch(c, asks, now)
+                break
+            except Exception as exc:
+                retry = getattr(self.storage, "retryable", None)
+                if attempt < 2 and retry is not None and retry(exc):
+                    continue
+                return [exc] * len(asks)
+        if now - self._pruned_at > 60:
+            self._pruned_at = now
+            self.prune(now)
+        return outcomes
+
+    def _scan_batch(self, c: Any, asks: list[ScanAsk], now: float) -> list[ScanOutcome | Exception]:
+        shapes = {k: (rate, burst) for a in asks for k, rate, burst in a.limits}
+        buckets = self._load_buckets(c, shapes, now)
+        changed: set[str] = set()
+        outcomes: list[ScanOutcome | Exception] = []
+        # A busy poster sends one token (and often one scanner) many times per batch: each
+        # token row and replay key is read once per batch, and answers remembered in this
+        # batch are seen by the scans after them.
+        token_rows: dict[str, Any] = {}  # "jti/store" -> row, None when refused
+        remembered: dict[str, ScanResult | None] = {}
+        for ask in asks:
+            wait = 0.0
+            for key, rate, burst in ask.limits:
+                tokens, at = buckets.get(key, (burst, now))
+                tokens, wait = refill(tokens, at, now, rate, burst)
+                buckets[key] = (tokens, now)
+                changed.add(key)
+                if wait:
+                    break
+            if wait:
+                outcomes.append(ScanOutcome(wait=wait))
+                continue
+            if ask.claims is None:
+                outcomes.append(ScanOutcome())
+                continue
+            which = f"{ask.claims.jti}/{ask.claims.store_id}"
+            if which not in token_rows:
+                try:
+                    token_rows[which] = self._token_row(c, ask.claims, now)
+                except BadToken:
+                    token_rows[which] = None
+            token_row = token_rows[which]
+            if token_row is None:
+                outcomes.append(ScanOutcome())
+                continue
+            again = self._remembered(c, ask.replay, now, remembered)
+            if again is not None:
+                outcomes.append(ScanOutcome(result=again, replayed=True))
+                continue
+            result = self._route(c, ask.claims, now, token_row)
+            if result.kind != "fallback":  # a claimed slot: the same answer for repeats
+                answer = json.dumps(asdict(result), ensure_ascii=False)
+                for key, window in ask.remember:
+                    c.execute("INSERT INTO scan_replays (key, until_at, answer) VALUES (?, ?, ?)"
+                              " ON CONFLICT (key) DO UPDATE SET until_at = excluded.until_at,"
+                              " answer = excluded.answer", (key, now + window, answer))
+                    remembered[key] = result
+            outcomes.append(ScanOutcome(result=result))
+        if changed:
+            c.executemany(
+                "INSERT INTO rate_buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at,"
+                " full_at = excluded.full_at",
+                [(k, tokens, at, now + _refill_s(tokens, *shapes[k]))
+                 for k in sorted(changed) for tokens, at in [buckets[k]]])
+        return outcomes
+
+    def _load_buckets(self, c: Any, shapes: dict[str, tuple[float, float]], now: float
+                      ) -> dict[str, tuple[float, float]]:
+        if not shapes:
+            return {}
+        keys = sorted(shapes)
+        marks = ", ".join("?" * len(keys))
+        if self.storage.kind == "postgres":
+            # Lock every bucket this batch spends from, in key order (no lock-order cycles
+            # between instances); a missing row is created full first so it can be locked too.
+            c.executemany("INSERT INTO rate_buckets (key, tokens, at, full_at)"
+                          " VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                          [(k, shapes[k][1], now, now) for k in keys])
+            return {r[0]: (r[1], r[2]) for r in c.execute(
+                f"SELECT key, tokens, at FROM rate_buckets WHERE key IN ({marks})"
+                " ORDER BY key FOR UPDATE", keys)}
+        return {r[0]: (r[1], r[2]) for r in c.execute(
+            f"SELECT key, tokens, at FROM rate_buckets WHERE key IN ({marks})", keys)}
+
+    def take(self, key: str, per_min: float, burst: float) -> float:
+        """Spend one token from a shared bucket: 0 when allowed, else seconds to wait."""
+        outcome = self.scan_batch([ScanAsk(None, [(key, per_min / 60.0, burst)])], self.clock())[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome.wait
+
+    @staticmethod
+    def _remembered(c: Any, keys: list[str], now: float,
+                    cache: dict[str, ScanResult | None]) -> ScanResult | None:
+        for key in keys:
+            if key not in cache:
+                row = c.execute("SELECT answer FROM scan_replays WHERE key = ? AND until_at > ?",
+                                (key, now)).fetchone()
+                cache[key] = ScanResult(**json.loads(row[0])) if row is not None else None
+            if cache[key] is not None:
+                return cache[key]
+        return None
+
+    def prune(self, now: float | None = None) -> None:
+        """Forget expired replay answers and rate-limit buckets that have filled up again."""
+        now = self.clock() if now is None else now
+        with self._write() as c:
+            c.execute("DELETE FROM scan_replays WHERE until_at <= ?", (now,))
+            c.execute("DELETE FROM rate_buckets WHERE full_at <= ?", (now,))
 
     def still_valid(self, token: str) -> bool:
         """Whether a token that was accepted before still is: signature, key, expiry and
@@ -548,12 +699,9 @@ class SyncService:
         kid = token.partition(".")[0] if isinstance(token, str) else ""
         return self.keys(want=kid).verify(token, now)
 
-    def _route(self, c: Any, claims: Claims, now: float) -> ScanResult:
-        """Inside a write transaction: revocation check, device choice, slot claim, scan row.
-
-        Raises BadToken before writing anything, so a batch can carry on past it.
-        """
-        today = self.day(now)
+    @staticmethod
+    def _token_row(c: Any, claims: Claims, now: float) -> Any:
+        """The token's row with its store, or BadToken (unknown, revoked, expired, other store)."""
         row = c.execute(
             "SELECT t.store_id, t.channel, t.expires_at, t.revoked_at, s.name,"
             " s.fallback_contact, s.daily_cap"
@@ -567,10 +715,24 @@ class SyncService:
             or (row[2] is not None and row[2] <= now)
         ):
             raise BadToken("unknown, revoked or cross-store token")
+        return row
+
+    def _route(self, c: Any, claims: Claims, now: float, row: Any = None) -> ScanResult:
+        """Inside a write transaction: revocation check, device choice, slot claim, scan row.
+
+        Raises BadToken before writing anything, so a batch can carry on past it. Only a
+        device that is online and whose channels report healthy is chosen: a PC whose WeChat
+        is logged out, or whose web chat is down, gets no new customers.
+        """
+        today = self.day(now)
+        if row is None:
+            row = self._token_row(c, claims, now)
         store_id, channel, store_name, fallback, store_cap = row[0], row[1], row[4], row[5], row[6]
+        self.storage.lock_store(c, store_id)
         device = c.execute(
             "SELECT id, wechat_name, qr_sha, web_chat_url FROM devices"
             " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
+            " AND channel_ok = 1"
             " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
             "     < coalesce(daily_cap, :cap)"
             " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
@@ -629,6 +791,72 @@ class SyncService:
             (code.strip().upper(), store_id),
         ).fetchone()
         return dict(row) if row else None
+
+    def stats(self, store_id: int | None = None, since: float | None = None) -> dict:
+        """Scans since `since` by store, device and outcome; devices online; channel health."""
+        now = self.clock()
+        since = now - 86_400 if since is None else since
+        where, params = "WHERE at >= ?", [since]
+        if store_id is not None:
+            where += " AND store_id = ?"
+            params.append(store_id)
+        scans = [dict(r) for r in self.conn.execute(
+            "SELECT store_id, device_id, outcome, count(*) AS scans FROM scans " + where
+            + " GROUP BY store_id, device_id, outcome ORDER BY store_id, device_id, outcome",
+            params)]
+        devices = self.list_devices(store_id)
+        online = [d for d in devices if d["online"]]
+        return {
+            "since": since, "until": now,
+            "scans": scans,
+            "scans_total": sum(r["scans"] for r in scans),
+            "devices": len(devices),
+            "devices_online": len(online),
+            "channels_down": len([d for d in online if not d["channel_ok"]]),
+            "device_health": [
+                {k: d[k] for k in ("id", "store_id", "name", "online", "last_seen", "channel_ok",
+                                   "channel_detail", "routed_today", "friends_today",
+                                   "daily_cap", "open_chats")} for d in devices],
+        }
+
+    def alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
+        """What the owner should act on: the conditions of now (computed, nothing stored:
+        device_offline, channel_down, cap_reached, store_unavailable), then what the devices
+        reported themselves (kind device_alert: WeChat logged out, its UI changed, sends
+        failing ...), newest first, at most `limit` of those."""
+        devices = self.list_devices(store_id)
+        found: list[dict] = []
+        for d in devices:
+            who = d["name"] or d["id"]
+            base = {"store_id": d["store_id"], "store_name": d["store_name"],
+                    "device_id": d["id"]}
+            if d["last_seen"] is not None and not d["online"]:
+                found.append({**base, "kind": "device_offline", "since": d["last_seen"],
+                              "message": f"{d['store_name']} 的 {who} 已离线（超过"
+                                         f" {int(self.config.online_window_s)} 秒没有心跳）"})
+            elif d["online"] and not d["channel_ok"]:
+                found.append({**base, "kind": "channel_down", "detail": d["channel_detail"],
+                              "message": f"{d['store_name']} 的 {who} 渠道异常（微信掉线？）："
+                                         f"{d['channel_detail'] or '无详情'}"})
+            cap = d["daily_cap"]
+            if d["online"] and cap is not None and max(d["routed_today"], d["friends_today"]) >= cap:
+                found.append({**base, "kind": "cap_reached", "cap": cap,
+                              "message": f"{d['store_name']} 的 {who} 今天的新客上限 {cap} 已满"})
+        stores = self.list_stores() if store_id is None else [
+            s for s in self.list_stores() if s["id"] == store_id]
+        for s in stores:
+            mine = [d for d in devices if d["store_id"] == s["id"]]
+            usable = [d for d in mine if d["online"] and d["channel_ok"]
+                      and max(d["routed_today"], d["friends_today"]) < (d["daily_cap"] or 0)]
+            if mine and not usable:
+                found.append({"store_id": s["id"], "store_name": s["name"], "device_id": None,
+                              "kind": "store_unavailable",
+                              "message": f"{s['name']} 没有可接待新客的设备：扫码顾客只能看到备用联系方式"})
+        for r in self.reported_alerts(store_id, limit):
+            who = r["device_name"] or r["device_id"]
+            found.append({**r, "kind": "device_alert",
+                          "message": f"{r['store_name']} 的 {who}：{r['detail']}"})
+        return found
 
     def scan_stats(self, store_id: int | None = None) -> list[dict]:
         sql = ("SELECT store_id, channel, device_id, outcome, count(*) AS scans FROM scans"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -348,21 +349,51 @@ def backup(runner: JobRunner, job: Job, key: str, now: float) -> dict[str, Any]:
 # -- sync heartbeat -----------------------------------------------------------------------------
 
 
+def device_status(channels: list[Any], activity: Callable[[], tuple[int, int]]) -> Any:
+    """What a heartbeat reports, whoever sends it (the app's HeartbeatLoop or this job): the
+    channels' health, the web chat's URL (the server redirects scans there), the WeChat account,
+    and today's open chats and new friends (load balancing and the friend cap). Every field is
+    filled: the server would otherwise keep a stale value, never a guessed one."""
+    from .. import __version__
+    from ..sync.client import DeviceStatus
+
+    status = DeviceStatus(version=__version__, web_chat_url="", wechat_name="")
+    healths = []
+    for ch in channels:
+        h = ch.health()
+        healths.append(h)
+        status.web_chat_url = status.web_chat_url or getattr(ch, "chat_url", "") or ""
+        status.wechat_name = status.wechat_name or (getattr(h, "account", "") or "")
+    status.channel_ok = bool(healths) and all(h.ok for h in healths)
+    status.channel_detail = "; ".join(h.detail for h in healths if h.detail)[:200]
+    status.open_chats, status.friends_today = activity()
+    return status
+
+
+def _activity_today(runner: JobRunner) -> tuple[int, int]:
+    """Open chats and new friends today, read on a reader connection (the writer stays free)."""
+    if runner.store.db.path is None:  # an in-memory database: only the writer sees it
+        return runner.write(lambda s: s.activity_today())
+    from ..storage.db import Database
+    from ..storage.queries import Store
+
+    reader = Database.open_home(runner.paths, reader=True)
+    try:
+        return Store(reader).activity_today()
+    finally:
+        reader.close()
+
+
 def heartbeat(runner: JobRunner, job: Job, key: str, now: float) -> dict[str, Any]:
     """One heartbeat to the sync server (for hosts without the background HeartbeatLoop)."""
     s = runner.settings.sync
     if not (s.server and s.device_id):
         raise Skip("this PC is not enrolled with a sync server")
-    from .. import __version__
     from ..sync.client import DeviceStatus, HeartbeatLoop, SyncClient
 
     def status() -> DeviceStatus:
-        st = DeviceStatus(version=__version__)
         channels = list(getattr(runner.engine, "channels", {}).values())
-        healths = [ch.health() for ch in channels]
-        st.channel_ok = bool(healths) and all(h.ok for h in healths)
-        st.channel_detail = "; ".join(h.detail for h in healths if h.detail)[:200]
-        return st
+        return device_status(channels, lambda: _activity_today(runner))
 
     if runner.heartbeat is None:
         runner.heartbeat = HeartbeatLoop(SyncClient(s.server, s.device_id, s.device_secret),

@@ -64,19 +64,22 @@ class Binding:
 
 @dataclass
 class DeviceStatus:
-    """What a heartbeat reports. `wechat_qr` is PNG/JPEG bytes, sent only when it changes."""
+    """What a heartbeat reports. `wechat_qr` is PNG/JPEG bytes, sent only when it changes.
+
+    A field left None is not sent, and the server keeps what it had: a reporter that does not
+    know the open chats or the web chat's URL never blanks them ("" does clear a URL)."""
 
     channel_ok: bool = False
     channel_detail: str = ""
-    open_chats: int = 0
-    friends_today: int = 0
+    open_chats: int | None = None
+    friends_today: int | None = None
     version: str = ""
-    wechat_name: str = ""
-    web_chat_url: str = ""
+    wechat_name: str | None = None
+    web_chat_url: str | None = None
     wechat_qr: bytes | None = field(default=None, repr=False)
 
     def to_json(self, include_image: bool) -> dict[str, Any]:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if v is not None or k == "wechat_qr"}
         image = data.pop("wechat_qr")
         if include_image and image is not None:
             data["wechat_qr"] = base64.b64encode(image).decode("ascii")
@@ -95,6 +98,37 @@ def parse_binding_code(text: str) -> str | None:
     return match.group(1).upper() if match else None
 
 
+_LOOPBACK_HOSTS = {"localhost"}
+
+
+def _is_loopback_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(server: str) -> None:
+    """https:// anywhere; plain http:// only to this machine (the device's secret travels as a
+    bearer token, and TLS is the job of the nginx in front of the server)."""
+    try:
+        url = httpx.URL(server)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise SyncError(f"同步服务器地址无效 / invalid sync server URL: {server!r}") from exc
+    host = (url.host or "").lower()
+    if url.scheme == "https" and host:
+        return
+    if url.scheme == "http" and (host in _LOOPBACK_HOSTS or _is_loopback_ip(host)):
+        return
+    if url.scheme == "http" and host:
+        raise SyncError(f"同步服务器必须用 https://（明文 http 只允许本机）/ the sync server must "
+                        f"use https:// (plain http only to loopback): {server!r}")
+    raise SyncError(f"同步服务器地址必须是 https:// 网址 / the sync server must be an https:// "
+                    f"URL, got {server!r}")
+
+
 class SyncClient:
     """One device's view of the sync server.
 
@@ -109,8 +143,7 @@ class SyncClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ):
-        if not server.startswith(("https://", "http://")):
-            raise SyncError(f"sync server must be an http(s) URL, got {server!r}")
+        check_server_url(server)
         self.server = server.rstrip("/")
         self.device_id = device_id
         self.device_secret = device_secret

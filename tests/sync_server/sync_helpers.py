@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,16 +52,19 @@ class LiveServer:
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # stderr to a file, not a pipe: a server logging tracebacks must never block on a full
+        # pipe nobody reads (it would hang, not fail).
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sync_server", "serve", "--db", str(db),
              "--port", str(self.port), *extra],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()}")
+                raise RuntimeError(f"server exited: {self.errors()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     return
@@ -77,5 +81,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self.log.close()
+
+    def errors(self) -> str:
+        """What the server wrote to stderr so far (tracebacks, warnings)."""
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")

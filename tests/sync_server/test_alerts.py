@@ -15,11 +15,15 @@ def test_a_device_posts_alerts_and_the_admin_lists_them(api, service, clock):
     again = api.post("/api/v1/alerts", json=body, headers=device["auth"])  # a retry
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     api.post("/api/v1/alerts", json={"key": "a2", "detail": "发送失败"}, headers=device["auth"])
-    rows = api.get("/api/v1/alerts", headers=api.admin).json()
+    rows = [r for r in api.get("/api/v1/alerts", headers=api.admin).json()
+            if r["kind"] == "device_alert"]
     assert [r["detail"] for r in rows] == ["发送失败", "微信已退出登录"]
+    assert rows[0]["message"].endswith("：发送失败")
     assert rows[1]["store_name"] == "一号店" and rows[1]["at"] == body["at"]
     assert api.get(f"/api/v1/alerts?store_id={other['id']}", headers=api.admin).json() == []
-    assert len(api.get("/api/v1/alerts?limit=1", headers=api.admin).json()) == 1
+    reported = [r for r in api.get("/api/v1/alerts?limit=1", headers=api.admin).json()
+                if r["kind"] == "device_alert"]
+    assert len(reported) == 1
 
 
 def test_alerts_are_checked_and_guarded(api, service, clock):

@@ -28,11 +28,24 @@ def store(service):
     return service.add_store("一号店", "电话 010-1234", daily_cap=3)
 
 
-def test_migrations_are_named_recorded_and_idempotent(tmp_path):
-    path = tmp_path / "m.db"
-    dbmod.migrate(path)
-    dbmod.migrate(path)
-    assert dbmod.applied(path) == ["0001_initial", "0002_device_alerts"]
+def test_migrations_are_named_recorded_and_idempotent(new_db):
+    target = new_db("m")
+    SyncService(target).close()
+    service = SyncService(target)
+    assert service.storage.applied() == ["0001_initial", "0002_shared_limits",
+                                        "0003_device_alerts"]
+    service.close()
+
+
+def test_a_database_from_a_newer_server_is_refused(new_db):
+    target = new_db("n")
+    service = SyncService(target)
+    table = ("_sqlite_migrations (migration_set, name, applied_at) VALUES ('sync_server', ?, 'x')"
+             if service.storage.kind == "sqlite" else "schema_migrations (name) VALUES (?)")
+    service.conn.execute(f"INSERT INTO {table}", ("0099_future",))
+    service.close()
+    with pytest.raises(dbmod.SchemaTooNew, match="0099_future"):
+        SyncService(target)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="modes 0700/0600 are POSIX")
@@ -192,12 +205,12 @@ def test_mint_through_the_api(api, service, store):
     assert api.post("/api/v1/qr", json={"store_id": 999}, headers=api.admin).status_code == 404
 
 
-def test_rate_limits_answer_429_with_retry_after(tmp_path):
+def test_rate_limits_answer_429_with_retry_after(new_db):
     from fastapi.testclient import TestClient
 
     from sync_server.api import create_app
 
-    svc = SyncService(tmp_path / "r.db", ServerConfig(scan_ip_per_min=10, scan_token_per_min=1000,
+    svc = SyncService(new_db("r"), ServerConfig(scan_ip_per_min=10, scan_token_per_min=1000,
                                                        enroll_ip_per_min=4))
     svc.init_admin()
     client = TestClient(create_app(svc))
@@ -209,12 +222,12 @@ def test_rate_limits_answer_429_with_retry_after(tmp_path):
     assert enroll[:2] == [403, 403] and enroll[-1] == 429
 
 
-def test_per_token_limit(tmp_path):
+def test_per_token_limit(new_db):
     from fastapi.testclient import TestClient
 
     from sync_server.api import create_app
 
-    svc = SyncService(tmp_path / "r.db", ServerConfig(scan_ip_per_min=1e6, scan_token_per_min=6))
+    svc = SyncService(new_db("r"), ServerConfig(scan_ip_per_min=1e6, scan_token_per_min=6))
     svc.init_admin()
     client = TestClient(create_app(svc))
     same = [client.get("/q/k1.same.token").status_code for _ in range(5)]

@@ -38,7 +38,7 @@ def test_errors_become_sync_errors():
     def refuse(request):
         return httpx.Response(403, json={"detail": "enrollment code unknown, used or expired"})
 
-    client = SyncClient("http://sync.test", transport=httpx.MockTransport(refuse))
+    client = SyncClient("https://sync.test", transport=httpx.MockTransport(refuse))
     with pytest.raises(SyncError, match="403") as info:
         client.enroll("AAAA-AAAA")
     assert info.value.status == 403
@@ -48,7 +48,7 @@ def test_errors_become_sync_errors():
     def down(request):
         raise httpx.ConnectError("refused")
 
-    client = SyncClient("http://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(down))
+    client = SyncClient("https://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(down))
     with pytest.raises(SyncError, match="cannot reach"):
         client.heartbeat(DeviceStatus())
     with pytest.raises(SyncError):
@@ -65,7 +65,7 @@ def test_heartbeat_backs_off_while_offline_and_recovers():
         seen.append(__import__("json").loads(request.content))
         return httpx.Response(200, json={"ok": True})
 
-    client = SyncClient("http://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(handler))
+    client = SyncClient("https://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(handler))
     loop = HeartbeatLoop(client, lambda: DeviceStatus(wechat_qr=b"\x89PNG img"),
                          interval_s=1.0, max_backoff_s=8.0)
     assert loop.next_delay() == 1.0
@@ -89,7 +89,7 @@ def test_heartbeat_loop_never_blocks_its_caller():
         release.wait(5)
         return httpx.Response(200, json={"ok": True})
 
-    client = SyncClient("http://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(slow))
+    client = SyncClient("https://sync.test", "dev_x", "dsk_y", transport=httpx.MockTransport(slow))
     loop = HeartbeatLoop(client, DeviceStatus, interval_s=0.05)
     started = time.perf_counter()
     loop.start()
@@ -100,7 +100,7 @@ def test_heartbeat_loop_never_blocks_its_caller():
 
 
 def test_a_failing_status_source_does_not_kill_the_loop():
-    client = SyncClient("http://sync.test", "dev_x", "dsk_y",
+    client = SyncClient("https://sync.test", "dev_x", "dsk_y",
                         transport=httpx.MockTransport(lambda r: httpx.Response(200, json={})))
     loop = HeartbeatLoop(client, lambda: 1 / 0, interval_s=1)
     assert loop.beat_once() is False and "division" in loop.last_error
@@ -112,3 +112,25 @@ def test_the_client_does_not_import_the_server_stack():
             "('fastapi', 'uvicorn', 'starlette', 'sync_server')]; print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30,
                    cwd=__import__("tests.sync_server.sync_helpers", fromlist=["ROOT"]).ROOT)
+
+
+@pytest.mark.parametrize("url", ["http://sync.example.com", "http://192.168.1.5:8000",
+                                 "http://[2001:db8::1]/", "http://127.0.0.1.example.com",
+                                 "ftp://sync.example.com", "sync.example.com", "https://"])
+def test_the_device_secret_never_travels_over_plain_http_beyond_this_machine(url):
+    with pytest.raises(SyncError, match="https"):
+        SyncClient(url, "dev_x", "dsk_y")
+
+
+@pytest.mark.parametrize("url", ["https://sync.example.com", "http://127.0.0.1:8000",
+                                 "http://localhost:8000/", "http://[::1]:8000"])
+def test_https_anywhere_and_plain_http_to_loopback_are_accepted(url):
+    SyncClient(url).close()
+
+
+def test_a_status_field_left_none_is_not_sent():
+    sent = DeviceStatus(channel_ok=True, version="1").to_json(include_image=False)
+    assert sent == {"channel_ok": True, "channel_detail": "", "version": "1"}
+    full = DeviceStatus(open_chats=0, friends_today=0, web_chat_url="", wechat_name="")
+    assert {"open_chats", "friends_today", "web_chat_url", "wechat_name"} <= set(
+        full.to_json(include_image=False))

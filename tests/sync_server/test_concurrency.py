@@ -29,11 +29,12 @@ def seed_one_slot_left(db_path) -> tuple[SyncService, str, str]:
 pytestmark = pytest.mark.timeout(90)  # a hung server must not hang the suite
 
 
-def test_fifty_concurrent_http_scans_route_exactly_one(tmp_path, live_server):
-    service, token, device_id = seed_one_slot_left(tmp_path / "c.db")
+def test_fifty_concurrent_http_scans_route_exactly_one(new_db, live_server):
+    db = new_db("c")
+    service, token, device_id = seed_one_slot_left(db)
     # Two worker processes racing on one database: the claim must hold across processes too.
     # Fifty customers behind a trusted proxy (one scanner's repeats would be one scan).
-    server = live_server(tmp_path / "c.db", "--workers", "2", "--scan-ip-per-min", "100000",
+    server = live_server(db, "--workers", "2", "--scan-ip-per-min", "100000",
                          "--trusted-proxy", "127.0.0.1")
 
     async def fire() -> list[httpx.Response]:
@@ -54,14 +55,15 @@ def test_fifty_concurrent_http_scans_route_exactly_one(tmp_path, live_server):
     assert service.list_devices()[0]["routed_today"] == 10
 
 
-def test_fifty_threads_on_their_own_connections_route_exactly_one(tmp_path):
-    service, token, _ = seed_one_slot_left(tmp_path / "t.db")
+def test_fifty_threads_on_their_own_connections_route_exactly_one(new_db):
+    db = new_db("t")
+    service, token, _ = seed_one_slot_left(db)
     barrier = threading.Barrier(SCANS)
     kinds: list[str] = []
     lock = threading.Lock()
 
     def scan():
-        own = SyncService(tmp_path / "t.db")  # its own connection, like another server
+        own = SyncService(db, pool_max=2)  # its own connection, like another server
         own.on_device_chosen = lambda: time.sleep(0.005)  # a wide window for any race
         barrier.wait(timeout=10)
         kind = own.scan(token).kind

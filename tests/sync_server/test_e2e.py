@@ -20,8 +20,8 @@ from sync_server.service import SyncService
 pytestmark = pytest.mark.timeout(90)  # a hung server must not hang the suite
 
 
-def test_enroll_heartbeat_mint_scan_lands_on_this_device(tmp_path, live_server):
-    db = tmp_path / "server.db"
+def test_enroll_heartbeat_mint_scan_lands_on_this_device(tmp_path, new_db, live_server):
+    db = new_db("server")
     admin = SyncService(db)
     admin.init_admin()
     store = admin.add_store("一号店", "电话 010-1234")

@@ -18,8 +18,8 @@ EXAMPLES = 60
 DEVICE_ROUTES = ("/api/v1/heartbeat", "/api/v1/me", "/api/v1/bindings/")
 
 
-def test_no_input_from_the_schema_gets_a_server_error(tmp_path, capsys):
-    db = tmp_path / "sync.db"
+def test_no_input_from_the_schema_gets_a_server_error(new_db, backend, capsys):
+    db = new_db()
     service = SyncService(db)
     admin = {"Authorization": f"Bearer {service.init_admin()}"}
     store = service.add_store("一号店", "电话 010-1234", daily_cap=100)
@@ -35,6 +35,6 @@ def test_no_input_from_the_schema_gets_a_server_error(tmp_path, capsys):
     finally:
         server.stop()
     with capsys.disabled():
-        print(f"\nsync server fuzz: {sum(counts.values())} cases over {len(counts)} "
+        print(f"\nsync server fuzz ({backend}): {sum(counts.values())} cases over {len(counts)} "
               "operations, 0 server errors")
     assert len(counts) >= 12 and sum(counts.values()) >= 12 * 10, counts

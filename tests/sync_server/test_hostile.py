@@ -10,12 +10,12 @@ from sync_server.service import ServerConfig, SyncService
 from .sync_helpers import enroll_device
 
 
-def _app(tmp_path, **config):
+def _app(target, **config):
     from fastapi.testclient import TestClient
 
     from sync_server.api import create_app
 
-    svc = SyncService(tmp_path / "h.db", ServerConfig(**config))
+    svc = SyncService(target, ServerConfig(**config))
     svc.admin_token = svc.init_admin()
     client = TestClient(create_app(svc), raise_server_exceptions=False)
     client.admin = {"Authorization": f"Bearer {svc.admin_token}"}
@@ -30,8 +30,8 @@ def test_non_finite_numbers_are_400_not_500(api, number):
     assert "finite" in r.json()["detail"]
 
 
-def test_body_is_refused_before_the_enroll_rate_limit_is_spent(tmp_path):
-    _, client = _app(tmp_path, enroll_ip_per_min=4)
+def test_body_is_refused_before_the_enroll_rate_limit_is_spent(new_db):
+    _, client = _app(new_db(), enroll_ip_per_min=4)
     for _ in range(50):
         r = client.post("/api/v1/enroll", content='{"code": NaN}',
                         headers={"content-type": "application/json"})
@@ -65,10 +65,10 @@ def test_integers_beyond_64_bits_are_refused_not_overflowed(api, service):
     assert r.status_code == 422
 
 
-def test_a_thousand_replays_of_one_token_consume_at_most_one_slot(tmp_path, live_server):
+def test_a_thousand_replays_of_one_token_consume_at_most_one_slot(new_db, live_server):
     import httpx
 
-    db = tmp_path / "replay.db"
+    db = new_db("replay")
     svc = SyncService(db)
     svc.init_admin()
     store = svc.add_store("一号店", "电话 010-1234", daily_cap=100)
@@ -100,15 +100,15 @@ def test_a_thousand_replays_of_one_token_consume_at_most_one_slot(tmp_path, live
     assert routed() == 2
 
 
-def test_x_forwarded_for_is_believed_only_from_configured_proxies(tmp_path):
+def test_x_forwarded_for_is_believed_only_from_configured_proxies(new_db):
     from fastapi.testclient import TestClient
 
-    _, plain = _app(tmp_path, scan_ip_per_min=4)
+    _, plain = _app(new_db(), scan_ip_per_min=4)
     forged = [plain.get("/q/k1.x.y", headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code
               for i in range(8)]
     assert forged[-1] == 429  # one peer, whatever it claims
 
-    svc, _ = _app(tmp_path / "p", scan_ip_per_min=4, trusted_proxies=["10.0.0.1"])
+    svc, _ = _app(new_db("p"), scan_ip_per_min=4, trusted_proxies=["10.0.0.1"])
     from sync_server.api import create_app
 
     proxied = TestClient(create_app(svc), client=("10.0.0.1", 4000))
@@ -121,15 +121,26 @@ SECURITY = ("content-security-policy", "x-content-type-options", "referrer-polic
             "x-frame-options")
 
 
-def test_security_headers_on_every_response(tmp_path, api, service):
+def test_security_headers_on_every_response(new_db, api, service):
     device = enroll_device(service, service.add_store("店", "", daily_cap=5)["id"])
     responses = [api.get("/health"), api.get("/api/v1/stores", headers=api.admin),
                  api.get("/api/v1/me", headers=device["auth"]), api.get("/nope"),
                  api.get("/q/bad"), api.get("/api/v1/stores"), api.get("/docs"),
                  api.post("/api/v1/enroll", content="NaN",
                           headers={"content-type": "application/json"})]
-    _, with_docs = _app(tmp_path / "d", docs=True)
+    _, with_docs = _app(new_db("d"), docs=True)
     responses += [with_docs.get("/docs"), with_docs.get("/openapi.json")]
     for r in responses:
         missing = [h for h in SECURITY if h not in r.headers]
         assert not missing, (r.request.url, r.status_code, missing)
+
+
+def test_nul_characters_are_refused_with_a_reason_not_a_500(api, service):
+    # PostgreSQL cannot store U+0000 in text; both backends refuse it the same way.
+    r = api.post("/api/v1/stores", json={"name": "一号店\x00"}, headers=api.admin)
+    assert r.status_code == 400 and "NUL" in r.json()["detail"]
+    assert service.list_stores() == []
+    device = enroll_device(service, service.add_store("店", "", daily_cap=5)["id"])
+    for r in (api.post("/api/v1/qr/ab%00cd/revoke", headers=api.admin),
+              api.get("/api/v1/bindings/AB%00CD", headers=device["auth"])):
+        assert r.status_code in (400, 404), (r.request.url, r.status_code, r.text)

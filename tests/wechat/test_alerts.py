@@ -82,7 +82,7 @@ def test_each_failure_reaches_the_tui_the_hook_and_the_server_within_60s(make_wx
         assert shown and detail in shown[0][1]
         assert detail in hook_file.read_text(encoding="utf-8")
         rows = httpx.get(live.url + "/api/v1/alerts", headers=admin, timeout=10).json()
-        mine = [r for r in rows if r["at"] == alert.at]
+        mine = [r for r in rows if r["kind"] == "device_alert" and r["at"] == alert.at]
         assert mine and mine[0]["device_name"] == "收银台" and mine[0]["store_name"] == "一号店"
         assert detail.endswith(mine[0]["detail"]) or mine[0]["detail"] in detail
         assert mine[0]["at"] - started <= 60
@@ -116,7 +116,8 @@ def test_an_offline_server_gets_the_alert_once_when_it_is_back(server):
         client.close()
     assert len(calls) == 3 and len(set(calls)) == 1  # the same key every time
     rows = httpx.get(live.url + "/api/v1/alerts", headers=admin, timeout=10).json()
-    assert sum(r["detail"] == "微信已退出登录" for r in rows) == 1
+    assert sum(r.get("detail") == "微信已退出登录" for r in rows
+               if r["kind"] == "device_alert") == 1
 
 
 def test_a_failing_hook_is_retried_and_never_blocks_the_engine(tmp_path):
@@ -183,7 +184,8 @@ def test_through_the_real_tui_with_the_hook_and_server_from_settings(server, tmp
 
     def on_server():
         rows = httpx.get(live.url + "/api/v1/alerts", headers=admin, timeout=10).json()
-        return [r for r in rows if r["at"] >= started - 1 and r["channel"] == "wechat"
+        return [r for r in rows if r["kind"] == "device_alert" and r["at"] >= started - 1
+                and r["channel"] == "wechat"
                 and r["detail"] != "微信已退出登录"]  # not the offline test's
 
     rows = _wait(on_server)  # posted by the relay after the hook (or retried meanwhile)
