@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -245,9 +246,13 @@ def _run_headless(app: Any, channel_name: str, kwargs: dict[str, Any], *,
                   demo: bool = False) -> None:
     from .app import build_channel, build_engine, start_services
 
+    stop = threading.Event()
+    # Ctrl+C or a service manager's stop asks for a clean stop, whenever it comes: while the
+    # engine starts or while it shuts down too (a KeyboardInterrupt there would cut the final
+    # writes short, e.g. the channel's saved cursor).
+    previous = _stop_on_signals(stop)
     channel = build_channel(channel_name, app.settings, app.paths, **kwargs)
     engine = build_engine(app, channels=[channel], demo=demo)
-    stop = threading.Event()
     engine.start()
     services = start_services(app, engine)
     from .jobs import start_for_host
@@ -266,9 +271,27 @@ def _run_headless(app: Any, channel_name: str, kwargs: dict[str, Any], *,
             jobs.shutdown()
         services.stop()
         engine.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     counts = engine.store.counts()
     click.echo(t("run.summary", messages=counts["messages"], tiers=counts["by_tier"],
                  handoffs=counts["open_handoffs"]), err=True)
+
+
+def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
+    """SIGINT and SIGTERM set `stop` instead of raising (a second one, while stopping, stops
+    at once); returns the handlers they replaced (none off the main thread, where Python
+    cannot install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def on_signal(*_: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # asked twice: do not wait for a clean stop
+        stop.set()
+
+    return {signum: signal.signal(signum, on_signal)
+            for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _finished(channel: Any, engine: Any) -> bool:

@@ -204,3 +204,27 @@ def test_qr_web_on_default_settings_warns_that_no_phone_can_reach_it(tmp_path):
     shop = json.loads(alpha01("qr", "--web", "--json", home=home).stdout)
     assert shop["phone_reachable"] is True and shop["warning"] is None
     assert alpha01("qr", "--web", home=home).stderr == ""
+
+
+def test_a_stop_signal_asks_the_headless_run_to_stop_cleanly_and_a_second_one_stops_at_once():
+    import signal
+    import threading
+    import time
+
+    import pytest
+
+    from alpha01.cli import _stop_on_signals
+
+    before = signal.getsignal(signal.SIGINT)
+    stop = threading.Event()
+    previous = _stop_on_signals(stop)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)  # a service manager's stop: no exception
+        assert stop.wait(5)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C again while stopping
+            time.sleep(5)  # the handler runs between bytecodes, well before this ends
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert signal.getsignal(signal.SIGINT) is before

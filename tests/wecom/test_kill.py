@@ -91,7 +91,10 @@ def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
     child = _start(home, ROUNDS)
     want = {m["msgid"] for m in fake.messages}
     try:
-        end = time.monotonic() + 60
+        # at least a few seconds of life: a Ctrl+C while Python is still importing the program
+        # (before it can install its handlers) is an abort, not the clean stop checked below
+        born = time.monotonic()
+        end = born + 60
         while time.monotonic() < end:
             time.sleep(0.5)
             got = _rows(home, "SELECT ui_id FROM messages WHERE channel = 'wecom'")
@@ -99,7 +102,8 @@ def test_kill_9_never_loses_or_repeats_a_message(tmp_path, fake):
                                "('pending', 'sending')")[0]["n"]
             open_msgs = _rows(home, "SELECT COUNT(*) AS n FROM messages WHERE "
                                     "state = 'received'")[0]["n"]
-            if {r["ui_id"] for r in got} == want and not busy and not open_msgs:
+            if ({r["ui_id"] for r in got} == want and not busy and not open_msgs
+                    and time.monotonic() - born >= 5):
                 break
     finally:
         child.send_signal(signal.SIGINT)
