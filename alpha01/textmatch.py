@@ -21,12 +21,12 @@ FILLERS = frozenset("的了吗呢啊呀吧么嘛哦哈啦喔噢哇嗯诶欸哎�
 # ... and function words: a pair of these (可以, 不能) says nothing about which line a reply
 # restates or what a question is about.
 FUNCTION_CHARS = FILLERS | frozenset("也都还就和跟与或给另可以能会要想请问下")
-# When and where the customer is (or goes), and whom they buy for, not what the question is
-# about: "今天下单今天能修好吗" asks about repairs, "带奶奶来喝茶，几点开门" about opening hours;
+# When and where the customer is (or goes, and how: 开车, 打车), what they mean to do (打算), and
+# whom they buy for, not what the question is about: "今天下单今天能修好吗" asks about repairs, "带奶奶来喝茶，几点开门" about opening hours;
 # a reply that says 今天 or 奶奶 has not taken up a topic the shop never mentions.
 CONTEXT_WORDS = re.compile(
     r"今天|今晚|今早|今年|明天|明早|明晚|后天|昨天|前天|周末|早上|上午|中午|下午|晚上|傍晚|"
-    r"刚才|现在|待会|一会|离店|离你们|我家|家里|过去|过来|"
+    r"刚才|现在|待会|一会|离店|离你们|我家|家里|过去|过来|的话|打算|准备|开车|自驾|打车|"
     r"外婆|外公|姥姥|姥爷|奶奶|爷爷|老妈|老爸|我妈|我爸|妈妈|爸爸|父母|爸妈|老公|老婆|媳妇|"
     r"女朋友|男朋友|对象|儿子|女儿|闺女|朋友|同事|家人|亲戚|长辈|老人家|客户|领导|老师|同学")
 _WORD = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
