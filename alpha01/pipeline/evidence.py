@@ -166,7 +166,7 @@ def _unit(u: str | None) -> str:
 
 
 def quantities(text: str) -> list[tuple[float, str]]:
-    """Numbers with a unit in a question: "离店大概5公里" → [(5.0, "公里")]."""
+    """Numbers with a unit in a question: "住得离店7公里左右" → [(7.0, "公里")]."""
     return [(float(n), _unit(u)) for n, u in _QUANTITY.findall(normalise_query(text))]
 
 
@@ -360,6 +360,11 @@ def line_pairs(line: Evidence) -> set[str]:
     return query_bigrams(f"{line.heading} {line.text}")
 
 
+def own_words(reply: str, question: str) -> set[str]:
+    """The word pairs of the reply that are not the customer's own."""
+    return content_pairs(reply) - query_bigrams(question)
+
+
 def bare(reply: str) -> bool:
     """A yes or no and nothing else ("可以。", "不行", "有的"): it says which way, not what
     the shop's rule is."""
@@ -370,10 +375,9 @@ def bare(reply: str) -> bool:
 def words_added(reply: str, line: Evidence, before: Sequence[Evidence], question: str) -> int:
     """How many word pairs of the reply, not the customer's own, `line` has and none of the
     lines `before` has."""
-    own = content_pairs(reply) - query_bigrams(question)
-    mine = own & query_bigrams(f"{line.heading} {line.text}")
+    mine = own_words(reply, question) & line_pairs(line)
     for e in before:
-        mine -= query_bigrams(f"{e.heading} {e.text}")
+        mine -= line_pairs(e)
     return len(mine)
 
 
@@ -382,14 +386,14 @@ def share(reply: str, line: Evidence) -> float:
     grams = content_pairs(reply)
     if not grams:
         return 0.0
-    return len(grams & query_bigrams(f"{line.heading} {line.text}")) / len(grams)
+    return len(grams & line_pairs(line)) / len(grams)
 
 
 def own_share(reply: str, line: Evidence, question: str) -> float:
     """The part of the reply's own words (not the customer's, two at least) that `line` has:
     "茶包免费附赠，茶包不用另外收钱" adds 免费附赠 to the words of "茶包要另外收钱吗", and
     the line it comes from has them, though most of the reply is the customer's own."""
-    own = content_pairs(reply) - query_bigrams(question)
+    own = own_words(reply, question)
     mine = own & line_pairs(line)
     return len(mine) / len(own) if len(mine) >= 2 else 0.0
 
@@ -404,14 +408,13 @@ def paraphrased(reply: str, lines: list[Evidence], question: str = "") -> list[E
     value: 18:30 in "配送在18:30-20:30之间"), or whose words make up most of it (two or more
     of its character bigrams and a third of them, or all of a short reply's: "智利。").
     A figure the customer said ("下午四点多") ties a reply that repeats it to no line, and
-    neither do the customer's own words the reply repeats ("一箱橙子坏了一半，可以…"): they are
+    neither do the customer's own words the reply repeats ("一套杯子碎了两个，可以…"): they are
     in every line the customer's question found: what the reply adds to them decides too."""
     grams = content_pairs(reply)
-    asked = query_bigrams(question) if question else set()
-    own = grams - asked
+    own = own_words(reply, question)
     found: list[tuple[float, int, Evidence]] = []
     for i, e in enumerate(lines):
-        words = query_bigrams(f"{e.heading} {e.text}")
+        words = line_pairs(e)
         shared = len(grams & words)
         shared_own = len(own & words)
         share = shared / len(grams) if grams else 0.0
