@@ -22,8 +22,9 @@ FILLERS = frozenset("的了吗呢啊呀吧么嘛哦哈啦喔噢哇嗯诶欸哎�
 # restates or what a question is about.
 FUNCTION_CHARS = FILLERS | frozenset("也都还就和跟与或给另可以能会要想请问下")
 # When and where the customer is (or goes, and how: 开车, 打车), what they mean to do (打算), and
-# whom they buy for, not what the question is about: "今天下单今天能修好吗" asks about repairs, "带奶奶来喝茶，几点开门" about opening hours;
-# a reply that says 今天 or 奶奶 has not taken up a topic the shop never mentions.
+# whom they buy for, not what the question is about: "明天送修明天能取吗" asks about repairs,
+# "带奶奶来喝茶，几点开门" about opening hours; a reply that says 明天 or 奶奶 has not taken up
+# a topic the shop never mentions.
 CONTEXT_WORDS = re.compile(
     r"今天|今晚|今早|今年|明天|明早|明晚|后天|昨天|前天|周末|早上|上午|中午|下午|晚上|傍晚|"
     r"刚才|现在|待会|一会|离店|离你们|我家|家里|过去|过来|的话|打算|准备|开车|自驾|打车|"

@@ -4,7 +4,7 @@
   (别名, 又名, 俗称, 英文名, alias …): a customer who types any of them finds the row.
 - **FAQ paraphrases**: an FAQ entry pairs the shop's question with its answer, so the words of
   the question that the answer does not use are the customers' words for the answer's terms
-  ("能带宠物吗" / "可以带狗狗进店，需要牵绳": 宠物 brings in 狗狗 and 牵绳).
+  ("能带宠物吗" / "猫咪狗狗都能进店，需要牵绳或装包": 宠物 brings in 猫咪, 狗狗 and 牵绳).
 
 Nothing here is written for a particular shop: every entry comes from the rows passed in.
 """

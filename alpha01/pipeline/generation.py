@@ -409,7 +409,7 @@ _DEAREST = re.compile(r"最贵|价格?最高|最高价|最高档|最豪华")
 
 
 def priced_extreme(question: str, found: Found) -> Evidence | None:
-    """The cheapest (or dearest) row of the price table the customer names ("花束最便宜的多少钱"
+    """The cheapest (or dearest) row of the price table the customer names ("花束最便宜几块钱"
     → the bouquet row with the lowest price), from the table itself: a model reading six
     lines takes the first price it sees."""
     pick = min if _CHEAPEST.search(question) else max if _DEAREST.search(question) else None

@@ -117,7 +117,7 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 # Deferring to the owner says nothing about the topic; a polite flat "no" ("不好意思，我们不能
-#提供农残检测报告") still does, whatever the apology around it.
+# 提供茶叶的检测证书") still does, whatever the apology around it.
 _DEFERRAL = re.compile(r"确认|店主|老板|人工|不确定|不清楚")
 
 def _unsupported_topic(reply: str, question: str, known: str,
@@ -155,7 +155,7 @@ def unknown_topic(question: str, passages: list[Passage],
                   mentions: Callable[[str], bool] | None = None,
                   lexicon: Lexicon | None = None) -> str | None:
     """A topic word of `question` that neither `passages` nor the rest of the shop's data
-    (`mentions`) speak of ("带狗狗进店" → 狗狗), as the unsupported-topic check finds them."""
+    (`mentions`) speak of ("能带鹦鹉来吗" → 鹦鹉), as the unsupported-topic check finds them."""
     known = normalise("\n".join(_passage_text(p) for p in passages))
     lex = resolve(lexicon)
     asked = _heard(normalise(question), lex)

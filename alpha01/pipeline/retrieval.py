@@ -164,7 +164,7 @@ _ASKING = frozenset("多几啥什怎哪谁")
 
 def rare_words(question: str, hits: list[Passage], deeper: list[Passage]) -> list[Passage]:
     """Passages below the top ones that have a word of the question none of the top ones has,
-    and few others do ("大号的多少钱 要提前几天订": the price table's 大号 row ranks below
+    and few others do ("大号的多少钱 得提前多久约": the price table's 大号 row ranks below
     passages that share 多少钱 and 提前 with it): the one word that says which thing the
     customer means should not be lost to the many that do not."""
     def words(p: Passage) -> str:
