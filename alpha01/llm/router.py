@@ -169,22 +169,19 @@ class LLMRouter(LLMBackend):
             if b is not None:
                 b.close()
 
-    # -- one reply --------------------------------------------------------------------------
+    # -- the fallback loop ------------------------------------------------------------------
 
-    def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
-        started = time.monotonic()
-        overall = started + self.reply_deadline_s
-        if deadline is not None:
-            overall = min(overall, deadline)
-        trace = RouteTrace(self.policy)
-        self.last_trace = trace
+    def _turns(self, trace: RouteTrace, overall: float) -> Iterator[_Turn]:
+        """The one fallback loop `complete` and `stream` share: each backend worth calling now,
+        in the policy's order, with its own deadline. Backends passed over are recorded here
+        (skipped: the reply deadline passed; circuit-open; unavailable); the caller reports the
+        outcome of each call through `_ok` / `_failed`, which time and record it the same way."""
         candidates = self.order()
-        errors: list[LLMError] = []
         for i, backend in enumerate(candidates):
             now = time.monotonic()
             if now >= overall:
                 trace.attempts.append(Attempt(backend.name, "skipped", "reply deadline passed"))
-                break
+                return
             is_cloud = backend is self.cloud
             if is_cloud and not self.breaker.allow():
                 trace.attempts.append(Attempt(backend.name, "circuit-open"))
@@ -192,32 +189,52 @@ class LLMRouter(LLMBackend):
             if not backend.available():
                 if is_cloud:
                     self.breaker.release()  # a skipped trial is no verdict
-                trace.attempts.append(Attempt(backend.name, "unavailable",
-                                              _reason(backend)))
+                trace.attempts.append(Attempt(backend.name, "unavailable", _reason(backend)))
                 continue
-            attempt_deadline = self._attempt_deadline(now, overall, candidates[i + 1:])
-            t0 = time.monotonic()
+            yield _Turn(i, backend, self._attempt_deadline(now, overall, candidates[i + 1:]),
+                        time.monotonic())
+
+    def _ok(self, turn: _Turn, trace: RouteTrace) -> None:
+        if turn.backend is self.cloud:
+            self.breaker.success()
+        trace.attempts.append(Attempt(turn.backend.name, "ok", "", turn.ms()))
+
+    def _failed(self, turn: _Turn, trace: RouteTrace, exc: LLMError) -> None:
+        outcome = ("timeout" if isinstance(exc, LLMTimeout)
+                   else "unavailable" if isinstance(exc, LLMUnavailable) else "error")
+        trace.attempts.append(Attempt(turn.backend.name, outcome, str(exc)[:200], turn.ms()))
+        if turn.backend is self.cloud:
+            self.breaker.failure(getattr(exc, "retry_after", None))
+
+    def _begin(self, deadline: float | None) -> tuple[float, float, RouteTrace]:
+        started = time.monotonic()
+        overall = started + self.reply_deadline_s
+        if deadline is not None:
+            overall = min(overall, deadline)
+        trace = RouteTrace(self.policy)
+        self.last_trace = trace
+        return started, overall, trace
+
+    # -- one reply --------------------------------------------------------------------------
+
+    def complete(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Completion:
+        started, overall, trace = self._begin(deadline)
+        errors: list[LLMError] = []
+        for turn in self._turns(trace, overall):
             try:
-                completion = backend.complete(messages, max_tokens=max_tokens,
-                                              temperature=temperature, deadline=attempt_deadline)
+                completion = turn.backend.complete(messages, max_tokens=max_tokens,
+                                                   temperature=temperature,
+                                                   deadline=turn.deadline)
             except LLMError as exc:
-                ms = (time.monotonic() - t0) * 1000
-                outcome = ("timeout" if isinstance(exc, LLMTimeout)
-                           else "unavailable" if isinstance(exc, LLMUnavailable) else "error")
-                trace.attempts.append(Attempt(backend.name, outcome, str(exc)[:200], ms))
-                if is_cloud:
-                    self.breaker.failure(getattr(exc, "retry_after", None))
+                self._failed(turn, trace, exc)
                 errors.append(exc)
                 continue
-            if is_cloud:
-                self.breaker.success()
-            ms = (time.monotonic() - t0) * 1000
-            trace.attempts.append(Attempt(backend.name, "ok", "", ms))
-            completion.served_by = completion.served_by or backend.name
+            self._ok(turn, trace)
+            completion.served_by = completion.served_by or turn.backend.name
             completion.latency_ms = (time.monotonic() - started) * 1000
-            completion.meta = {**completion.meta, "tier": backend.tier,
+            completion.meta = {**completion.meta, "tier": turn.backend.tier,
                                "policy": self.policy, "route": trace.to_json(),
-                               "fallback": i > 0}
+                               "fallback": turn.index > 0}
             return completion
         raise self._failure(trace, errors, overall)
 
@@ -249,47 +266,38 @@ class LLMRouter(LLMBackend):
     # -- streaming --------------------------------------------------------------------------
 
     def stream(self, messages, *, max_tokens=256, temperature=0.2, deadline=None) -> Iterator[str]:
-        started = time.monotonic()
-        overall = started + self.reply_deadline_s
-        if deadline is not None:
-            overall = min(overall, deadline)
-        trace = RouteTrace(self.policy)
-        self.last_trace = trace
+        _, overall, trace = self._begin(deadline)
         errors: list[LLMError] = []
-        candidates = self.order()
-        for i, backend in enumerate(candidates):
-            is_cloud = backend is self.cloud
-            if time.monotonic() >= overall:
-                break
-            if is_cloud and not self.breaker.allow():
-                trace.attempts.append(Attempt(backend.name, "circuit-open"))
-                continue
-            if not backend.available():
-                if is_cloud:
-                    self.breaker.release()
-                trace.attempts.append(Attempt(backend.name, "unavailable", _reason(backend)))
-                continue
+        for turn in self._turns(trace, overall):
             yielded = False
-            attempt_deadline = self._attempt_deadline(time.monotonic(), overall,
-                                                      candidates[i + 1:])
             try:
-                for piece in backend.stream(messages, max_tokens=max_tokens,
-                                            temperature=temperature, deadline=attempt_deadline):
+                for piece in turn.backend.stream(messages, max_tokens=max_tokens,
+                                                 temperature=temperature,
+                                                 deadline=turn.deadline):
                     yielded = True
                     yield piece
             except LLMError as exc:
-                if is_cloud:
-                    self.breaker.failure(getattr(exc, "retry_after", None))
-                trace.attempts.append(Attempt(backend.name, "error", str(exc)[:200]))
+                self._failed(turn, trace, exc)
                 if yielded:
                     raise  # part of a reply is out: no second reply from another backend
                 errors.append(exc)
                 continue
-            if is_cloud:
-                self.breaker.success()
-            trace.attempts.append(Attempt(backend.name, "ok"))
+            self._ok(turn, trace)
             return
         raise self._failure(trace, errors, overall)
+
+
+@dataclass
+class _Turn:
+    """One backend's go in the fallback loop."""
+
+    index: int
+    backend: LLMBackend
+    deadline: float
+    started: float
+
+    def ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000
 
 
 def _reason(backend: LLMBackend) -> str:

@@ -192,6 +192,41 @@ def test_stream_falls_back_only_before_the_first_piece():
     assert "".join(r2.stream(MESSAGES)) == "云端回答"
 
 
+def _route(r: LLMRouter) -> list[tuple[str, str]]:
+    return [(a.backend, a.outcome) for a in r.last_trace.attempts]
+
+
+@pytest.mark.parametrize("how", ["complete", "stream"])
+def test_stream_and_complete_record_the_same_route(how):
+    """One fallback loop: a timeout is a timeout (not an error), each call has its latency,
+    and a backend left when the deadline has passed is recorded as skipped."""
+    def call(r):
+        if how == "complete":
+            return r.complete(MESSAGES).text
+        return "".join(r.stream(MESSAGES))
+
+    slow = FakeLLM("太慢了", delay_s=5.0)
+    r = router(local=slow, reply_deadline_s=1.0)
+    r.settings.cloud_timeout_s = 0.4
+    assert call(r) == "云端回答"
+    assert _route(r) == [("local-fake", "timeout"), ("cloud-fake", "ok")]
+    timed_out = r.last_trace.attempts[0]
+    assert 300 < timed_out.ms < 1000 and r.last_trace.attempts[1].ms >= 0
+    assert timed_out.detail  # what the backend said
+
+    r = router(local=FakeLLM(delay_s=5.0), cloud=FakeLLM(delay_s=5.0, tier="cloud"),
+               policy="local-first", reply_deadline_s=0.3)
+    r.cloud.is_available = False
+    with pytest.raises(LLMTimeout):
+        call(r)
+    assert _route(r) == [("local-fake", "timeout"), ("cloud-fake", "skipped")]
+
+    r = router()
+    r.local.enqueue(LLMError("boom"))
+    assert call(r) == "云端回答"
+    assert _route(r) == [("local-fake", "error"), ("cloud-fake", "ok")]
+
+
 def test_registered_by_name():
     for name in ("router", "llamacpp", "zhipu"):
         assert name in registry.names("llm")
