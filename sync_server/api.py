@@ -351,8 +351,7 @@ def create_app(service: SyncService) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(ScanFastPath, handler=scans, trusted=trusted)  # the hot path skips the rest
     app.add_middleware(SecurityHeaders, headers=HEADERS)  # outermost: every response, the fast path's too
-    app.state.scan_front = SecurityHeaders(ScanFastPath(_not_found, handler=scans, trusted=trusted),
-                                           headers=HEADERS)
+    app.state.scans, app.state.trusted = scans, trusted
     return app
 
 
@@ -362,22 +361,10 @@ def create_asgi(service: SyncService) -> Any:
     (error handling, its body limit, telemetry checks) run. The FastAPI app answers the same
     way for /q through its own ScanFastPath; this only skips work on the hot path."""
     app = create_app(service)
-    return _FrontDoor(app, app.state.scan_front)
-
-
-class _FrontDoor:
-    def __init__(self, app: Any, scans: Any):
-        self.app = app
-        self.scans = scans
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/q/"):
-            return await self.scans(scope, receive, send)
-        return await self.app(scope, receive, send)
-
-
-async def _not_found(scope, receive, send):  # never reached: the front door only passes /q GETs
-    await reply(send, 404, "not found")
+    # the same ScanFastPath as inside, in front of everything; the headers it adds are the
+    # ones the app's own SecurityHeaders would (a header already set is kept, never doubled)
+    return SecurityHeaders(ScanFastPath(app, handler=app.state.scans, trusted=app.state.trusted),
+                           headers=HEADERS)
 
 
 class _Unauthorized(Exception):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from alpha01.channels.web.hub import Hub, RateLimiter
+from alpha01.channels.web.hub import Hub
 from alpha01.domain import Outbound
+from alpha01.ratelimit import RateLimiter
 
 
 def test_a_retried_message_is_queued_once_and_carries_the_binding_code():

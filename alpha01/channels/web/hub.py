@@ -51,38 +51,6 @@ class Session:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class RateLimiter:
-    """A token bucket per key: `per_min` a minute on average, bursts up to `burst`."""
-
-    def __init__(self, per_min: float, burst: float, *, max_keys: int = 50_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_min / 60.0
-        self.burst = max(1.0, burst)
-        self.max_keys = max_keys
-        self.clock = clock
-        self._buckets: collections.OrderedDict[str, tuple[float, float]] = (
-            collections.OrderedDict())
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> float:
-        """Spend one token. Returns 0.0 when allowed, else the seconds until one is free."""
-        if self.rate <= 0:
-            return 0.0  # 0 a minute means no limit
-        now = self.clock()
-        with self._lock:
-            tokens, last = self._buckets.pop(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                wait = 0.0
-            else:
-                self._buckets[key] = (tokens, now)
-                wait = (1.0 - tokens) / self.rate
-            while len(self._buckets) > self.max_keys:  # forget the longest-idle keys
-                self._buckets.popitem(last=False)
-        return wait
-
-
 class Hub:
     """Transcripts of the live sessions and the hand-over points to and from the engine."""
 

@@ -29,8 +29,9 @@ from starlette.routing import Route
 
 from ...asgiheaders import SecurityHeaders, client_address
 from ...errors import ChannelUnavailable
+from ...ratelimit import RateLimiter
 from ...safejson import BadBody, loads
-from .hub import CLIENT_ID, Hub, RateLimiter
+from .hub import CLIENT_ID, Hub
 
 log = logging.getLogger("alpha01.web")
 
