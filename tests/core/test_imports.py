@@ -41,3 +41,16 @@ def test_a_headless_ask_loads_no_ui_or_native_model():
             "try:\n    main()\nexcept SystemExit:\n    pass")
     loaded = _loaded_after(code)
     assert not {"textual", "llama_cpp", "wxauto", "fastapi"} & set(loaded)
+
+
+def test_the_answer_path_imports_with_numpy_and_the_kb_libraries_absent():
+    """What a base install has (no `kb` extra): importing a package's submodule also runs the
+    package's __init__, which lint-imports does not follow, so this is checked at run time."""
+    code = ("import sys\n"
+            "for m in ('numpy', 'lancedb', 'pyarrow', 'llama_cpp', 'textual'):\n"
+            "    sys.modules[m] = None  # importing it raises ImportError\n"
+            "import alpha01.cli, alpha01.app, alpha01.engine, alpha01.pipeline.core\n"
+            "import alpha01.pipeline.evidence, alpha01.knowledge.chunking, alpha01.friends")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
