@@ -106,18 +106,17 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
                   **kwargs: Any) -> Any:
     from . import registry
 
-    if name == "sim" and settings.channel.sim_script and "script" not in kwargs:
-        kwargs["script"] = settings.channel.sim_script
+    if name == "sim" and "script" not in kwargs:
+        if settings.channel.sim_script:
+            kwargs["script"] = settings.channel.sim_script
+        else:  # the demo shop's conversation
+            from .demo import demo_dir
+
+            kwargs["script"] = demo_dir() / "conversation.jsonl"
     if name == "wechat":
         kwargs.setdefault("settings", settings)
         if paths is not None:
             kwargs.setdefault("state_path", paths.home / "wechat_state.json")
-        if settings.sync.server and settings.sync.device_id:
-            from .sync.client import SyncClient
-
-            client = SyncClient(settings.sync.server, settings.sync.device_id,
-                                settings.sync.device_secret)
-            kwargs.setdefault("resolve_binding", client.resolve_binding)
         if sys.platform == "win32" and settings.wechat.ocr_fallback:
             from .channels.wechat.ocr import capture_wechat
 
@@ -127,6 +126,12 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
         kwargs.setdefault("settings", settings)
         if paths is not None:
             kwargs.setdefault("paths", paths)
+        if "records" not in kwargs:
+            # the web chat reads a chat's earlier turns (read-only); 微信客服 keeps its cursor
+            from .storage.records import ChannelRecords
+
+            kwargs["records"] = ChannelRecords(kwargs.get("name", name), paths=paths,
+                                               reader=name == "web")
     return registry.create("channels", name, **kwargs)
 
 
@@ -134,10 +139,23 @@ def build_engine(ctx: AppContext, *, channels: list[Any] = (), llm: Any = None,
                  retriever: Any = None, clock: Any = None, demo: bool = False) -> Any:
     """The one place that wires an Engine: settings → backends → pipeline → engine."""
     from .engine import Engine
+    from .friends import FriendPolicy, FriendRules
     from .pipeline.core import Pipeline
     from .pipeline.prompt import make_canary
 
     settings = ctx.settings
+    resolve_binding = None
+    sync = settings.sync
+    if sync.server and sync.device_id:
+        def resolve_binding(code: str) -> Any:  # a new friend named a binding code (rare)
+            from .sync.client import SyncClient
+
+            with SyncClient(sync.server, sync.device_id, sync.device_secret) as client:
+                return client.resolve_binding(code)
+    # counters an earlier version kept in the WeChat channel's state file are read once
+    friends = FriendPolicy(FriendRules.from_settings(settings.wechat),
+                           resolve_binding=resolve_binding,
+                           legacy_state=ctx.paths.home / "wechat_state.json")
     pipeline = Pipeline(
         settings=settings,
         retriever=retriever if retriever is not None else build_retriever(settings, ctx.paths,
@@ -146,7 +164,7 @@ def build_engine(ctx: AppContext, *, channels: list[Any] = (), llm: Any = None,
         canary=make_canary(settings.shop.name),
     )
     return Engine(db=ctx.db(), pipeline=pipeline, settings=settings, channels=list(channels),
-                  clock=clock)
+                  clock=clock, friends=friends)
 
 
 def demo_settings(base: Settings) -> Settings:

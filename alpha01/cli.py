@@ -25,8 +25,8 @@ from .errors import Alpha01Error
 LAZY_COMMANDS = {
     "kb": "alpha01.cli_kb:kb",
     "models": "alpha01.llm.commands:models_group",
-    "sync": "alpha01.sync.commands:sync",
-    "qr": "alpha01.sync.commands:qr",
+    "sync": "alpha01.cli_sync:sync",
+    "qr": "alpha01.cli_sync:qr",
     "customers": "alpha01.cli_customers:customers",
     "jobs": "alpha01.jobs.commands:jobs",
     "key": "alpha01.cli_key:key",
@@ -296,10 +296,9 @@ def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
 
 def _finished(channel: Any, engine: Any) -> bool:
     """A finite channel (sim script, console at EOF) is done when nothing is left to do."""
-    done = getattr(channel, "finished", None)
-    if done is None and hasattr(channel, "eof"):
-        done = channel.eof.is_set() and channel.lines.empty()
-    if not done:
+    from .channels.base import Capability
+
+    if Capability.FINITE not in channel.capabilities or not channel.finished:
         return False
     pending = engine.store.pending_batches()
     return not pending and engine.store.next_due_at() is None

@@ -23,12 +23,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from .channels.base import (
+    Befriends,
+    Capability,
+    Channel,
+    HearsEngine,
+    ReadsDegraded,
+    ReplyWindowed,
+    Wakes,
+)
 from .clock import Clock
 from .config import Settings
 from .domain import Action, Decision, Inbound, MessageState, Outbound, Tier
 from .errors import ChannelError, ChannelUnavailable, SendFailed
+from .friends import FriendPolicy, FriendRules
 from .pipeline import intake
 from .pipeline.core import Pipeline
 from .pipeline.pacing import Pacer, ReplyWindow
@@ -77,10 +87,14 @@ def _noop() -> None:
     return None
 
 
+def _friends_key(channel: str) -> str:
+    return f"{channel}#friends"
+
+
 class Engine:
     def __init__(self, *, db: Database, pipeline: Pipeline, settings: Settings,
-                 channels: list[Any] = (), clock: Clock | None = None,
-                 pacer: Pacer | None = None) -> None:
+                 channels: list[Channel] = (), clock: Clock | None = None,
+                 pacer: Pacer | None = None, friends: FriendPolicy | None = None) -> None:
         self.db = db
         self.store = Store(db)
         self.pipeline = pipeline
@@ -88,6 +102,7 @@ class Engine:
         self.channels = {ch.name: ch for ch in channels}
         self.clock = clock or Clock()
         self.pacer = pacer or Pacer(settings.pacing)
+        self.friends = friends or FriendPolicy(FriendRules.from_settings(settings.wechat))
         self.listeners: list[Listener] = []
         self.baselines: dict[str, float] = {}
         self.unknown_sends = 0
@@ -106,10 +121,13 @@ class Engine:
         self._thread_id = threading.get_ident()
         now = self.clock.now()
         for ch in self.channels.values():
-            if hasattr(ch, "set_wake"):  # e.g. the web channel: poll at once on a new message
-                ch.set_wake(self.wake)
-            if hasattr(ch, "on_engine_event"):  # e.g. WeCom: hand a chat to a human agent
-                self.listeners.append(ch.on_engine_event)
+            caps = ch.capabilities
+            if Capability.WAKE in caps:  # e.g. the web channel: poll at once on a new message
+                cast(Wakes, ch).set_wake(self.wake)
+            if Capability.ENGINE_EVENTS in caps:  # e.g. WeCom: hand a chat to a human agent
+                self.listeners.append(cast(HearsEngine, ch).on_engine_event)
+            if Capability.FRIENDS in caps:
+                self.friends.load(ch.name, self.store.cursor(_friends_key(ch.name)))
             ch.start()
             with self.store.tx():
                 self.baselines[ch.name] = self.store.baseline(ch.name, now,
@@ -191,10 +209,13 @@ class Engine:
         self.send_due(stats)
         return stats
 
-    def _poll(self, ch: Any, stats: StepStats) -> None:
+    def _poll(self, ch: Channel, stats: StepStats) -> None:
         now = self.clock.now()
         try:
             msgs = ch.poll()
+            if Capability.FRIENDS in ch.capabilities and self.friends.due(ch.name, now):
+                msgs = msgs + self.friends.admit(ch.name, cast(Befriends, ch), now,
+                                                 self._save_friends)
         except ChannelUnavailable as exc:
             with self.store.tx():
                 self.store.set_channel_health(ch.name, False, str(exc)[:200], now)
@@ -205,7 +226,8 @@ class Engine:
             self._down[ch.name] = str(exc)
             self._emit("channel", {"channel": ch.name, "ok": False, "detail": str(exc)})
             return
-        degraded = getattr(ch, "degraded", "")
+        degraded = (cast(ReadsDegraded, ch).degraded
+                     if Capability.DEGRADED in ch.capabilities else "")
         if degraded:  # reading only (WeChat through OCR): still down for sending and the owner
             with self.store.tx():
                 self.store.set_channel_health(ch.name, False, str(degraded)[:200], now)
@@ -221,6 +243,11 @@ class Engine:
             for msg in msgs:
                 if self.intake(msg):
                     stats.new += 1
+
+    def _save_friends(self, channel: str, counters: str) -> None:
+        """The friend policy's counters, kept after each acceptance."""
+        with self.store.tx():
+            self.store.set_cursor(_friends_key(channel), counters, self.clock.now())
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -240,26 +267,53 @@ class Engine:
                 return self._intake_friend(msg, key, now)
             if msg.kind == "rename":
                 return self._intake_rename(msg, key, now)
-            verdict = intake.presort(msg, baseline=baseline, now=now,
-                                     stale_after_s=self.settings.engine.stale_after_s,
-                                     max_chars=self.settings.engine.max_message_chars)
+            early = self._presort(msg, baseline=baseline, now=now,
+                                  stale_after_s=self.settings.engine.stale_after_s)
             name = msg.sender if not msg.is_group else f"{msg.sender}@{msg.chat}"
             customer = self.store.customer(msg.channel, msg.chat, member, name, now)
             state, reason = MessageState.RECEIVED, None
-            if verdict and verdict[0] == "ignored":
-                state, reason = MessageState.IGNORED, verdict[1]
+            if early is not None and early.action is Action.IGNORE:
+                state, reason = MessageState.IGNORED, early.reason
             mid = self.store.insert_message(
                 channel=msg.channel, key=key, customer_id=customer.id, chat=msg.chat,
                 sender=msg.sender, text=msg.text, kind=msg.kind, ts=msg.ts, now=now,
                 ui_id=msg.ui_id, is_group=msg.is_group, state=state, reason=reason)
-            if verdict and verdict[0] == "handoff" and mid is not None:
-                self._apply(Decision.handoff(self.settings.shop.handoff_reply, verdict[1]),
-                            customer.id, [mid], msg.channel, msg.chat, now, 0.0)
+            if early is not None and early.action is Action.HANDOFF and mid is not None:
+                self._apply(early, customer.id, [mid], msg.channel, msg.chat, now, 0.0)
         self._emit("message", {"id": mid, "channel": msg.channel, "chat": msg.chat,
                                "sender": msg.sender, "text": msg.text,
                                "customer_id": customer.id, "state": str(state),
                                "reason": reason})
         return True
+
+    # -- the stages every message goes through (a channel's, and `ask`'s) ----------------------
+
+    def _presort(self, msg: Inbound, *, baseline: float, now: float,
+                 stale_after_s: float) -> Decision | None:
+        """Intake's verdict on what never reaches the pipeline (history, stale, non-text, empty,
+        too long): ignore or hand off. None: the message goes on to the pipeline."""
+        verdict = intake.presort(msg, baseline=baseline, now=now, stale_after_s=stale_after_s,
+                                 max_chars=self.settings.engine.max_message_chars)
+        if verdict is None:
+            return None
+        if verdict[0] == "ignored":
+            return Decision.ignore(verdict[1])
+        return Decision.handoff(self.settings.shop.handoff_reply, verdict[1])
+
+    def _think(self, question: str, *, sender: str, history: list[tuple[str, ...]],
+               now: float) -> Decision:
+        """The pipeline's decision on a question (one message, or a batch joined by lines)."""
+        return self.pipeline.decide(question, sender=sender, history=history,
+                                    when=datetime.fromtimestamp(now))
+
+    @staticmethod
+    def _outgoing(d: Decision) -> str | None:
+        """The reply a decision sends, if any (a handoff may carry one)."""
+        return d.reply if d.action in (Action.RESPOND, Action.HANDOFF) and d.reply else None
+
+    @staticmethod
+    def _public_trace(d: Decision) -> dict[str, Any]:
+        return {k: v for k, v in d.trace.items() if not k.startswith("_")}
 
     def _intake_self(self, msg: Inbound, key: str, baseline: float, now: float) -> bool:
         """A message from our own account: the echo of a bot reply, or the owner typing."""
@@ -366,9 +420,8 @@ class Engine:
             question = "\n".join(r["text"] for r in rows)
             history = self.store.history(customer.id, self.settings.engine.history_window,
                                          before_id=ids[0])
-            decision = self.pipeline.decide(question, sender=rows[-1]["sender"],
-                                            history=history,
-                                            when=datetime.fromtimestamp(now))
+            decision = self._think(question, sender=rows[-1]["sender"], history=history,
+                                   now=now)
             if len(ids) > 1:
                 decision.trace["batch"] = ids
         latency = (time.perf_counter() - started) * 1000
@@ -394,13 +447,13 @@ class Engine:
                now: float, latency_ms: float) -> int | None:
         """Write a decision: outbox row, terminal states, handoff — inside the caller's tx."""
         reply_id = None
-        if d.action in (Action.RESPOND, Action.HANDOFF) and d.reply:
-            trace = {k: v for k, v in d.trace.items() if not k.startswith("_")}
+        reply = self._outgoing(d)
+        if reply is not None:
             reply_id = self.store.add_reply(
                 message_id=ids[-1], customer_id=customer_id, channel=channel, chat=chat,
-                text=d.reply, kind="reply", tier=str(d.tier) if d.tier else None,
-                reason=d.reason, model=d.model, trace=trace,
-                latency_ms=latency_ms, now=now, not_before=self.pacer.plan(d.reply, now)
+                text=reply, kind="reply", tier=str(d.tier) if d.tier else None,
+                reason=d.reason, model=d.model, trace=self._public_trace(d),
+                latency_ms=latency_ms, now=now, not_before=self.pacer.plan(reply, now)
                 if self._paced(channel) else now)
         state = {Action.RESPOND: MessageState.ANSWERED, Action.HANDOFF: MessageState.HANDED_OFF,
                  Action.IGNORE: MessageState.IGNORED}[d.action]
@@ -436,8 +489,9 @@ class Engine:
             ch = self.channels.get(out.channel)
             if ch is None:
                 continue  # its channel is not running in this process; it waits
-            limits = getattr(ch, "reply_window", None)
-            if limits is not None:  # the platform's own rule (微信客服: 48 hours, 5 messages)
+            if Capability.REPLY_WINDOW in ch.capabilities:
+                # the platform's own rule (微信客服: 48 hours, 5 messages)
+                limits = cast(ReplyWindowed, ch).reply_window
                 last, sent = self.store.reply_window(self.store.reply_customer(out.id))
                 if not self.pacer.admit_window(ReplyWindow(*limits), last, sent, now):
                     self._window_closed(out, stats)
@@ -452,7 +506,7 @@ class Engine:
             now = self.clock.now()
         return stats.sent
 
-    def _send_one(self, ch: Any, out: Outbound, stats: StepStats) -> None:
+    def _send_one(self, ch: Channel, out: Outbound, stats: StepStats) -> None:
         with self.store.tx():
             self.store.mark_reply(out.id, "sending")
         try:
@@ -520,7 +574,7 @@ class Engine:
                 self._settle_in_flight(ch, out, stats)
         return stats
 
-    def _settle_in_flight(self, ch: Any, out: Outbound, stats: StepStats) -> None:
+    def _settle_in_flight(self, ch: Channel, out: Outbound, stats: StepStats) -> None:
         try:
             went_out = ch.confirm_sent(out)
         except ChannelError:
@@ -587,31 +641,28 @@ class Engine:
     # -- ask: one question straight through the pipeline --------------------------------------
 
     def ask(self, question: str, *, customer: str = "cli", channel: str = "ask") -> AskResult:
-        """Answer one question now through the real pipeline (no aggregation, no channel):
-        `alpha01 ask`, `alpha01 kb check`. Writes nothing: no customer, message, reply,
-        handoff, event or rule hit. The asker's earlier questions in this process (by name)
-        are the conversation the pipeline sees."""
+        """Answer one question now through the stages a channel's message goes through
+        (intake's cleaning and presort, the pipeline's decision, the reply a decision sends),
+        without aggregation or a channel: `alpha01 ask`, `alpha01 kb check`. Writes nothing: no
+        customer, message, reply, handoff, event or rule hit. The asker's earlier questions in
+        this process (by name) are the conversation the pipeline sees."""
         started = time.perf_counter()
         msg = Inbound(channel=channel, chat=customer, sender=customer, text=question,
                       key_hint=uuid.uuid4().hex)
         msg.text = intake.clean_text(msg.text)
         now = self.clock.now()
-        verdict = intake.presort(msg, baseline=0.0, now=now, stale_after_s=0,
-                                 max_chars=self.settings.engine.max_message_chars)
         history = self._ask_history.setdefault(customer, [])
-        if verdict:
-            d = (Decision.ignore(verdict[1]) if verdict[0] == "ignored"
-                 else Decision.handoff(self.settings.shop.handoff_reply, verdict[1]))
-        else:
+        d = self._presort(msg, baseline=0.0, now=now, stale_after_s=0)
+        if d is None:
             self._refresh_rules()
-            d = self.pipeline.decide(msg.text, sender=customer,
-                                     history=history[-self.settings.engine.history_window:],
-                                     when=datetime.fromtimestamp(now))
+            d = self._think(msg.text, sender=customer,
+                            history=history[-self.settings.engine.history_window:], now=now)
         latency = (time.perf_counter() - started) * 1000
         history.append(("user", msg.text))
-        if d.action in (Action.RESPOND, Action.HANDOFF) and d.reply:
-            history.append(("assistant", d.reply))
-        trace = {k: v for k, v in d.trace.items() if not k.startswith("_")}
+        reply = self._outgoing(d)
+        if reply is not None:
+            history.append(("assistant", reply))
+        trace = self._public_trace(d)
         return AskResult(reply=d.reply, tier=str(d.tier) if d.tier else None,
                          handoff=d.action is Action.HANDOFF,
                          passages=trace.get("passages", []), model=d.model,

@@ -10,12 +10,13 @@ import uuid
 from typing import TextIO
 
 from ..domain import Inbound, Outbound
-from .base import Channel
+from .base import Capability, Channel
 
 
 class ConsoleChannel(Channel):
     name = "console"
     stable_ids = True
+    capabilities = frozenset({Capability.FINITE})
 
     def __init__(self, customer: str = "顾客", *, stdin: TextIO | None = None,
                  stdout: TextIO | None = None, prompt: bool = True, **_: object) -> None:
@@ -37,6 +38,11 @@ class ConsoleChannel(Channel):
         for line in self.stdin:
             self.lines.put(line.rstrip("\n"))
         self.eof.set()
+
+    @property
+    def finished(self) -> bool:
+        """Standard input has ended and every line it gave was read."""
+        return self.eof.is_set() and self.lines.empty()
 
     def poll(self) -> list[Inbound]:
         out = []

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from ..domain import Inbound, Outbound
 from ..errors import InputError
-from .base import Channel
+from .base import Capability, Channel
 
 
 def load_script(path: Path) -> list[dict[str, Any]]:
@@ -45,15 +45,14 @@ def load_script(path: Path) -> list[dict[str, Any]]:
 class SimChannel(Channel):
     name = "sim"
     stable_ids = True
+    capabilities = frozenset({Capability.FINITE})
 
     def __init__(self, script: str | Path | list[dict[str, Any]] | None = None, *,
                  speed: float = 1.0, stdout: TextIO | None | bool = True, clock=None,
                  **_: object) -> None:
         """`stdout`: where the transcript is printed; True = sys.stdout, None = nowhere."""
-        if script is None:
-            from ..demo import demo_dir
-
-            script = demo_dir() / "conversation.jsonl"
+        if script is None:  # the composition root passes the demo shop's conversation
+            raise InputError("模拟渠道需要对话脚本：alpha01 run --script 文件")
         self.items = script if isinstance(script, list) else load_script(Path(script))
         self.speed = speed if speed > 0 else 1.0
         self.stdout = sys.stdout if stdout is True else stdout

@@ -12,7 +12,7 @@ from .test_cli import alpha01
 
 ROOT = Path(__file__).resolve().parents[2] / "alpha01"
 CLI_MODULES = ["cli.py", "cli_customers.py", "cli_kb.py", "cli_key.py", "cli_wecom.py", "knowledge/commands.py",
-               "llm/commands.py", "sync/commands.py", "jobs/commands.py"]
+               "llm/commands.py", "cli_sync.py", "jobs/commands.py"]
 
 
 def _fields(text: str) -> set[str]:

@@ -107,7 +107,7 @@ def test_a_failing_status_source_does_not_kill_the_loop():
 
 
 def test_the_client_does_not_import_the_server_stack():
-    code = ("import sys, alpha01.sync, alpha01.sync.commands; "
+    code = ("import sys, alpha01.sync, alpha01.cli_sync; "
             "bad = [m for m in sys.modules if m.split('.')[0] in "
             "('fastapi', 'uvicorn', 'starlette', 'sync_server')]; print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30,

@@ -11,10 +11,10 @@ import segno
 from click.testing import CliRunner
 
 from alpha01.app import AppContext
+from alpha01.cli_sync import qr, sync
 from alpha01.config import Settings
 from alpha01.paths import Paths
 from alpha01.sync import DeviceStatus, HeartbeatLoop, SyncClient, parse_binding_code
-from alpha01.sync.commands import qr, sync
 from sync_server.service import SyncService
 
 pytestmark = pytest.mark.timeout(90)  # a hung server must not hang the suite

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from alpha01.app import AppContext, build_engine  # noqa: E402
+from alpha01.app import AppContext, build_channel, build_engine  # noqa: E402
 from alpha01.channels.web import WebChannel  # noqa: E402
 from alpha01.config import Settings  # noqa: E402
 from alpha01.demo import demo_passages  # noqa: E402
@@ -65,7 +65,7 @@ def web_rig(home, *, web=None, engine=None, llm=None) -> WebRig:
     sections["web"].update(web or {})
     sections["engine"].update(engine or {})
     app.settings = Settings().with_overrides(**sections)
-    channel = WebChannel(app.settings, paths=app.paths)
+    channel = build_channel("web", app.settings, app.paths)
     llm = llm or FakeLLM(default="好的，我帮您看一下。")
     eng = build_engine(app, channels=[channel], llm=llm,
                        retriever=MemoryRetriever(demo_passages(), faq_threshold=0.8))

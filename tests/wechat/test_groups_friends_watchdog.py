@@ -49,7 +49,7 @@ def test_new_friends_are_accepted_within_the_cap_with_remark_tags_and_welcome(ma
     stores = {"ABC234": SimpleNamespace(store_name="城南店", channel="海报")}
     rig = make_wx(chats=[], wechat={"friend_auto_accept": True, "friend_daily_cap": 2,
                                     "store_code": "NS", "friend_tags": ["新客"]})
-    rig.channel.resolve_binding = stores.get
+    rig.engine.friends.resolve_binding = stores.get
     rig.wx.friend_request("阿珍", "我是扫码来的 店码 abc234")
     rig.wx.friend_request("老李", "你好")
     rig.wx.friend_request("小赵", "在吗")
@@ -61,7 +61,7 @@ def test_new_friends_are_accepted_within_the_cap_with_remark_tags_and_welcome(ma
     assert rig.wx.sent_to("NS-0002") == [rig.app.settings.shop.welcome]
     [cust] = rig.rows("SELECT tags, remark FROM customers WHERE chat = 'NS-0001'")
     assert "门店:城南店" in cust["tags"] and cust["remark"] == "NS-0001"
-    assert rig.channel.health().extra["friends_held"] >= 1
+    assert rig.engine.friends.held >= 1
     # the next day the held request goes through with the next sequence number
     rig.clock.advance(86_400)
     rig.settle()
@@ -80,6 +80,24 @@ def test_the_friend_sequence_survives_a_restart(make_wx, tmp_path):
     make_wx(home=tmp_path / "h", chats=[], world=world, clock=clock,
             wechat={"friend_auto_accept": True}).settle()
     assert [r.remark for r in world._friend_requests] == ["A01-0001", "A01-0002"]
+
+
+def test_friend_counters_an_earlier_version_kept_in_the_channel_file_carry_on(make_wx, tmp_path):
+    """The counters moved from the WeChat channel's state file to the database: a home that
+    had accepted 7 friends goes on with -0008, never reusing a remark."""
+    import json
+
+    home = tmp_path / "old"
+    home.mkdir()
+    (home / "wechat_state.json").write_text(json.dumps(
+        {"day": "2000-01-01", "accepted_today": 3, "friend_seq": 7, "tails": {}}),
+        encoding="utf-8")
+    rig = make_wx(home=home, chats=[], wechat={"friend_auto_accept": True})
+    rig.wx.friend_request("阿珍", "你好")
+    rig.settle()
+    assert [r.remark for r in rig.wx._friend_requests if r.accepted] == ["A01-0008"]
+    [row] = rig.rows("SELECT cursor FROM channel_cursor WHERE channel = 'wechat#friends'")
+    assert json.loads(row["cursor"])["friend_seq"] == 8
 
 
 @pytest.mark.parametrize("trouble", ["window_lost", "logged_out", "ui_empty",

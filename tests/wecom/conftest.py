@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alpha01.app import AppContext, build_engine
+from alpha01.app import AppContext, build_channel, build_engine
 from alpha01.channels.wecom.channel import WeComChannel
 from alpha01.channels.wecom.fake import FakeWeCom
 from alpha01.config import Settings
@@ -82,7 +82,7 @@ def make_rig(tmp_path, fake):
     def make(name: str = "home", *, clock=None, **extra) -> Rig:
         app = AppContext(paths=Paths(Path(tmp_path / name)).ensure())
         app.settings = settings_for(fake, fake.url, **extra)
-        channel = WeComChannel(app.settings, paths=app.paths)
+        channel = build_channel("wecom", app.settings, app.paths)
         llm = FakeLLM(default="好的，我帮您看一下。")
         eng = build_engine(app, channels=[channel], llm=llm, clock=clock,
                            retriever=MemoryRetriever(demo_passages(), faq_threshold=0.8))

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alpha01.app import AppContext, build_engine
-from alpha01.channels.wecom.channel import WeComChannel
+from alpha01.app import AppContext, build_channel, build_engine
 from alpha01.channels.wecom.client import STATE_HUMAN
 from alpha01.demo import demo_passages
 from alpha01.llm.fake import FakeLLM
@@ -29,7 +28,7 @@ def test_wecom_chats_show_in_the_tui_and_can_be_taken_over(tmp_path, fake):
 
     ctx = AppContext(paths=Paths(Path(tmp_path / "shop")).ensure())
     ctx.settings = settings_for(fake, fake.url, servicer_userid="owner01")
-    channel = WeComChannel(ctx.settings, paths=ctx.paths)
+    channel = build_channel("wecom", ctx.settings, ctx.paths)
     engine = build_engine(ctx, channels=[channel], llm=FakeLLM("芒果今天 12 元一斤。"),
                           retriever=MemoryRetriever(demo_passages(), faq_threshold=0.8))
     app = Alpha01App(ctx, engine, idle_sleep=0.02)

@@ -18,7 +18,6 @@ import logging
 import math
 import secrets
 import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from ...clitext import t
 from ...config import Settings, WebSettings
 from ...domain import Inbound, Outbound
 from ...errors import ChannelUnavailable, ConfigError
-from ..base import Channel, ChannelHealth
+from ..base import Capability, Channel, ChannelHealth, Records
 from .hub import Hub
 
 log = logging.getLogger("alpha01.web")
@@ -97,19 +96,22 @@ class WebChannel(Channel):
     paced = False  # the shop's own page: no account to get banned, no human-speed pacing
     stable_ids = True
 
+    capabilities = frozenset({Capability.WAKE})
+
     def __init__(self, settings: Settings | None = None, *, paths: Any = None,
                  secret: bytes | None = None, name: str = "web",
                  history: Callable[[str], list[tuple[str, str]]] | None = None,
-                 **_: object) -> None:
+                 records: Records | None = None, **_: object) -> None:
+        """`records`: the home's earlier turns of a chat (the composition root passes them);
+        `history`: any other source of them (tests)."""
         self.settings = settings or Settings()
         self.web = self.settings.web
         check_exposure(self.web)
         self.name = name
         self.paths = paths
         self._secret = secret
-        self._reader: Any = None
-        self._reader_lock = threading.Lock()
-        seed = history or (self._history_from_db if paths is not None else None)
+        self.records = records
+        seed = history or (self._history if records is not None else None)
         self.hub = Hub(self.name, history_items=self.web.history_items, seed=seed)
         self.server: Any = None
 
@@ -171,10 +173,8 @@ class WebChannel(Channel):
         if self.server is not None:
             self.server.stop()
             self.server = None
-        with self._reader_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+        if self.records is not None:
+            self.records.close()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -204,20 +204,7 @@ class WebChannel(Channel):
         tmp.replace(path)
         return data
 
-    def _history_from_db(self, chat: str) -> list[tuple[str, ...]]:
-        """Earlier turns of this chat, read through a read-only connection of its own."""
-        from ...storage.db import Database
-        from ...storage.queries import Store
-
-        with self._reader_lock:
-            if self._reader is None:
-                db_path = Path(self.paths.db)
-                if not db_path.exists():
-                    return []
-                self._reader = Database.open_home(self.paths, reader=True)
-            store = Store(self._reader)
-            found = [c for c in store.find_customers(chat)
-                     if c.channel == self.name and c.chat == chat]
-            if not found:
-                return []
-            return store.history(found[0].id, self.web.history_items, keys=True)
+    def _history(self, chat: str) -> list[tuple[str, ...]]:
+        """Earlier turns of this chat, from the home's records."""
+        assert self.records is not None
+        return self.records.history(chat, self.web.history_items)

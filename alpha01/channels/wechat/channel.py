@@ -6,8 +6,8 @@ What the channel adds on top of the library:
 - the bot's own sends recognised when they show up again (also the parts of a split reply and
   the "@member" prefix of a group reply), so only the owner's own typing pauses the AI;
 - groups: off unless listed in `wechat.groups`, and then only messages that @ the bot;
-- new friends: accepted within a daily cap, with a unique remark and tags, then handed to the
-  engine as a `kind="friend"` message (the engine queues the welcome through the outbox);
+- new friends: the waiting requests listed, and one accepted with the remark and tags the
+  engine's friend policy chose (alpha01/friends.py: the cap, the remark sequence, binding codes);
 - renames: a direct chat that shows up under a new name is matched to the chat it was by its
   history (the last messages of a chat that left the session list, in the same order, and no
   other chat's) and reported as a `kind="rename"` message before anything it says, so the
@@ -27,21 +27,19 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ...config import Settings, WeChatSettings
 from ...domain import Inbound, Outbound
 from ...errors import ChannelError, ChannelUnavailable, ConfigError, SendFailed
-from ..base import Channel, ChannelHealth
+from ..base import Capability, Channel, ChannelHealth, FriendRequest
 from ..text import split_text
 from .adapters import SUPPORTED, Wx39Adapter, make_adapter
 from .compose import TIME_GAP_S, ChatLog, Composed
 
 log = logging.getLogger("alpha01.wechat")
 
-FRIEND_CHECK_S = 30.0
 TAIL_KEEP = 30  # fingerprints of the latest messages kept per direct chat (rename matching)
 RENAME_MATCH = 8  # that many of a chat's latest messages must show up again, in order ...
 RENAME_MIN = 3  # ... and at least this many
@@ -57,11 +55,12 @@ class WeChatChannel(Channel):
     paced = True
     stable_ids = False
 
+    capabilities = frozenset({Capability.DEGRADED, Capability.FRIENDS})
+
     def __init__(self, settings: WeChatSettings | Settings | None = None, *, lib: Any = None,
                  adapter: Wx39Adapter | None = None, clock: Any = None,
                  sleep: Callable[[float], None] | None = None, state_path: str | Path | None
-                 = None, resolve_binding: Callable[[str], Any] | None = None,
-                 version_probe: Callable[[], str | None] | None = None,
+                 = None, version_probe: Callable[[], str | None] | None = None,
                  ocr_capture: Callable[[], Any] | None = None, ocr_reader: Any = None,
                  **_: Any) -> None:
         if isinstance(settings, Settings):
@@ -74,14 +73,12 @@ class WeChatChannel(Channel):
         self.clock = clock
         self._sleep = sleep or (clock.sleep if clock is not None else _real_sleep)
         self.state_path = Path(state_path) if state_path else None
-        self.resolve_binding = resolve_binding
         self.account = ""
         self.names: set[str] = set(self.s.bot_names)
         self.version: str | None = None
         self.started_at = 0.0
         self.down: str | None = None
         self.alerts: list[tuple[float, str]] = []  # (when, detail), for health and tests
-        self.friends_held = 0
         self.not_listening: list[str] = []  # configured chats the library would not listen to
         self._logs: dict[str, ChatLog] = {}
         self._types: dict[str, str] = {}
@@ -91,7 +88,6 @@ class WeChatChannel(Channel):
         self._progress: dict[int, int] = {}  # reply id -> parts already sent
         self._listening: list[str] = []
         self._last_watch = float("-inf")
-        self._last_friends = float("-inf")
         self._state = self._load_state()
         self._renamed_pending: list[Inbound] = []
         self._ocr_capture = ocr_capture
@@ -208,9 +204,6 @@ class WeChatChannel(Channel):
                             out += found
                             continue
                     out += self._to_inbound(chat, self._log(chat).feed(msgs), first_open=first)
-            if self.s.friend_auto_accept and now - self._last_friends >= FRIEND_CHECK_S:
-                self._last_friends = now
-                out += self._accept_friends(now)
         except ChannelUnavailable as exc:
             self._go_down(str(exc))
             raise ChannelUnavailable(self.down) from exc
@@ -342,45 +335,30 @@ class WeChatChannel(Channel):
 
     # -- new friends ----------------------------------------------------------------------
 
-    def _accept_friends(self, now: float) -> list[Inbound]:
-        from ...sync.client import parse_binding_code
+    def friend_requests(self) -> list[FriendRequest]:
+        """The friend requests WeChat shows as acceptable now."""
+        try:
+            return [FriendRequest(name=str(e.name), message=str(getattr(e, "msg", "") or ""),
+                                  handle=e)
+                    for e in self.adapter.new_friends() if getattr(e, "acceptable", True)]
+        except ChannelUnavailable as exc:
+            self._go_down(str(exc))
+            raise ChannelUnavailable(self.down) from exc
 
-        today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")
-        if self._state.get("day") != today:
-            self._state.update(day=today, accepted_today=0)
-        out = []
-        for element in self.adapter.new_friends():
-            if not getattr(element, "acceptable", True):
-                continue
-            if self._state["accepted_today"] >= self.s.friend_daily_cap:
-                self.friends_held += 1
-                continue  # stays in WeChat's list for tomorrow or for the merchant
-            seq = int(self._state.get("friend_seq", 0)) + 1
-            remark = f"{self.s.remark_prefix}{self.s.store_code}-{seq:04d}"
-            request = str(getattr(element, "msg", "") or "")
-            tags = list(self.s.friend_tags)
-            code = parse_binding_code(request)
-            binding = None
-            if code:
-                tags.append(f"店码:{code}")
-                binding = self._binding(code)
-                if binding is not None:
-                    tags += [f"门店:{binding.store_name}", f"渠道:{binding.channel}"]
-            self.adapter.accept(element, remark, tags)
-            self._state.update(friend_seq=seq, accepted_today=self._state["accepted_today"] + 1)
-            self._save_state()
-            if self.s.mode == "listen":
-                try:
-                    if self.adapter.listen(remark, self._on_message):
-                        self._listening.append(remark)
-                except ChannelError:
-                    log.warning("cannot listen to the new friend %s yet", remark)
-            out.append(Inbound(
-                channel=self.name, chat=remark, sender=str(element.name), text=request, ts=now,
-                key_hint=f"friend:{remark}", kind="friend",
-                extra={"remark": remark, "tags": tags, "welcome": True, "binding": code,
-                       "store": getattr(binding, "store_name", None)}))
-        return out
+    def accept_friend(self, request: FriendRequest, remark: str, tags: list[str]) -> str:
+        """Accept with the engine's remark and tags; in listen mode, listen to the new chat."""
+        try:
+            self.adapter.accept(request.handle, remark, tags)
+        except ChannelUnavailable as exc:
+            self._go_down(str(exc))
+            raise ChannelUnavailable(self.down) from exc
+        if self.s.mode == "listen":
+            try:
+                if self.adapter.listen(remark, self._on_message):
+                    self._listening.append(remark)
+            except ChannelError:
+                log.warning("cannot listen to the new friend %s yet", remark)
+        return remark
 
     # -- the OCR fallback -------------------------------------------------------------------
 
@@ -522,22 +500,13 @@ class WeChatChannel(Channel):
             self._renamed_pending += found
             return
 
-    def _binding(self, code: str) -> Any:
-        if self.resolve_binding is None:
-            return None
-        try:
-            return self.resolve_binding(code)
-        except Exception as exc:  # offline or the server is down: the code tag still stands
-            log.info("binding code %s not resolved: %s", code, exc)
-            return None
-
     def _load_state(self) -> dict[str, Any]:
         if self.state_path and self.state_path.exists():
             try:
                 return json.loads(self.state_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                log.warning("unreadable %s; friend counters start over", self.state_path)
-        return {"day": "", "accepted_today": 0, "friend_seq": 0}
+                log.warning("unreadable %s; rename history starts over", self.state_path)
+        return {}
 
     def _save_state(self) -> None:
         if not self.state_path:
@@ -620,9 +589,7 @@ class WeChatChannel(Channel):
             account=self.account or None,
             extra={"adapter": self.adapter.generation, "version": self.version,
                    "mode": self.s.mode, "listening": list(self._listening),
-                   "not_listening": list(self.not_listening),
-                   "friends_today": self._state.get("accepted_today", 0),
-                   "friends_held": self.friends_held, "alerts": len(self.alerts)})
+                   "not_listening": list(self.not_listening), "alerts": len(self.alerts)})
 
 
 def _fingerprint(msg: Any) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 from ...config import Settings
 from ...domain import Inbound, Outbound
 from ...errors import ChannelUnavailable, ConfigError, SendFailed
-from ..base import Channel, ChannelHealth
+from ..base import Capability, Channel, ChannelHealth, Records
 from .client import (
     CURSOR_INVALID,
     ORIGIN_CUSTOMER,
@@ -61,9 +61,15 @@ class WeComChannel(Channel):
     paced = False  # an official API: no account to get banned; its limit is the reply window
     stable_ids = True
 
-    def __init__(self, settings: Settings | None = None, *, paths: Any = None, db: Any = None,
-                 client: KfClient | None = None, clock: Callable[[], float] = time.time,
-                 name: str = "wecom", **_: object) -> None:
+    capabilities = frozenset({Capability.WAKE, Capability.ENGINE_EVENTS,
+                              Capability.REPLY_WINDOW})
+
+    def __init__(self, settings: Settings | None = None, *, paths: Any = None,
+                 records: Records | None = None, client: KfClient | None = None,
+                 clock: Callable[[], float] = time.time, name: str = "wecom",
+                 **_: object) -> None:
+        """`records`: where the cursor is kept and intake's messages are looked up (the
+        composition root passes the home's, storage/records.py)."""
         self.settings = settings or Settings()
         check_settings(self.settings)
         self.w = self.settings.wecom
@@ -74,9 +80,8 @@ class WeComChannel(Channel):
                                          timeout_s=self.w.timeout_s)
         #: (seconds, messages): the engine's pacer enforces it before each send
         self.reply_window = (self.w.window_hours * 3600.0, self.w.window_max)
-        self._db = db
-        self._own_db = False
-        self._store: Any = None
+        self.records = records
+        self._started = False
         self._cursor = ""
         self._pending: tuple[str, list[Inbound]] | None = None  # next cursor, the batch it ends
         self._prefix = ""
@@ -94,22 +99,16 @@ class WeComChannel(Channel):
         self._wake = wake
 
     def start(self) -> None:
-        from ...storage.queries import Store
-
-        if self._db is None:
-            from ...storage.db import Database
-
-            self._db = Database.open_home(self.paths) if self.paths is not None \
-                else Database.memory()
-            self._own_db = True
-        self._store = Store(self._db)
-        with self._db.tx():
-            self._cursor = self._store.cursor(self.name)
-            self._prefix = self._store.cursor(self.name + "#msgid")
-            if not self._prefix:
-                # per database: a home started afresh never reuses an old send's msgid
-                self._prefix = secrets.token_hex(4)
-                self._store.set_cursor(self.name + "#msgid", self._prefix, self.clock())
+        if self.records is None:
+            raise ConfigError("微信客服渠道需要本店的数据库 (the WeCom channel needs the home's "
+                              "records: build it with app.build_channel)")
+        self._cursor = self.records.cursor(self.name)
+        self._prefix = self.records.cursor(self.name + "#msgid")
+        if not self._prefix:
+            # per database: a home started afresh never reuses an old send's msgid
+            self._prefix = secrets.token_hex(4)
+            self.records.set_cursor(self.name + "#msgid", self._prefix, self.clock())
+        self._started = True
 
     @property
     def cursor(self) -> str:
@@ -123,7 +122,7 @@ class WeComChannel(Channel):
     # -- reading --------------------------------------------------------------------------------
 
     def poll(self) -> list[Inbound]:
-        if self._store is None:
+        if not self._started:
             self.start()
         again = self._settle_pending()
         if again:
@@ -173,7 +172,7 @@ class WeComChannel(Channel):
         if self._pending is None:
             return []
         cursor, batch = self._pending
-        missing = [m for m in batch if not self._store.seen(self.name, "h:" + str(m.key_hint))]
+        missing = [m for m in batch if not self.records.seen("h:" + str(m.key_hint))]
         if missing:
             return batch
         self._pending = None
@@ -181,8 +180,7 @@ class WeComChannel(Channel):
         return []
 
     def _save_cursor(self, cursor: str) -> None:
-        with self._db.tx():
-            self._store.set_cursor(self.name, cursor, self.clock())
+        self.records.set_cursor(self.name, cursor, self.clock())
         self._cursor = cursor
 
     def _wanted(self, m: dict[str, Any]) -> bool:
@@ -210,7 +208,7 @@ class WeComChannel(Channel):
         return f"{self._prefix}-{out.id}"[:MSGID_MAX]
 
     def send(self, out: Outbound) -> None:
-        if self._store is None:
+        if not self._started:
             self.start()
         try:
             self.client.send_text(out.chat, self.w.open_kfid, out.text, msgid=self.msgid(out))
@@ -254,17 +252,17 @@ class WeComChannel(Channel):
         with self._lock:
             todo, self._handovers = self._handovers, []
         for cid in dict.fromkeys(todo):
-            customer = self._store.customer_by_id(cid)
-            if customer is None or customer.channel != self.name:
+            chat = self.records.customer_chat(cid)
+            if chat is None:
                 continue
             state = STATE_HUMAN if self.w.servicer_userid else STATE_POOL
             try:
-                self.client.trans_service_state(self.w.open_kfid, customer.chat, state,
+                self.client.trans_service_state(self.w.open_kfid, chat, state,
                                                 self.w.servicer_userid)
-                log.info("chat %s handed to %s", customer.chat,
+                log.info("chat %s handed to %s", chat,
                          self.w.servicer_userid or "the waiting pool")
             except WeComError as exc:
-                log.warning("kf/service_state/trans for %s failed: %s", customer.chat, exc)
+                log.warning("kf/service_state/trans for %s failed: %s", chat, exc)
                 if exc.retry_later:
                     with self._lock:
                         self._handovers.append(cid)
@@ -306,16 +304,15 @@ class WeComChannel(Channel):
                              account=self.w.open_kfid, extra={"cursor": bool(self._cursor)})
 
     def close(self) -> None:
-        if self._store is not None:
+        if self._started:
             try:
                 self._settle_pending()  # a clean stop keeps the cursor of a stored batch
             except Exception as exc:  # the next start reads that batch again: no loss
                 log.warning("saving the kf cursor on close: %s", exc)
         self.client.close()
-        if self._own_db and self._db is not None:
-            self._db.close()
-        self._db = None
-        self._store = None
+        if self.records is not None:
+            self.records.close()
+        self._started = False
 
 
 

@@ -12,9 +12,9 @@ import platform
 
 import click
 
-from .. import __version__
-from ..clitext import json_option, t
-from .client import SyncClient, SyncError
+from . import __version__
+from .clitext import json_option, t
+from .sync.client import SyncClient, SyncError
 
 
 def _client(app) -> SyncClient:
@@ -107,7 +107,7 @@ def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
         return
 
     if web:
-        from ..channels.web.channel import chat_url, check_exposure, is_loopback
+        from .channels.web.channel import chat_url, check_exposure, is_loopback
 
         web_settings = app.settings.web
         check_exposure(web_settings)
@@ -141,8 +141,8 @@ def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
 
 def _wecom_link(settings, scene: str) -> str:
     """The kf account's contact link (kf/add_contact_way); `scene` labels where it was shown."""
-    from ..channels.wecom.channel import check_settings
-    from ..channels.wecom.client import KfClient, WeComError
+    from .channels.wecom.channel import check_settings
+    from .channels.wecom.client import KfClient, WeComError
 
     check_settings(settings)
     w = settings.wecom
