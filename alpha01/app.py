@@ -124,8 +124,8 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
             kwargs.setdefault("ocr_capture", lambda: capture_wechat(left))
     if name in ("web", "wecom"):
         kwargs.setdefault("settings", settings)
-        if paths is not None:
-            kwargs.setdefault("paths", paths)
+        if paths is not None and name == "web":
+            kwargs.setdefault("paths", paths)  # where its cookie secret is kept
         if "records" not in kwargs:
             # the web chat reads a chat's earlier turns (read-only); 微信客服 keeps its cursor
             from .storage.records import ChannelRecords

@@ -64,17 +64,15 @@ class WeComChannel(Channel):
     capabilities = frozenset({Capability.WAKE, Capability.ENGINE_EVENTS,
                               Capability.REPLY_WINDOW})
 
-    def __init__(self, settings: Settings | None = None, *, paths: Any = None,
-                 records: Records | None = None, client: KfClient | None = None,
-                 clock: Callable[[], float] = time.time, name: str = "wecom",
-                 **_: object) -> None:
+    def __init__(self, settings: Settings | None = None, *, records: Records | None = None,
+                 client: KfClient | None = None, clock: Callable[[], float] = time.time,
+                 name: str = "wecom", **_: object) -> None:
         """`records`: where the cursor is kept and intake's messages are looked up (the
         composition root passes the home's, storage/records.py)."""
         self.settings = settings or Settings()
         check_settings(self.settings)
         self.w = self.settings.wecom
         self.name = name
-        self.paths = paths
         self.clock = clock
         self.client = client or KfClient(self.w.corp_id, self.w.secret, base_url=self.w.base_url,
                                          timeout_s=self.w.timeout_s)
