@@ -15,6 +15,7 @@ from .paths import Paths
 from .vault import Vault, store_secrets, take_secrets
 
 if TYPE_CHECKING:
+    from .channels.base import Channel
     from .storage.db import Database
 
 
@@ -103,7 +104,7 @@ def build_llm(settings: Settings, paths: Paths, *, llm: Any = None) -> Any:
 
 
 def build_channel(name: str, settings: Settings, paths: Paths | None = None,
-                  **kwargs: Any) -> Any:
+                  **kwargs: Any) -> Channel:
     from . import registry
 
     if name == "sim" and "script" not in kwargs:
@@ -135,7 +136,7 @@ def build_channel(name: str, settings: Settings, paths: Paths | None = None,
     return registry.create("channels", name, **kwargs)
 
 
-def build_engine(ctx: AppContext, *, channels: list[Any] = (), llm: Any = None,
+def build_engine(ctx: AppContext, *, channels: list[Channel] = (), llm: Any = None,
                  retriever: Any = None, clock: Any = None, demo: bool = False) -> Any:
     """The one place that wires an Engine: settings → backends → pipeline → engine."""
     from .engine import Engine
