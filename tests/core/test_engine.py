@@ -414,3 +414,22 @@ def test_ask_answers_through_the_pipeline_and_writes_nothing(make_rig):
     rig.llm.enqueue("好的。")
     rig.engine.ask("那芒果甜吗", customer="cli")
     assert "芒果多少钱一斤？" in str(rig.llm.history[-1])
+
+
+def test_ask_and_a_channel_message_go_through_the_same_stages(make_rig):
+    """The same question gets the same decision from `ask` as from a customer on a channel:
+    a rule, the FAQ, the model, and intake's presort (a message too long for the pipeline)."""
+    rig = make_rig()
+    questions = ["你好", "芒果多少钱一斤？", "芒果甜不甜", "长" * 2001]
+    tiers = []
+    for n, q in enumerate(questions):
+        chat = f"客{n}"
+        rig.channel.inject(chat, q)
+        rig.settle()
+        [sent] = [o for o in rig.channel.sent if o.chat == chat]
+        [row] = rig.rows("SELECT tier, reason FROM replies WHERE chat = ?", chat)
+        asked = rig.engine.ask(q, customer=f"ask{n}")
+        assert asked.reply == sent.text, q[:10]
+        assert (asked.tier, asked.reason) == (row["tier"], row["reason"]), q[:10]
+        tiers.append(asked.tier)
+    assert tiers == ["rule", "faq", "local", "handoff"]
