@@ -25,6 +25,10 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data" / "lexicon.toml"
 OWNER_FILE = "lexicon.txt"
+# Catalog columns that give a product's other names: they help a customer find the row and are
+# not said back to them.
+ALIAS_HEADERS = ("别名", "又名", "俗称", "别称", "英文名", "英文", "其他叫法", "也叫", "alias",
+                 "aliases", "aka", "english", "english name", "other names")
 
 # A typo line of the owner's file: "咖非 -> 咖啡" (also => and →)
 _TYPO_LINE = re.compile(r"^(.+?)\s*(?:->|=>|→)\s*(.+)$")
@@ -233,6 +237,12 @@ def _pinyin_table() -> dict[int, str] | None:
     except ImportError:  # an optional nicety: without it, same-sounding words are not matched
         return None
     return pinyin_dict
+
+
+def is_alias_header(header: str) -> bool:
+    """A catalog column of other names for the product (别名, 英文名, aliases …)."""
+    h = header.strip().lower()
+    return any(h == a or (not a.isascii() and a in h) for a in ALIAS_HEADERS)
 
 
 def add_owner_entry(path: Path, names: Iterable[str], typo: bool = False) -> str:

@@ -15,11 +15,9 @@ import json
 import re
 from collections.abc import Iterable
 
-from ..lexicon import Lexicon
+from ..lexicon import Lexicon, is_alias_header
 from .search import query_terms
 
-ALIAS_HEADERS = ("别名", "又名", "俗称", "别称", "英文名", "英文", "其他叫法", "也叫", "alias",
-                 "aliases", "aka", "english", "english name", "other names")
 _CELL_SPLIT = re.compile(r"[,，、;；/|]+")
 _FIRST_CLAUSE = re.compile(r"[。！？!?；;\n]")
 # runs shorter than this say too little to trigger, longer ones never recur verbatim
@@ -101,7 +99,7 @@ def product_names(meta: dict) -> tuple[str, ...]:
     name = str(meta.get("name") or "").strip()
     names = [name] if name else []
     for header, cell in fields.items():
-        if _is_alias_header(str(header)):
+        if is_alias_header(str(header)):
             names += [c.strip() for c in _CELL_SPLIT.split(str(cell)) if c.strip()]
     return tuple(dict.fromkeys(n.lower() for n in names))
 
@@ -132,11 +130,6 @@ def _windows(text: str) -> list[str]:
 def _runs(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in query_terms(text)
                               if not t.isascii() and _MIN_RUN <= len(t) <= _MAX_RUN))
-
-
-def _is_alias_header(header: str) -> bool:
-    h = header.strip().lower()
-    return any(h == a or (not a.isascii() and a in h) for a in ALIAS_HEADERS)
 
 
 def _meta(row: dict) -> dict:

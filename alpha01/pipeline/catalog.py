@@ -127,7 +127,7 @@ def _models(topic: str, names: list[str]) -> _ModelVerdict:
     """Compare the model words (letters, numbers) of the question with the rows' names."""
     tokens = [set(_ASCII_TOKEN.findall(n)) for n in names]
     known = set().union(*tokens) if tokens else set()
-    variants = _variant_words(tokens)
+    variants = _variant_words(tokens, names)
     allowed: set[int] | None = None
     exact: set[int] = set()
     for phrase in _phrases(topic):
@@ -146,18 +146,25 @@ def _models(topic: str, names: list[str]) -> _ModelVerdict:
     return _ModelVerdict(allowed, exact or None)
 
 
-def _variant_words(tokens: list[set[str]]) -> set[str]:
-    """Letter words that tell rows of one model number apart (pro, mini, max: 13 and 13 pro are
-    both listed), as opposed to brand words every row of that number has."""
-    variants: set[str] = set()
-    by_number: dict[str, list[set[str]]] = {}
-    for t in tokens:
+def _variant_words(tokens: list[set[str]], names: list[str]) -> set[str]:
+    """Letter words that tell listed models of one number apart (pro, mini, max: the 13 and
+    the 13 pro, or the 13 mini and the 13 pro are listed): two names with a number in common
+    that differ only in such words. Brand words are not variants ("iphone" where a 小米 14 is
+    listed beside the iPhone 14: those names differ in a Chinese word too)."""
+    by_number: dict[str, set[frozenset[str]]] = {}
+    for t, n in zip(tokens, names, strict=True):
+        words = frozenset(t | set(_CJK_RUN.findall(n)))
         for w in t:
             if w[0].isdigit():
-                by_number.setdefault(w, []).append(t)
-    for rows in by_number.values():
-        letters = set().union(*rows)
-        variants |= {w for w in letters if not w[0].isdigit() and not all(w in r for r in rows)}
+                by_number.setdefault(w, set()).add(words)
+    variants: set[str] = set()
+    for group in by_number.values():
+        listed = sorted(group, key=sorted)[:200]  # a number on hundreds of names names nothing
+        for i, a in enumerate(listed):
+            for b in listed[i + 1:]:
+                differ = a ^ b
+                if all(w.isascii() and not w[0].isdigit() for w in differ):
+                    variants |= differ
     return variants
 
 

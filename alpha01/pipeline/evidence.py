@@ -131,10 +131,14 @@ def _unwrap(lines: list[str]) -> list[str]:
     bulleted list a line without a bullet continues the item before it."""
     out: list[str] = []
     item = False  # the last line kept is a bulleted item still open
-    for line in lines:
+    for i, line in enumerate(lines):
         prev = out[-1] if out else ""
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
         if (item and prev[-1:] not in _OPEN_END and "|" not in line
-                and not _BULLET.match(line) and not _NUMBERED_HEADING.match(line)):
+                and not _BULLET.match(line) and not _NUMBERED_HEADING.match(line)
+                and not (_is_heading(line, nxt) and not _BULLET.match(nxt or "-"))):
+            # (a short unpunctuated line before a paragraph is the next section's heading:
+            # "- 付款：现金都可以" + "售后服务" + "…" are three lines, not one)
             out[-1] = prev + line
             continue
         out.append(line)
