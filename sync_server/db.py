@@ -266,7 +266,13 @@ def protect(path: str | Path) -> None:
             os.chmod(path.parent, 0o700)
     if os.name != "posix":
         return
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    # Created only when missing: opening and closing a descriptor of a database this process
+    # already has open would drop SQLite's POSIX locks on it (close() releases every lock the
+    # process holds on the file), and that connection would then read a stale snapshot.
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
     for suffix in ("", "-wal", "-shm"):
         try:
             os.chmod(f"{path}{suffix}", 0o600)
