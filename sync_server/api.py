@@ -8,7 +8,7 @@ step is a short indexed statement, and one event loop owning the connection avoi
 
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -27,6 +27,9 @@ from .service import Forbidden, ServiceError, SyncService
 from .storage import InvalidText
 
 log = logging.getLogger("sync_server")
+
+# The most alerts a device can ask for at once (it polls them for the owner's screen).
+MAX_DEVICE_ALERTS = 50
 
 
 class BodyLimit:
@@ -113,8 +116,22 @@ class EnrollOut(BaseModel):
     store_name: str
 
 
+class ChannelIn(BaseModel):
+    ok: bool
+    detail: str = Field(default="", max_length=200)
+
+
+ChannelName = Annotated[str, Field(min_length=1, max_length=40)]
+
+
 class HeartbeatIn(BaseModel):
-    channel_ok: bool = False
+    channel_ok: bool = Field(default=False, description="every channel healthy (one flag)")
+    channels: dict[ChannelName, ChannelIn] | None = Field(
+        default=None, max_length=16,
+        description='health per channel, e.g. {"wechat": {"ok": false, "detail": "未登录"},'
+                    ' "web": {"ok": true}}: WeChat scans need "wechat" (or "wecom") ok, web'
+                    ' scans "web" ok and a web_chat_url; omit to keep; a beat with channel_ok'
+                    ' and without channels reports one flag for all channels again')
     channel_detail: str = Field(default="", max_length=200)
     open_chats: int = Field(default=0, ge=0, le=1_000_000)
     friends_today: int = Field(default=0, ge=0, le=1_000_000)
@@ -147,6 +164,9 @@ class EnrollmentCodeIn(BaseModel):
 class MintIn(BaseModel):
     store_id: DbId | None = Field(default=None, description="required for admin; a device mints for its own store")
     channel: str = Field(default="default", max_length=40)
+    target: Literal["any", "wechat", "web"] = Field(
+        default="any", description="what its scans need: a working WeChat (the landing page),"
+                                   " a working web chat (a redirect), or either")
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
 
 
@@ -257,6 +277,15 @@ def create_app(service: SyncService) -> FastAPI:
         found = [d for d in service.list_devices(c.store_id) if d["id"] == c.device_id]
         return found[0]
 
+    @app.get("/api/v1/me/alerts", tags=["devices"])
+    async def my_alerts(c: Annotated[Caller, Depends(device)],
+                        limit: Annotated[int, Query(ge=1, le=MAX_DEVICE_ALERTS)] = 20
+                        ) -> list[dict]:
+        """The alerts of the calling device's store (what GET /api/v1/alerts gives the admin
+        for that store): the conditions of now first, then what its devices posted, newest
+        first; at most `limit` in all."""
+        return service.alerts(c.store_id, limit)[:limit]
+
     @app.get("/api/v1/bindings/{code}", tags=["devices"])
     async def binding(code: str, c: Annotated[Caller, Depends(device)]) -> dict:
         """Which scan (store, channel, time) a binding code from a friend request came from."""
@@ -314,7 +343,7 @@ def create_app(service: SyncService) -> FastAPI:
             raise ServiceError("store_id is required")
         expires = body.expires_in_days * 86400 if body.expires_in_days else None
         minted = service.mint(store_id, body.channel, expires,
-                              created_by="admin" if c.admin else c.device_id)
+                              created_by="admin" if c.admin else c.device_id, target=body.target)
         base = cfg.public_url.rstrip("/") or str(request.base_url).rstrip("/")
         minted["path"] = f"/q/{minted['token']}"
         minted["url"] = base + minted["path"]

@@ -168,6 +168,19 @@ _migration("0003_device_alerts", """
         """)
 
 
+# Health per channel: a device reports each channel's state (`channels`, a JSON object
+# {"wechat": {"ok": true, "detail": ""}, "web": {...}}), kept whole; `wechat_ok` / `web_ok` are
+# what routing reads (NULL: the device reported no per-channel health, its `channel_ok` counts).
+# A QR token's `target` says what its scans need: `wechat` (the landing page with the device's
+# WeChat QR), `web` (a redirect to the device's web chat) or `any` (either; tokens minted before).
+_migration("0004_channel_health", """
+        ALTER TABLE devices ADD COLUMN channels TEXT;
+        ALTER TABLE devices ADD COLUMN wechat_ok INTEGER;
+        ALTER TABLE devices ADD COLUMN web_ok INTEGER;
+        ALTER TABLE qr_tokens ADD COLUMN target TEXT NOT NULL DEFAULT 'any'
+        """)
+
+
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
     # Not executescript(): it commits first, which would break the migration's transaction.
     for statement in script.split(";"):

@@ -40,6 +40,15 @@ from .security import (
 from .storage import open_storage
 
 MAX_QR_IMAGE_BYTES = 150_000
+# What a QR token's scans need (`target`): the WeChat landing page, the web chat, or either.
+TARGETS = ("any", "wechat", "web")
+# Channels whose health decides WeChat scans (the landing page shows the device's WeChat or
+# WeCom QR) and web scans (a redirect to the web chat).
+WECHAT_CHANNELS = ("wechat", "wecom")
+WEB_CHANNELS = ("web",)
+MAX_CHANNELS = 16
+# How the owner reads a channel's name.
+CHANNEL_LABELS = {"wechat": "微信", "wecom": "企业微信", "web": "网页客服"}
 _IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
@@ -121,6 +130,32 @@ class ScanResult:
     redirect_url: str | None = None
 
 
+def clean_channels(channels: Any) -> dict[str, dict[str, Any]]:
+    """A device's per-channel health as stored: {name: {"ok": bool, "detail": str}}."""
+    if not isinstance(channels, dict) or len(channels) > MAX_CHANNELS:
+        raise ServiceError(f"channels must be an object of at most {MAX_CHANNELS} channels")
+    found: dict[str, dict[str, Any]] = {}
+    for name, health in channels.items():
+        if not isinstance(name, str) or not 0 < len(name) <= 40 or not isinstance(health, dict):
+            raise ServiceError("channels: each channel is a name (1-40 characters) and an"
+                               " object {ok, detail}")
+        found[name] = {"ok": bool(health.get("ok")),
+                       "detail": str(health.get("detail") or "")[:200]}
+    return found
+
+
+def channel_label(name: str) -> str:
+    return CHANNEL_LABELS.get(name, name)
+
+
+def channels_down(device: dict) -> list[tuple[str, str]]:
+    """(channel, detail) of each channel a device reports down; ("", detail) once for a
+    device that reports a single flag for all its channels."""
+    if device["channels"] is None:
+        return [] if device["channel_ok"] else [("", device["channel_detail"])]
+    return [(name, c["detail"]) for name, c in sorted(device["channels"].items()) if not c["ok"]]
+
+
 def decode_qr_image(data: str) -> tuple[bytes, str]:
     """A base64 PNG or JPEG (optionally a data: URL) → bytes and MIME type, or ServiceError."""
     if data.startswith("data:"):
@@ -135,6 +170,30 @@ def decode_qr_image(data: str) -> tuple[bytes, str]:
         if raw.startswith(magic):
             return raw, mime
     raise ServiceError("wechat_qr must be base64 PNG or JPEG")
+
+
+# Routing, per QR target. A device reporting no per-channel health (an older app) counts as
+# its one `channel_ok` for every channel, as before.
+_WEB_USABLE = "(coalesce(web_ok, channel_ok) = 1 AND web_chat_url <> '')"
+_WECHAT_USABLE = "coalesce(wechat_ok, channel_ok) = 1"
+_ROUTE_SQL = {
+    target: (
+        f"SELECT id, wechat_name, qr_sha, web_chat_url, {redirect} AS redirect FROM devices"
+        " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
+        f" AND {usable}"
+        " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
+        "     < coalesce(daily_cap, :cap)"
+        " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
+        "     < coalesce(daily_cap, :cap)"
+        " ORDER BY open_chats, last_routed_seq, id LIMIT 1"
+    )
+    for target, usable, redirect in (
+        ("wechat", _WECHAT_USABLE, "0"),
+        ("web", _WEB_USABLE, "1"),
+        ("any", f"({_WEB_USABLE} OR {_WECHAT_USABLE})",
+         f"CASE WHEN {_WEB_USABLE} THEN 1 ELSE 0 END"),
+    )
+}
 
 
 class SyncService:
@@ -400,6 +459,18 @@ class SyncService:
         sets: dict[str, Any] = {"last_seen": now}
         if status.get("channel_ok") is not None:
             sets["channel_ok"] = int(bool(status["channel_ok"]))
+        if status.get("channels") is not None:
+            channels = clean_channels(status["channels"])
+            sets["channels"] = json.dumps(channels, ensure_ascii=False, sort_keys=True)
+            sets["wechat_ok"] = int(any(channels.get(n, {}).get("ok") for n in WECHAT_CHANNELS))
+            sets["web_ok"] = int(any(channels.get(n, {}).get("ok") for n in WEB_CHANNELS))
+            if "channel_ok" not in sets:
+                sets["channel_ok"] = int(bool(channels) and all(
+                    c["ok"] for c in channels.values()))
+        elif "channel_ok" in sets:
+            # An app that reports one flag for all its channels (older than per-channel
+            # health): that flag is its health again, for every channel.
+            sets.update(channels=None, wechat_ok=None, web_ok=None)
         for name, limit in (("channel_detail", 200), ("version", 40), ("wechat_name", 64),
                             ("web_chat_url", 10_000)):
             if status.get(name) is not None:
@@ -462,7 +533,8 @@ class SyncService:
         today = self.day(now)
         sql = (
             "SELECT d.id, d.store_id, s.name AS store_name, d.name, d.created_at, d.last_seen,"
-            " d.version, d.channel_ok, d.channel_detail, d.open_chats, d.wechat_name,"
+            " d.version, d.channel_ok, d.channel_detail, d.channels, d.wechat_ok, d.web_ok,"
+            " d.open_chats, d.wechat_name,"
             " d.web_chat_url, d.qr_sha IS NOT NULL AS has_qr_image,"
             " CASE WHEN d.friends_day = :today THEN d.friends_today ELSE 0 END AS friends_today,"
             " CASE WHEN d.routed_day = :today THEN d.routed_today ELSE 0 END AS routed_today,"
@@ -479,6 +551,12 @@ class SyncService:
             r["online"] = seen is not None and now - seen <= self.config.online_window_s
             r["channel_ok"] = bool(r["channel_ok"])
             r["has_qr_image"] = bool(r["has_qr_image"])
+            # Per-channel health as reported; None: the device reports one flag (channel_ok).
+            r["channels"] = json.loads(r["channels"]) if r["channels"] else None
+            # What routing reads: can it take WeChat scans, web chat scans.
+            r["wechat_ok"] = r["channel_ok"] if r["wechat_ok"] is None else bool(r["wechat_ok"])
+            r["web_ok"] = (r["channel_ok"] if r["web_ok"] is None else bool(r["web_ok"])) \
+                and bool(r["web_chat_url"])
         return rows
 
     def set_device_cap(self, device_id: str, cap: int | None) -> None:
@@ -489,12 +567,18 @@ class SyncService:
     # -- QR tokens ---------------------------------------------------------------------------
 
     def mint(
-        self, store_id: int, channel: str, expires_in_s: float | None, created_by: str
+        self, store_id: int, channel: str, expires_in_s: float | None, created_by: str,
+        target: str = "any",
     ) -> dict:
+        """A signed store QR token. `channel` is the attribution label (where the code hangs);
+        `target` what its scans need: "wechat" (a device whose WeChat works), "web" (a device
+        whose web chat works and has a URL) or "any" (either; the web chat preferred)."""
         self.get_store(store_id)
         channel = channel.strip() or "default"
         if len(channel) > 40:
             raise ServiceError("channel label must be at most 40 characters")
+        if target not in TARGETS:
+            raise ServiceError(f"target must be one of {', '.join(TARGETS)}")
         if expires_in_s is not None and expires_in_s <= 0:
             raise ServiceError("expiry must be in the future")
         now = self.clock()
@@ -504,12 +588,12 @@ class SyncService:
         with self._write() as c:
             c.execute(
                 "INSERT INTO qr_tokens (jti, store_id, channel, kid, created_at, expires_at,"
-                " created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (jti, store_id, channel, keys.newest, now, expires, created_by),
+                " created_by, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (jti, store_id, channel, keys.newest, now, expires, created_by, target),
             )
         token = keys.sign(store_id, jti, expires)
         return {"token": token, "jti": jti, "store_id": store_id, "channel": channel,
-                "expires_at": int(expires) if expires is not None else None}
+                "target": target, "expires_at": int(expires) if expires is not None else None}
 
     def token_info(self, jti: str) -> dict:
         row = self.conn.execute("SELECT * FROM qr_tokens WHERE jti = ?", (jti,)).fetchone()
@@ -538,7 +622,8 @@ class SyncService:
             )
 
     def list_tokens(self, store_id: int | None = None) -> list[dict]:
-        sql = "SELECT jti, store_id, channel, kid, created_at, expires_at, revoked_at FROM qr_tokens"
+        sql = ("SELECT jti, store_id, channel, target, kid, created_at, expires_at, revoked_at"
+               " FROM qr_tokens")
         params: tuple = ()
         if store_id is not None:
             sql += " WHERE store_id = ?"
@@ -704,7 +789,7 @@ class SyncService:
         """The token's row with its store, or BadToken (unknown, revoked, expired, other store)."""
         row = c.execute(
             "SELECT t.store_id, t.channel, t.expires_at, t.revoked_at, s.name,"
-            " s.fallback_contact, s.daily_cap"
+            " s.fallback_contact, s.daily_cap, t.target"
             " FROM qr_tokens t JOIN stores s ON s.id = t.store_id WHERE t.jti = ?",
             (claims.jti,),
         ).fetchone()
@@ -721,8 +806,9 @@ class SyncService:
         """Inside a write transaction: revocation check, device choice, slot claim, scan row.
 
         Raises BadToken before writing anything, so a batch can carry on past it. Only a
-        device that is online and whose channels report healthy is chosen: a PC whose WeChat
-        is logged out, or whose web chat is down, gets no new customers.
+        device that is online and whose channel for this QR is healthy is chosen: a WeChat QR
+        needs a working WeChat, a web QR a working web chat with a URL (a PC whose WeChat is
+        logged out still takes web chat customers); a QR for either prefers the web chat.
         """
         today = self.day(now)
         if row is None:
@@ -730,14 +816,7 @@ class SyncService:
         store_id, channel, store_name, fallback, store_cap = row[0], row[1], row[4], row[5], row[6]
         self.storage.lock_store(c, store_id)
         device = c.execute(
-            "SELECT id, wechat_name, qr_sha, web_chat_url FROM devices"
-            " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
-            " AND channel_ok = 1"
-            " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
-            "     < coalesce(daily_cap, :cap)"
-            " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
-            "     < coalesce(daily_cap, :cap)"
-            " ORDER BY open_chats, last_routed_seq, id LIMIT 1",
+            _ROUTE_SQL.get(row[7], _ROUTE_SQL["any"]),
             {"store": store_id, "since": now - self.config.online_window_s,
              "today": today, "cap": store_cap},
         ).fetchone()
@@ -760,14 +839,14 @@ class SyncService:
             {"today": today, "store": store_id, "id": device[0]},
         )
         code = new_binding_code()
-        kind = "redirect" if device[3] else "device"
+        kind = "redirect" if device[4] else "device"
         c.execute(
             "INSERT INTO scans (at, store_id, channel, jti, device_id, outcome, binding_code)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now, store_id, channel, claims.jti, device[0], kind, code),
         )
         redirect = None
-        if device[3]:
+        if device[4]:
             sep = "&" if "?" in device[3] else "?"
             redirect = f"{device[3]}{sep}bind={code}"
         return ScanResult(
@@ -806,6 +885,10 @@ class SyncService:
             params)]
         devices = self.list_devices(store_id)
         online = [d for d in devices if d["online"]]
+        down: dict[str, int] = {}
+        for d in online:
+            for name, _detail in channels_down(d):
+                down[name] = down.get(name, 0) + 1
         return {
             "since": since, "until": now,
             "scans": scans,
@@ -813,48 +896,62 @@ class SyncService:
             "devices": len(devices),
             "devices_online": len(online),
             "channels_down": len([d for d in online if not d["channel_ok"]]),
+            # Online devices by channel that is down ("" : a device reporting one flag).
+            "channels_down_by_channel": down,
+            "devices_taking_wechat": len([d for d in online if d["wechat_ok"]]),
+            "devices_taking_web": len([d for d in online if d["web_ok"]]),
             "device_health": [
                 {k: d[k] for k in ("id", "store_id", "name", "online", "last_seen", "channel_ok",
-                                   "channel_detail", "routed_today", "friends_today",
-                                   "daily_cap", "open_chats")} for d in devices],
+                                   "channel_detail", "channels", "wechat_ok", "web_ok",
+                                   "routed_today", "friends_today", "daily_cap", "open_chats")}
+                for d in devices],
         }
 
     def alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
         """What the owner should act on: the conditions of now (computed, nothing stored:
-        device_offline, channel_down, cap_reached, store_unavailable), then what the devices
+        device_offline, channel_down (per channel: `channel` "wechat", "web" …, or "" for a
+        device reporting one flag), cap_reached, store_unavailable), then what the devices
         reported themselves (kind device_alert: WeChat logged out, its UI changed, sends
-        failing ...), newest first, at most `limit` of those."""
+        failing ...), newest first, at most `limit` of those. Each has a short Chinese `title`
+        (设备离线, 微信掉线, 接待已满 …) and a `message`."""
         devices = self.list_devices(store_id)
         found: list[dict] = []
         for d in devices:
             who = d["name"] or d["id"]
             base = {"store_id": d["store_id"], "store_name": d["store_name"],
-                    "device_id": d["id"]}
+                    "device_id": d["id"], "device_name": d["name"]}
             if d["last_seen"] is not None and not d["online"]:
-                found.append({**base, "kind": "device_offline", "since": d["last_seen"],
+                found.append({**base, "kind": "device_offline", "title": "设备离线",
+                              "since": d["last_seen"],
                               "message": f"{d['store_name']} 的 {who} 已离线（超过"
                                          f" {int(self.config.online_window_s)} 秒没有心跳）"})
-            elif d["online"] and not d["channel_ok"]:
-                found.append({**base, "kind": "channel_down", "detail": d["channel_detail"],
-                              "message": f"{d['store_name']} 的 {who} 渠道异常（微信掉线？）："
-                                         f"{d['channel_detail'] or '无详情'}"})
+            elif d["online"]:
+                for name, detail in channels_down(d):
+                    if name:
+                        what = f"{channel_label(name)}掉线"
+                    else:  # one flag for all its channels: which one is not known
+                        what, detail = "渠道异常（微信掉线？）", d["channel_detail"]
+                    found.append({**base, "kind": "channel_down", "channel": name,
+                                  "title": what.partition("（")[0], "detail": detail,
+                                  "message": f"{d['store_name']} 的 {who} {what}："
+                                             f"{detail or '无详情'}"})
             cap = d["daily_cap"]
             if d["online"] and cap is not None and max(d["routed_today"], d["friends_today"]) >= cap:
-                found.append({**base, "kind": "cap_reached", "cap": cap,
+                found.append({**base, "kind": "cap_reached", "title": "接待已满", "cap": cap,
                               "message": f"{d['store_name']} 的 {who} 今天的新客上限 {cap} 已满"})
         stores = self.list_stores() if store_id is None else [
             s for s in self.list_stores() if s["id"] == store_id]
         for s in stores:
             mine = [d for d in devices if d["store_id"] == s["id"]]
-            usable = [d for d in mine if d["online"] and d["channel_ok"]
+            usable = [d for d in mine if d["online"] and (d["wechat_ok"] or d["web_ok"])
                       and max(d["routed_today"], d["friends_today"]) < (d["daily_cap"] or 0)]
             if mine and not usable:
                 found.append({"store_id": s["id"], "store_name": s["name"], "device_id": None,
-                              "kind": "store_unavailable",
+                              "kind": "store_unavailable", "title": "无设备可接待",
                               "message": f"{s['name']} 没有可接待新客的设备：扫码顾客只能看到备用联系方式"})
         for r in self.reported_alerts(store_id, limit):
             who = r["device_name"] or r["device_id"]
-            found.append({**r, "kind": "device_alert",
+            found.append({**r, "kind": "device_alert", "title": "设备报警",
                           "message": f"{r['store_name']} 的 {who}：{r['detail']}"})
         return found
 

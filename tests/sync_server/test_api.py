@@ -33,7 +33,7 @@ def test_migrations_are_named_recorded_and_idempotent(new_db):
     SyncService(target).close()
     service = SyncService(target)
     assert service.storage.applied() == ["0001_initial", "0002_shared_limits",
-                                        "0003_device_alerts"]
+                                        "0003_device_alerts", "0004_channel_health"]
     service.close()
 
 
