@@ -153,6 +153,8 @@ class AlertIn(BaseModel):
 
 class StoreIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
+    owner: str = Field(default="", max_length=100,
+                       description="groups one owner's stores: their devices see each other's alerts")
     fallback_contact: str = Field(default="", max_length=200)
     daily_cap: int = Field(default=100, ge=0, le=100_000)
 
@@ -281,10 +283,11 @@ def create_app(service: SyncService) -> FastAPI:
     async def my_alerts(c: Annotated[Caller, Depends(device)],
                         limit: Annotated[int, Query(ge=1, le=MAX_DEVICE_ALERTS)] = 20
                         ) -> list[dict]:
-        """The alerts of the calling device's store (what GET /api/v1/alerts gives the admin
-        for that store): the conditions of now first, then what its devices posted, newest
-        first; at most `limit` in all."""
-        return service.alerts(c.store_id, limit)[:limit]
+        """The alerts of the calling device's owner: of every store with its store's `owner`
+        (only its own store when that has none), as GET /api/v1/alerts gives them to the
+        admin: the conditions of now first, then what the devices posted, newest first; at
+        most `limit` in all."""
+        return service.alerts(service.owner_stores(c.store_id), limit)[:limit]
 
     @app.get("/api/v1/bindings/{code}", tags=["devices"])
     async def binding(code: str, c: Annotated[Caller, Depends(device)]) -> dict:
@@ -301,7 +304,7 @@ def create_app(service: SyncService) -> FastAPI:
 
     @app.post("/api/v1/stores", tags=["admin"], status_code=201)
     async def add_store(body: StoreIn, _: Annotated[Caller, Depends(admin)]) -> dict:
-        return service.add_store(body.name, body.fallback_contact, body.daily_cap)
+        return service.add_store(body.name, body.fallback_contact, body.daily_cap, body.owner)
 
     @app.post("/api/v1/stores/{store_id}/enrollment-codes", tags=["admin"], status_code=201)
     async def enrollment_code(

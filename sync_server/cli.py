@@ -130,13 +130,27 @@ def store() -> None:
 @click.option("--fallback", default="", help="contact shown when no device is available (phone…)")
 @click.option("--daily-cap", default=100, show_default=True, type=click.IntRange(0),
               help="new friends per device per day")
-def store_add(db_path: str, name: str, fallback: str, daily_cap: int) -> None:
+@click.option("--owner", default="", help="group an owner's stores: their PCs see each other's alerts")
+def store_add(db_path: str, name: str, fallback: str, daily_cap: int, owner: str) -> None:
     """Add a store; prints its id."""
     try:
-        row = _service(db_path).add_store(name, fallback, daily_cap)
+        row = _service(db_path).add_store(name, fallback, daily_cap, owner)
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"store {row['id']}: {row['name']}")
+
+
+@store.command("owner")
+@_db_option
+@click.argument("store_id", type=int)
+@click.argument("owner", default="")
+def store_owner(db_path: str, store_id: int, owner: str) -> None:
+    """Set the owner label of a store (omit OWNER: a store of its own)."""
+    try:
+        _service(db_path).set_owner(store_id, owner)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"store {store_id}: owner {owner or '-'}")
 
 
 @store.command("list")
@@ -145,7 +159,8 @@ def store_list(db_path: str) -> None:
     """Stores with their device counts."""
     for s in _service(db_path).list_stores():
         click.echo(f"{s['id']:>4}  {s['name']}  devices {s['devices']} (online {s['online']})"
-                   f"  cap {s['daily_cap']}/day  fallback: {s['fallback_contact'] or '-'}")
+                   f"  cap {s['daily_cap']}/day  fallback: {s['fallback_contact'] or '-'}"
+                   f"  owner: {s['owner'] or '-'}")
 
 
 @cli.command()

@@ -173,11 +173,14 @@ _migration("0003_device_alerts", """
 # what routing reads (NULL: the device reported no per-channel health, its `channel_ok` counts).
 # A QR token's `target` says what its scans need: `wechat` (the landing page with the device's
 # WeChat QR), `web` (a redirect to the device's web chat) or `any` (either; tokens minted before).
+# A store's `owner` groups the stores of one owner (a server may serve several): a device reads
+# the alerts of its owner's stores ('' : its own store's only).
 _migration("0004_channel_health", """
         ALTER TABLE devices ADD COLUMN channels TEXT;
         ALTER TABLE devices ADD COLUMN wechat_ok INTEGER;
         ALTER TABLE devices ADD COLUMN web_ok INTEGER;
-        ALTER TABLE qr_tokens ADD COLUMN target TEXT NOT NULL DEFAULT 'any'
+        ALTER TABLE qr_tokens ADD COLUMN target TEXT NOT NULL DEFAULT 'any';
+        ALTER TABLE stores ADD COLUMN owner TEXT NOT NULL DEFAULT ''
         """)
 
 

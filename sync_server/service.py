@@ -144,6 +144,10 @@ def clean_channels(channels: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _ids(store_id: int | list[int]) -> list[int]:
+    return list(store_id) if isinstance(store_id, list | tuple) else [store_id]
+
+
 def channel_label(name: str) -> str:
     return CHANNEL_LABELS.get(name, name)
 
@@ -363,19 +367,40 @@ class SyncService:
 
     # -- stores ------------------------------------------------------------------------------
 
-    def add_store(self, name: str, fallback_contact: str = "", daily_cap: int = 100) -> dict:
-        name = name.strip()
+    def add_store(self, name: str, fallback_contact: str = "", daily_cap: int = 100,
+                  owner: str = "") -> dict:
+        """`owner`: a label grouping one owner's stores (their devices see each other's
+        alerts); "" for a store of its own."""
+        name, owner = name.strip(), owner.strip()
         if not name or len(name) > 100:
             raise ServiceError("store name must be 1-100 characters")
+        if len(owner) > 100:
+            raise ServiceError("owner must be at most 100 characters")
         if daily_cap < 0:
             raise ServiceError("daily cap must not be negative")
         with self._write() as c:
             new_id = c.execute(
-                "INSERT INTO stores (name, fallback_contact, daily_cap, created_at)"
-                " VALUES (?, ?, ?, ?) RETURNING id",
-                (name, fallback_contact.strip(), daily_cap, self.clock()),
+                "INSERT INTO stores (name, fallback_contact, daily_cap, created_at, owner)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (name, fallback_contact.strip(), daily_cap, self.clock(), owner),
             ).fetchone()[0]
         return self.get_store(new_id)
+
+    def set_owner(self, store_id: int, owner: str) -> None:
+        owner = owner.strip()
+        if len(owner) > 100:
+            raise ServiceError("owner must be at most 100 characters")
+        with self._write() as c:
+            if c.execute("UPDATE stores SET owner = ? WHERE id = ?",
+                         (owner, store_id)).rowcount == 0:
+                raise NotFound(f"no store {store_id}")
+
+    def owner_stores(self, store_id: int) -> list[int]:
+        """The ids of the stores of this store's owner (just this one when it has none)."""
+        rows = self.conn.execute(
+            "SELECT o.id FROM stores s JOIN stores o ON o.owner = s.owner AND s.owner <> ''"
+            " WHERE s.id = ? ORDER BY o.id", (store_id,)).fetchall()
+        return [r[0] for r in rows] or [store_id]
 
     def get_store(self, store_id: int) -> dict:
         row = self.conn.execute("SELECT * FROM stores WHERE id = ?", (store_id,)).fetchone()
@@ -516,19 +541,22 @@ class SyncService:
                             (device_id, str(alert["key"])[:80])).fetchone()
         return {"ok": True, "id": row[0]}
 
-    def reported_alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
-        """The alerts devices posted, newest first, with the device and store they came from."""
+    def reported_alerts(self, store_id: int | list[int] | None = None, limit: int = 100
+                        ) -> list[dict]:
+        """The alerts devices posted, newest first, with the device and store they came from;
+        of one store, of a list of stores, or of all."""
         sql = ("SELECT a.id, a.device_id, d.name AS device_name, a.store_id, s.name AS store_name,"
                " a.at, a.received_at, a.channel, a.detail FROM device_alerts a"
                " JOIN devices d ON d.id = a.device_id JOIN stores s ON s.id = a.store_id")
         params: list[Any] = []
         if store_id is not None:
-            sql += " WHERE a.store_id = ?"
-            params.append(store_id)
+            ids = _ids(store_id)
+            sql += f" WHERE a.store_id IN ({', '.join('?' * len(ids))})"
+            params.extend(ids)
         return [dict(r) for r in self.conn.execute(sql + " ORDER BY a.id DESC LIMIT ?",
                                                    (*params, max(1, min(limit, 1000))))]
 
-    def list_devices(self, store_id: int | None = None) -> list[dict]:
+    def list_devices(self, store_id: int | list[int] | None = None) -> list[dict]:
         now = self.clock()
         today = self.day(now)
         sql = (
@@ -543,8 +571,9 @@ class SyncService:
         )
         params: dict[str, Any] = {"today": today}
         if store_id is not None:
-            sql += " AND d.store_id = :store"
-            params["store"] = store_id
+            ids = _ids(store_id)
+            sql += f" AND d.store_id IN ({', '.join(f':s{i}' for i in range(len(ids)))})"
+            params.update({f"s{i}": sid for i, sid in enumerate(ids)})
         rows = [dict(r) for r in self.conn.execute(sql + " ORDER BY d.store_id, d.id", params)]
         for r in rows:
             seen = r["last_seen"]
@@ -907,7 +936,7 @@ class SyncService:
                 for d in devices],
         }
 
-    def alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
+    def alerts(self, store_id: int | list[int] | None = None, limit: int = 100) -> list[dict]:
         """What the owner should act on: the conditions of now (computed, nothing stored:
         device_offline, channel_down (per channel: `channel` "wechat", "web" …, or "" for a
         device reporting one flag), cap_reached, store_unavailable), then what the devices
@@ -940,7 +969,7 @@ class SyncService:
                 found.append({**base, "kind": "cap_reached", "title": "接待已满", "cap": cap,
                               "message": f"{d['store_name']} 的 {who} 今天的新客上限 {cap} 已满"})
         stores = self.list_stores() if store_id is None else [
-            s for s in self.list_stores() if s["id"] == store_id]
+            s for s in self.list_stores() if s["id"] in _ids(store_id)]
         for s in stores:
             mine = [d for d in devices if d["store_id"] == s["id"]]
             usable = [d for d in mine if d["online"] and (d["wechat_ok"] or d["web_ok"])

@@ -217,7 +217,9 @@ def test_a_database_of_the_previous_version_is_upgraded(new_db, clock, monkeypat
         _old_server(m)
         before = SyncService(target, clock=clock)
         before.init_admin()
-        store = before.add_store("一号店")
+        before.conn.execute("INSERT INTO stores (name, created_at) VALUES ('一号店', ?)",
+                            (clock(),))
+        store = before.list_stores()[0]
         code, _ = before.create_enrollment_code(store["id"])
         device = before.enroll(code, name="pc")
         # Written as that version did: a device's one flag, a token without a target.
@@ -235,6 +237,7 @@ def test_a_database_of_the_previous_version_is_upgraded(new_db, clock, monkeypat
     try:
         assert after.storage.applied()[-1] == "0004_channel_health"
         assert after.token_info("oldjti")["target"] == "any"
+        assert after.get_store(store["id"])["owner"] == ""
         me = after.list_devices()[0]
         assert (me["channels"], me["wechat_ok"], me["web_ok"]) == (None, True, True)
         assert _where(after, token, 2) == {("redirect", device["device_id"])}
@@ -248,3 +251,26 @@ def test_sqlite_migration_set_is_the_schema():
     assert [m.name for m in dbmod.MIGRATIONS.applied(db)] == [n for n, _ in dbmod.SCHEMA]
     assert {"channels", "wechat_ok", "web_ok"} <= set(db["devices"].columns_dict)
     assert db["qr_tokens"].columns_dict["target"] is str
+
+
+def test_a_device_reads_the_alerts_of_its_owners_stores(api, service):
+    first = service.add_store("一号店", owner="王老板")
+    second = service.add_store("二号店", owner="王老板")
+    alone = service.add_store("别家店")
+    here = enroll_device(service, first["id"], **_channels())
+    there = enroll_device(service, second["id"], **_channels(wechat=False, detail="微信未登录"))
+    stranger = enroll_device(service, alone["id"], channel_ok=False)
+    mine = api.get("/api/v1/me/alerts", headers=here["auth"]).json()
+    assert [(x["store_name"], x["title"]) for x in mine] == [("二号店", "微信掉线"),
+                                                             ("二号店", "无设备可接待")]
+    assert {x["store_id"] for x in api.get("/api/v1/me/alerts", headers=there["auth"]).json()
+            } == {second["id"]}
+    theirs = api.get("/api/v1/me/alerts", headers=stranger["auth"]).json()
+    assert {x["store_id"] for x in theirs} == {alone["id"]}
+    # Another owner's stores are never seen, and a store can change hands.
+    service.set_owner(second["id"], "李老板")
+    assert api.get("/api/v1/me/alerts", headers=here["auth"]).json() == []
+    assert service.owner_stores(alone["id"]) == [alone["id"]]
+    r = api.post("/api/v1/stores", json={"name": "三号店", "owner": "王老板"}, headers=api.admin)
+    assert r.status_code == 201 and r.json()["owner"] == "王老板"
+    assert service.owner_stores(first["id"]) == [first["id"], r.json()["id"]]
