@@ -16,7 +16,7 @@ from alpha01.asgiheaders import client_address
 
 from . import pages
 from .ratelimit import RateLimiter
-from .replay import ScannerCookie, replay_key
+from .replay import ScannerCookie, token_digest
 from .security import BadToken
 from .service import ScanAsk, ScanResult, SyncService
 
@@ -49,29 +49,29 @@ class ScanHandler:
                       ) -> tuple[int, Headers, bytes]:
         """Status, headers and body for a scan of `token` from address `client` with the
         request's Cookie header `cookie`."""
-        token_key = token[:256]
+        digest = token_digest(token[:256])
         try:
             claims = self.service.verify(token, self.service.clock())
         except BadToken:
             claims = None  # still spends the limits: guessing costs what scanning does
         scanner = self.cookies.scanner_of(cookie) if cookie else None
-        by_address = replay_key("a:" + client, token_key)
-        new_cookie: list[tuple[bytes, bytes]] = []
-        if scanner is None:
-            fresh, value = self.cookies.new()
-            new_cookie = [(b"set-cookie", value)]
-            by_cookie = replay_key("c:" + fresh, token_key)
-            replay = [by_address]
+        by_address = f"a:{client}|{digest}"
+        limits = [("ip:" + client, *self.ip_rate), ("tok:" + digest, *self.token_rate)]
+        if claims is None:
+            ask = ScanAsk(None, limits)
+        elif scanner is None:
+            # The scanner's cookie is made only if this scan claims a slot (see new_scanner).
+            def new_scanner() -> tuple[str, str, float]:
+                fresh = self.cookies.new_id()
+                return fresh, f"c:{fresh}|{digest}", self.cookies.max_age_s
+
+            ask = ScanAsk(claims, limits, replay=[by_address],
+                          remember=[(by_address, self.window_s)], new_scanner=new_scanner)
         else:
-            by_cookie = replay_key("c:" + scanner, token_key)
-            replay = [by_cookie, by_address]
-        ask = ScanAsk(
-            claims,
-            limits=[("ip:" + client, *self.ip_rate),
-                    ("tok:" + replay_key("", token_key)[1:], *self.token_rate)],
-            replay=replay if claims is not None else [],
-            remember=[(by_cookie, self.cookies.max_age_s), (by_address, self.window_s)],
-        )
+            by_cookie = f"c:{scanner}|{digest}"
+            ask = ScanAsk(claims, limits, replay=[by_cookie, by_address],
+                          remember=[(by_cookie, self.cookies.max_age_s),
+                                    (by_address, self.window_s)])
         try:
             outcome = await self.service.scan_async(ask)
         except Exception:
@@ -88,9 +88,10 @@ class ScanHandler:
         if result.kind == "fallback":  # claimed no slot: nothing to replay
             return 200, _HTML, pages.fallback(result).encode("utf-8")
         answer = self._answer(result)
-        if outcome.replayed:
+        if outcome.new_scanner is None:
             return answer
-        return answer[0], answer[1] + new_cookie, answer[2]
+        return answer[0], [*answer[1], (b"set-cookie", self.cookies.header(outcome.new_scanner))], \
+            answer[2]
 
     def _answer(self, result: ScanResult) -> tuple[int, Headers, bytes]:
         """The page (or redirect) for a routed scan; replays of one answer are rendered once."""

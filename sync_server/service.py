@@ -108,6 +108,10 @@ class ScanAsk:
     limits: list[tuple[str, float, float]] = field(default_factory=list)
     replay: list[str] = field(default_factory=list)  # remembered-answer keys, in order
     remember: list[tuple[str, float]] = field(default_factory=list)  # (key, seconds) if routed
+    # A scanner without a cookie: called only when this scan claims a slot (most repeats are
+    # replays, refusals or fallbacks, which need no new scanner), it names a new scanner and
+    # gives its (name, memory key, seconds); the name comes back in ScanOutcome.new_scanner.
+    new_scanner: Callable[[], tuple[str, str, float]] | None = None
 
 
 @dataclass
@@ -115,6 +119,7 @@ class ScanOutcome:
     wait: float = 0.0  # > 0: refused by a rate limit, retry after this many seconds
     result: ScanResult | None = None  # None (and wait 0): a bad token
     replayed: bool = False  # the remembered answer of an earlier scan, no slot claimed
+    new_scanner: str | None = None  # named for this answer (ScanAsk.new_scanner): its cookie
 
 
 @dataclass
@@ -733,14 +738,19 @@ class SyncService:
                 outcomes.append(ScanOutcome(result=again, replayed=True))
                 continue
             result = self._route(c, ask.claims, now, token_row)
+            outcome = ScanOutcome(result=result)
             if result.kind != "fallback":  # a claimed slot: the same answer for repeats
                 answer = json.dumps(asdict(result), ensure_ascii=False)
-                for key, window in ask.remember:
+                remember = ask.remember
+                if ask.new_scanner is not None:
+                    outcome.new_scanner, key, window = ask.new_scanner()
+                    remember = [(key, window), *remember]
+                for key, window in remember:
                     c.execute("INSERT INTO scan_replays (key, until_at, answer) VALUES (?, ?, ?)"
                               " ON CONFLICT (key) DO UPDATE SET until_at = excluded.until_at,"
                               " answer = excluded.answer", (key, now + window, answer))
                     remembered[key] = result
-            outcomes.append(ScanOutcome(result=result))
+            outcomes.append(outcome)
         if changed:
             c.executemany(
                 "INSERT INTO rate_buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)"
