@@ -383,8 +383,8 @@ def create_app(service: SyncService) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(ScanFastPath, handler=scans, trusted=trusted)  # the hot path skips the rest
     app.add_middleware(SecurityHeaders, headers=HEADERS)  # outermost: every response, the fast path's too
-    app.state.scan_front = SecurityHeaders(ScanFastPath(_not_found, handler=scans, trusted=trusted),
-                                           headers=HEADERS)
+    # The hot path's responses carry the security headers already (scan._complete).
+    app.state.scan_front = ScanFastPath(_not_found, handler=scans, trusted=trusted)
     return app
 
 
@@ -392,7 +392,8 @@ def create_asgi(service: SyncService) -> Any:
     """What uvicorn serves: `create_app`'s FastAPI app behind a front door that hands GET /q/…
     to the scan handler (with the same security headers) before FastAPI's own outer layers
     (error handling, its body limit, telemetry checks) run. The FastAPI app answers the same
-    way for /q through its own ScanFastPath; this only skips work on the hot path."""
+    way for /q through its own ScanFastPath; this only skips work on the hot path (the scan
+    handler's responses carry the security headers themselves)."""
     app = create_app(service)
     return _FrontDoor(app, app.state.scan_front)
 

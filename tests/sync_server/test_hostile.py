@@ -130,9 +130,24 @@ def test_security_headers_on_every_response(new_db, api, service):
                           headers={"content-type": "application/json"})]
     _, with_docs = _app(new_db("d"), docs=True)
     responses += [with_docs.get("/docs"), with_docs.get("/openapi.json")]
+    # What `serve` runs: the front door answers /q itself, the same headers included.
+    from fastapi.testclient import TestClient
+
+    from sync_server.api import create_asgi
+
+    token = service.mint(device["store_id"], "x", None, "admin")["token"]
+    front = TestClient(create_asgi(service))
+    web = service.mint(device["store_id"], "y", None, "admin", target="web")["token"]
+    scans = [front.get("/q/bad"), front.get(f"/q/{token}"), front.get(f"/q/{token}"),
+             front.get(f"/q/{web}", follow_redirects=False)]
+    assert [r.status_code for r in scans] == [404, 200, 200, 200]  # no web chat: fallback
+    responses += scans
     for r in responses:
         missing = [h for h in SECURITY if h not in r.headers]
         assert not missing, (r.request.url, r.status_code, missing)
+    for r in scans:
+        assert r.headers["content-length"] == str(len(r.content))
+        assert len(r.headers.get_list("content-security-policy")) == 1
 
 
 def test_nul_characters_are_refused_with_a_reason_not_a_500(api, service):
