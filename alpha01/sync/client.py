@@ -53,6 +53,7 @@ class MintedQR:
     url: str
     channel: str
     expires_at: int | None
+    target: str = "any"  # what its scans need: "wechat", "web" or "any"
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class SyncClient:
             body["expires_in_days"] = expires_in_days
         data = self._request("POST", "/api/v1/qr", headers=self._auth(), json=body)
         return MintedQR(data["token"], data["jti"], data["url"], data["channel"],
-                        data.get("expires_at"))
+                        data.get("expires_at"), str(data.get("target") or "any"))
 
     def revoke(self, jti: str) -> None:
         self._request("POST", f"/api/v1/qr/{jti}/revoke", headers=self._auth())
