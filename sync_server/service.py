@@ -949,7 +949,9 @@ class SyncService:
     def alerts(self, store_id: int | list[int] | None = None, limit: int = 100) -> list[dict]:
         """What the owner should act on: the conditions of now (computed, nothing stored:
         device_offline, channel_down (per channel: `channel` "wechat", "web" …, or "" for a
-        device reporting one flag), cap_reached, store_unavailable), then what the devices
+        device reporting one flag), cap_reached, store_unavailable, target_unavailable (the
+        store takes customers, but no device takes the scans of its live wechat or web
+        codes)), then what the devices
         reported themselves (kind device_alert: WeChat logged out, its UI changed, sends
         failing ...), newest first, at most `limit` of those. Each has a short Chinese `title`
         (设备离线, 微信掉线, 接待已满 …) and a `message`."""
@@ -980,6 +982,7 @@ class SyncService:
                               "message": f"{d['store_name']} 的 {who} 今天的新客上限 {cap} 已满"})
         stores = self.list_stores() if store_id is None else [
             s for s in self.list_stores() if s["id"] in _ids(store_id)]
+        targets = self._live_targets(self.clock())
         for s in stores:
             mine = [d for d in devices if d["store_id"] == s["id"]]
             usable = [d for d in mine if d["online"] and (d["wechat_ok"] or d["web_ok"])
@@ -988,10 +991,30 @@ class SyncService:
                 found.append({"store_id": s["id"], "store_name": s["name"], "device_id": None,
                               "kind": "store_unavailable", "title": "无设备可接待",
                               "message": f"{s['name']} 没有可接待新客的设备：扫码顾客只能看到备用联系方式"})
+                continue
+            # Some device takes customers, but not through the codes of one kind in use.
+            for target, label in (("wechat", "微信码"), ("web", "网页码")):
+                if mine and target in targets.get(s["id"], ()) and not any(
+                        d[f"{target}_ok"] for d in usable):
+                    found.append({
+                        "store_id": s["id"], "store_name": s["name"], "device_id": None,
+                        "kind": "target_unavailable", "target": target,
+                        "title": f"{label}无人接待",
+                        "message": f"{s['name']} 没有{channel_label(target)}可用的设备："
+                                   f"扫{label}的顾客只能看到备用联系方式"})
         for r in self.reported_alerts(store_id, limit):
             who = r["device_name"] or r["device_id"]
             found.append({**r, "kind": "device_alert", "title": "设备报警",
                           "message": f"{r['store_name']} 的 {who}：{r['detail']}"})
+        return found
+
+    def _live_targets(self, now: float) -> dict[int, set[str]]:
+        """The targets of each store's usable QR tokens (not revoked, not expired)."""
+        found: dict[int, set[str]] = {}
+        for r in self.conn.execute(
+                "SELECT DISTINCT store_id, target FROM qr_tokens WHERE revoked_at IS NULL"
+                " AND (expires_at IS NULL OR expires_at > ?)", (now,)):
+            found.setdefault(r[0], set()).add(r[1])
         return found
 
     def scan_stats(self, store_id: int | None = None) -> list[dict]:

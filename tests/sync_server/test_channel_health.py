@@ -50,6 +50,7 @@ def test_wechat_down_on_a_sends_wechat_scans_to_b_and_web_scans_still_to_a(servi
 
     down = [x for x in service.alerts() if x["kind"] == "channel_down"]
     assert [(x["device_id"], x["channel"], x["title"]) for x in down] == [(a, "wechat", "微信掉线")]
+    assert [x for x in service.alerts() if x["kind"] == "target_unavailable"] == []  # B takes them
     assert "微信掉线" in down[0]["message"] and "微信未登录" in down[0]["message"]
     stats = service.stats()
     assert stats["channels_down_by_channel"] == {"wechat": 1}
@@ -67,6 +68,12 @@ def test_wechat_down_on_a_sends_wechat_scans_to_b_and_web_scans_still_to_a(servi
     down = [x for x in service.alerts() if x["kind"] == "channel_down"]
     assert [(x["device_id"], x["channel"], x["title"]) for x in down] == [
         (a, "web", "网页客服掉线")]
+    # The store still takes customers, but nobody takes its web codes: the owner is told.
+    nobody = [x for x in service.alerts(store["id"]) if x["kind"] == "target_unavailable"]
+    assert [(x["target"], x["title"]) for x in nobody] == [("web", "网页码无人接待")]
+    service.revoke(service.jti_of(web_qr))  # no web codes in use: nothing to tell
+    assert [x for x in service.alerts() if x["kind"] == "target_unavailable"] == []
+    web_qr = service.mint(store["id"], "网页", None, "admin", target="web")["token"]
 
     # B's PC goes quiet: past the online window WeChat scans go to A only (failover).
     clock.advance(service.config.online_window_s - 10)
