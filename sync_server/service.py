@@ -982,7 +982,7 @@ class SyncService:
                               "message": f"{d['store_name']} 的 {who} 今天的新客上限 {cap} 已满"})
         stores = self.list_stores() if store_id is None else [
             s for s in self.list_stores() if s["id"] in _ids(store_id)]
-        targets = self._live_targets(self.clock())
+        targets = self._live_targets(self.clock(), [s["id"] for s in stores])
         for s in stores:
             mine = [d for d in devices if d["store_id"] == s["id"]]
             usable = [d for d in mine if d["online"] and (d["wechat_ok"] or d["web_ok"])
@@ -1008,12 +1008,16 @@ class SyncService:
                           "message": f"{r['store_name']} 的 {who}：{r['detail']}"})
         return found
 
-    def _live_targets(self, now: float) -> dict[int, set[str]]:
-        """The targets of each store's usable QR tokens (not revoked, not expired)."""
+    def _live_targets(self, now: float, store_ids: list[int]) -> dict[int, set[str]]:
+        """The targets of these stores' usable QR tokens (not revoked, not expired)."""
         found: dict[int, set[str]] = {}
+        if not store_ids:
+            return found
+        marks = ", ".join("?" * len(store_ids))
         for r in self.conn.execute(
                 "SELECT DISTINCT store_id, target FROM qr_tokens WHERE revoked_at IS NULL"
-                " AND (expires_at IS NULL OR expires_at > ?)", (now,)):
+                f" AND (expires_at IS NULL OR expires_at > ?) AND store_id IN ({marks})",
+                (now, *store_ids)):
             found.setdefault(r[0], set()).add(r[1])
         return found
 
