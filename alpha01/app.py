@@ -184,6 +184,9 @@ class Services:
 
     def __init__(self) -> None:
         self._stoppers: list[Any] = []
+        # The owner's alerts from the sync server (alpha01.sync.ServerAlerts), refreshed by the
+        # heartbeat; None when this PC is not enrolled.
+        self.server_alerts: Any = None
 
     def stop(self) -> None:
         for stop in reversed(self._stoppers):
@@ -219,10 +222,12 @@ def start_services(ctx: AppContext, engine: Any) -> Services:
     engine.listeners.append(relay)
     services._stoppers.append(relay.stop)
     if s.server and s.device_id:
-        from .sync.client import HeartbeatLoop, SyncClient
+        from .sync.client import HeartbeatLoop, ServerAlerts, SyncClient
 
+        services.server_alerts = ServerAlerts()
         loop = HeartbeatLoop(SyncClient(s.server, s.device_id, s.device_secret),
-                             lambda: device_status(ctx, engine), interval_s=s.heartbeat_s)
+                             lambda: device_status(ctx, engine), interval_s=s.heartbeat_s,
+                             alerts=services.server_alerts, alerts_every_s=s.alerts_s)
         loop.start()
         services._stoppers.append(loop.stop)
     return services

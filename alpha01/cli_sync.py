@@ -93,12 +93,14 @@ def status(app) -> None:
 @click.option("--svg", type=click.Path(dir_okay=False), help=t("qr.opt.svg"))
 @click.option("--channel", default="default", show_default=True, help=t("qr.opt.channel"))
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), help=t("qr.opt.days"))
+@click.option("--target", type=click.Choice(["any", "wechat", "web"]), default=None,
+              help=t("qr.opt.target"))
 @click.option("--web", "web", is_flag=True, help=t("qr.opt.web"))
 @click.option("--wecom", "wecom", is_flag=True, help=t("qr.opt.wecom"))
 @json_option
 @click.pass_obj
 def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
-       web: bool, wecom: bool) -> None:
+       target: str | None, web: bool, wecom: bool) -> None:
     import segno
 
     if wecom:
@@ -119,7 +121,7 @@ def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
         _show_qr(app, segno.make(url, error="m"), url, png, svg, warning)
         return
     with _client(app) as client:
-        minted = client.mint(channel, days)
+        minted = client.mint(channel, days, target=target)
     code = segno.make(minted.url, error="m")
     if png:
         code.save(png, scale=10, border=4)
@@ -127,7 +129,7 @@ def qr(app, png: str | None, svg: str | None, channel: str, days: float | None,
         code.save(svg, scale=10, border=4)
     if getattr(app, "json_output", False):
         click.echo(json.dumps({"url": minted.url, "jti": minted.jti, "channel": minted.channel,
-                               "expires_at": minted.expires_at, "png": png, "svg": svg},
+                               "target": minted.target, "expires_at": minted.expires_at, "png": png, "svg": svg},
                               ensure_ascii=False))
         return
     out = io.StringIO()

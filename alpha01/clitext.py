@@ -197,6 +197,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "qr.opt.channel": ("渠道标签（统计来源），例如 门口海报 或 外卖卡片",
                        "label for attribution, e.g. 门口海报 or 外卖卡片"),
     "qr.opt.days": ("N 天后失效", "expire after N days"),
+    "qr.opt.target": ("扫码后去哪：wechat 只分给微信在线的电脑（加微信页面），web 只分给网页客服"
+                      "在线的电脑（跳转网页聊天），any 两者皆可（默认）",
+                      "what scans need: wechat (a PC whose WeChat works: the add-friend page), "
+                      "web (a PC whose web chat works: a redirect), any (either, the default)"),
     "qr.opt.web": ("本机网页聊天的地址（设置 [web]）；不需要同步服务器",
                    "this PC's own web chat address (settings [web]); no sync server needed"),
     "qr.opt.wecom": ("微信客服的联系链接（kf/add_contact_way）；需要先 `alpha01 wecom setup`",

@@ -126,6 +126,8 @@ class SyncSettings:
     device_id: str = ""
     device_secret: str = ""
     heartbeat_s: float = 30.0
+    # How often the TUI's copy of the owner's alerts is refreshed from the server (after a beat).
+    alerts_s: float = 60.0
 
 
 @dataclass

@@ -8,7 +8,7 @@ step is a short indexed statement, and one event loop owning the connection avoi
 
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -27,6 +27,9 @@ from .service import Forbidden, ServiceError, SyncService
 from .storage import InvalidText
 
 log = logging.getLogger("sync_server")
+
+# The most alerts a device can ask for at once (it polls them for the owner's screen).
+MAX_DEVICE_ALERTS = 50
 
 
 class BodyLimit:
@@ -113,8 +116,22 @@ class EnrollOut(BaseModel):
     store_name: str
 
 
+class ChannelIn(BaseModel):
+    ok: bool
+    detail: str = Field(default="", max_length=200)
+
+
+ChannelName = Annotated[str, Field(min_length=1, max_length=40)]
+
+
 class HeartbeatIn(BaseModel):
-    channel_ok: bool = False
+    channel_ok: bool = Field(default=False, description="every channel healthy (one flag)")
+    channels: dict[ChannelName, ChannelIn] | None = Field(
+        default=None, max_length=16,
+        description='health per channel, e.g. {"wechat": {"ok": false, "detail": "未登录"},'
+                    ' "web": {"ok": true}}: WeChat scans need "wechat" (or "wecom") ok, web'
+                    ' scans "web" ok and a web_chat_url; omit to keep; a beat with channel_ok'
+                    ' and without channels reports one flag for all channels again')
     channel_detail: str = Field(default="", max_length=200)
     open_chats: int = Field(default=0, ge=0, le=1_000_000)
     friends_today: int = Field(default=0, ge=0, le=1_000_000)
@@ -136,6 +153,8 @@ class AlertIn(BaseModel):
 
 class StoreIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
+    owner: str = Field(default="", max_length=100,
+                       description="groups one owner's stores: their devices see each other's alerts")
     fallback_contact: str = Field(default="", max_length=200)
     daily_cap: int = Field(default=100, ge=0, le=100_000)
 
@@ -147,6 +166,9 @@ class EnrollmentCodeIn(BaseModel):
 class MintIn(BaseModel):
     store_id: DbId | None = Field(default=None, description="required for admin; a device mints for its own store")
     channel: str = Field(default="default", max_length=40)
+    target: Literal["any", "wechat", "web"] = Field(
+        default="any", description="what its scans need: a working WeChat (the landing page),"
+                                   " a working web chat (a redirect), or either")
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
 
 
@@ -257,6 +279,16 @@ def create_app(service: SyncService) -> FastAPI:
         found = [d for d in service.list_devices(c.store_id) if d["id"] == c.device_id]
         return found[0]
 
+    @app.get("/api/v1/me/alerts", tags=["devices"])
+    async def my_alerts(c: Annotated[Caller, Depends(device)],
+                        limit: Annotated[int, Query(ge=1, le=MAX_DEVICE_ALERTS)] = 20
+                        ) -> list[dict]:
+        """The alerts of the calling device's owner: of every store with its store's `owner`
+        (only its own store when that has none), as GET /api/v1/alerts gives them to the
+        admin: the conditions of now first, then what the devices posted, newest first; at
+        most `limit` in all."""
+        return service.alerts(service.owner_stores(c.store_id), limit)[:limit]
+
     @app.get("/api/v1/bindings/{code}", tags=["devices"])
     async def binding(code: str, c: Annotated[Caller, Depends(device)]) -> dict:
         """Which scan (store, channel, time) a binding code from a friend request came from."""
@@ -272,7 +304,7 @@ def create_app(service: SyncService) -> FastAPI:
 
     @app.post("/api/v1/stores", tags=["admin"], status_code=201)
     async def add_store(body: StoreIn, _: Annotated[Caller, Depends(admin)]) -> dict:
-        return service.add_store(body.name, body.fallback_contact, body.daily_cap)
+        return service.add_store(body.name, body.fallback_contact, body.daily_cap, body.owner)
 
     @app.post("/api/v1/stores/{store_id}/enrollment-codes", tags=["admin"], status_code=201)
     async def enrollment_code(
@@ -314,7 +346,7 @@ def create_app(service: SyncService) -> FastAPI:
             raise ServiceError("store_id is required")
         expires = body.expires_in_days * 86400 if body.expires_in_days else None
         minted = service.mint(store_id, body.channel, expires,
-                              created_by="admin" if c.admin else c.device_id)
+                              created_by="admin" if c.admin else c.device_id, target=body.target)
         base = cfg.public_url.rstrip("/") or str(request.base_url).rstrip("/")
         minted["path"] = f"/q/{minted['token']}"
         minted["url"] = base + minted["path"]
@@ -359,12 +391,12 @@ def create_asgi(service: SyncService) -> Any:
     """What uvicorn serves: `create_app`'s FastAPI app behind a front door that hands GET /q/…
     to the scan handler (with the same security headers) before FastAPI's own outer layers
     (error handling, its body limit, telemetry checks) run. The FastAPI app answers the same
-    way for /q through its own ScanFastPath; this only skips work on the hot path."""
+    way for /q through its own ScanFastPath; this only skips work on the hot path (the scan
+    handler's responses carry the security headers themselves)."""
     app = create_app(service)
-    # the same ScanFastPath as inside, in front of everything; the headers it adds are the
-    # ones the app's own SecurityHeaders would (a header already set is kept, never doubled)
-    return SecurityHeaders(ScanFastPath(app, handler=app.state.scans, trusted=app.state.trusted),
-                           headers=HEADERS)
+    # the same ScanFastPath as inside, in front of everything: its responses carry the
+    # security headers already (scan._complete), everything else gets the app's own
+    return ScanFastPath(app, handler=app.state.scans, trusted=app.state.trusted)
 
 
 class _Unauthorized(Exception):

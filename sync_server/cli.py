@@ -130,13 +130,27 @@ def store() -> None:
 @click.option("--fallback", default="", help="contact shown when no device is available (phone…)")
 @click.option("--daily-cap", default=100, show_default=True, type=click.IntRange(0),
               help="new friends per device per day")
-def store_add(db_path: str, name: str, fallback: str, daily_cap: int) -> None:
+@click.option("--owner", default="", help="group an owner's stores: their PCs see each other's alerts")
+def store_add(db_path: str, name: str, fallback: str, daily_cap: int, owner: str) -> None:
     """Add a store; prints its id."""
     try:
-        row = _service(db_path).add_store(name, fallback, daily_cap)
+        row = _service(db_path).add_store(name, fallback, daily_cap, owner)
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"store {row['id']}: {row['name']}")
+
+
+@store.command("owner")
+@_db_option
+@click.argument("store_id", type=int)
+@click.argument("owner", default="")
+def store_owner(db_path: str, store_id: int, owner: str) -> None:
+    """Set the owner label of a store (omit OWNER: a store of its own)."""
+    try:
+        _service(db_path).set_owner(store_id, owner)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"store {store_id}: owner {owner or '-'}")
 
 
 @store.command("list")
@@ -145,7 +159,8 @@ def store_list(db_path: str) -> None:
     """Stores with their device counts."""
     for s in _service(db_path).list_stores():
         click.echo(f"{s['id']:>4}  {s['name']}  devices {s['devices']} (online {s['online']})"
-                   f"  cap {s['daily_cap']}/day  fallback: {s['fallback_contact'] or '-'}")
+                   f"  cap {s['daily_cap']}/day  fallback: {s['fallback_contact'] or '-'}"
+                   f"  owner: {s['owner'] or '-'}")
 
 
 @cli.command()
@@ -169,8 +184,11 @@ def devices(db_path: str, store_id: int | None) -> None:
     """Enrolled devices with their online state."""
     for d in _service(db_path).list_devices(store_id):
         state = "online " if d["online"] else "offline"
+        web = "ok" if d["web_ok"] else "down" if d["web_chat_url"] else "-"
+        health = f"wechat {'ok' if d['wechat_ok'] else 'down'}  web {web}"
         click.echo(
-            f"{d['id']}  store {d['store_id']}  {state}  last seen {_when(d['last_seen'])}"
+            f"{d['id']}  store {d['store_id']}  {state}  {health}"
+            f"  last seen {_when(d['last_seen'])}"
             f"  chats {d['open_chats']}  friends {d['friends_today']}  routed"
             f" {d['routed_today']}/{d['daily_cap']}  {d['wechat_name'] or '-'}  {d['name']}"
         )
@@ -198,19 +216,23 @@ def qr() -> None:
 @_db_option
 @click.argument("store_id", type=int)
 @click.option("--channel", default="default", show_default=True, help="label for attribution")
+@click.option("--target", type=click.Choice(["any", "wechat", "web"]), default="any",
+              show_default=True,
+              help="what scans need: a working WeChat (landing page), web chat (redirect), either")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), help="expire after N days")
 @click.option("--base-url", required=True, help="the server's public URL, e.g. https://qr.example.com")
 @click.option("--png", type=click.Path(dir_okay=False), help="also write the QR code as PNG")
 @click.option("--svg", type=click.Path(dir_okay=False), help="also write the QR code as SVG")
-def qr_mint(db_path: str, store_id: int, channel: str, days: float | None, base_url: str,
-            png: str | None, svg: str | None) -> None:
+def qr_mint(db_path: str, store_id: int, channel: str, target: str, days: float | None,
+            base_url: str, png: str | None, svg: str | None) -> None:
     """Mint a QR token for a store and print its URL."""
     try:
-        minted = _service(db_path).mint(store_id, channel, days * 86400 if days else None, "admin")
+        minted = _service(db_path).mint(store_id, channel, days * 86400 if days else None,
+                                        "admin", target=target)
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from exc
     url = f"{base_url.rstrip('/')}/q/{minted['token']}"
-    click.echo(f"token id {minted['jti']}  channel {minted['channel']}"
+    click.echo(f"token id {minted['jti']}  channel {minted['channel']}  target {minted['target']}"
                f"  expires {_when(minted['expires_at'])}")
     click.echo(url)
     if png or svg:
@@ -244,7 +266,7 @@ def qr_list(db_path: str, store_id: int | None) -> None:
     """Minted QR tokens."""
     for t in _service(db_path).list_tokens(store_id):
         state = "revoked" if t["revoked_at"] else "active"
-        click.echo(f"{t['jti']}  store {t['store_id']}  {t['channel']}  {state}"
+        click.echo(f"{t['jti']}  store {t['store_id']}  {t['channel']}  {t['target']}  {state}"
                    f"  expires {_when(t['expires_at'])}  key {t['kid']}")
 
 

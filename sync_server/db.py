@@ -168,6 +168,22 @@ _migration("0003_device_alerts", """
         """)
 
 
+# Health per channel: a device reports each channel's state (`channels`, a JSON object
+# {"wechat": {"ok": true, "detail": ""}, "web": {...}}), kept whole; `wechat_ok` / `web_ok` are
+# what routing reads (NULL: the device reported no per-channel health, its `channel_ok` counts).
+# A QR token's `target` says what its scans need: `wechat` (the landing page with the device's
+# WeChat QR), `web` (a redirect to the device's web chat) or `any` (either; tokens minted before).
+# A store's `owner` groups the stores of one owner (a server may serve several): a device reads
+# the alerts of its owner's stores ('' : its own store's only).
+_migration("0004_channel_health", """
+        ALTER TABLE devices ADD COLUMN channels TEXT;
+        ALTER TABLE devices ADD COLUMN wechat_ok INTEGER;
+        ALTER TABLE devices ADD COLUMN web_ok INTEGER;
+        ALTER TABLE qr_tokens ADD COLUMN target TEXT NOT NULL DEFAULT 'any';
+        ALTER TABLE stores ADD COLUMN owner TEXT NOT NULL DEFAULT ''
+        """)
+
+
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
     # Not executescript(): it commits first, which would break the migration's transaction.
     for statement in script.split(";"):
@@ -266,7 +282,13 @@ def protect(path: str | Path) -> None:
             os.chmod(path.parent, 0o700)
     if os.name != "posix":
         return
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    # Created only when missing: opening and closing a descriptor of a database this process
+    # already has open would drop SQLite's POSIX locks on it (close() releases every lock the
+    # process holds on the file), and that connection would then read a stale snapshot.
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
     for suffix in ("", "-wal", "-shm"):
         try:
             os.chmod(f"{path}{suffix}", 0o600)

@@ -21,7 +21,22 @@ COOKIE = "a01scan"
 
 def replay_key(scanner: str, token: str) -> str:
     """The memory's key for a scanner ("c:<cookie id>" or "a:<address>") and a token."""
-    return f"{scanner}|{hashlib.sha256(token.encode('utf-8', 'replace')).hexdigest()[:32]}"
+    return f"{scanner}|{token_digest(token)}"
+
+
+_digests: dict[str, str] = {}
+
+
+def token_digest(token: str) -> str:
+    """A token's short digest, as memory and rate-limit keys carry it (remembered for the
+    few tokens a busy poster sends over and over; bounded)."""
+    found = _digests.get(token)
+    if found is None:
+        found = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
+        if len(_digests) >= 4096:
+            _digests.clear()
+        _digests[token] = found
+    return found
 
 
 class ScannerCookie:
@@ -38,11 +53,19 @@ class ScannerCookie:
 
     def new(self) -> tuple[str, bytes]:
         """A fresh scanner id and the Set-Cookie header value that carries it."""
+        scanner = self.new_id()
+        return scanner, self.header(scanner)
+
+    def new_id(self) -> str:
+        """A fresh scanner id (what a cookie given with an answer will carry)."""
         raw = hmac.new(self._seed, str(next(self._counter)).encode(), hashlib.sha256).digest()
-        scanner = base64.urlsafe_b64encode(raw[:12]).decode()
+        return base64.urlsafe_b64encode(raw[:12]).decode()
+
+    def header(self, scanner: str) -> bytes:
+        """The Set-Cookie header value that carries `scanner`, signed."""
         value = f"{COOKIE}={scanner}.{self._mac(scanner)}; Max-Age={int(self.max_age_s)};" \
                 " Path=/q/; HttpOnly; SameSite=Lax"
-        return scanner, value.encode()
+        return value.encode()
 
     def scanner_of(self, cookie_header: str) -> str | None:
         """The scanner id of a valid cookie in a Cookie header, else None."""

@@ -40,6 +40,15 @@ from .security import (
 from .storage import open_storage
 
 MAX_QR_IMAGE_BYTES = 150_000
+# What a QR token's scans need (`target`): the WeChat landing page, the web chat, or either.
+TARGETS = ("any", "wechat", "web")
+# Channels whose health decides WeChat scans (the landing page shows the device's WeChat or
+# WeCom QR) and web scans (a redirect to the web chat).
+WECHAT_CHANNELS = ("wechat", "wecom")
+WEB_CHANNELS = ("web",)
+MAX_CHANNELS = 16
+# How the owner reads a channel's name.
+CHANNEL_LABELS = {"wechat": "微信", "wecom": "企业微信", "web": "网页客服"}
 _IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
@@ -99,6 +108,10 @@ class ScanAsk:
     limits: list[tuple[str, float, float]] = field(default_factory=list)
     replay: list[str] = field(default_factory=list)  # remembered-answer keys, in order
     remember: list[tuple[str, float]] = field(default_factory=list)  # (key, seconds) if routed
+    # A scanner without a cookie: called only when this scan claims a slot (most repeats are
+    # replays, refusals or fallbacks, which need no new scanner), it names a new scanner and
+    # gives its (name, memory key, seconds); the name comes back in ScanOutcome.new_scanner.
+    new_scanner: Callable[[], tuple[str, str, float]] | None = None
 
 
 @dataclass
@@ -106,6 +119,7 @@ class ScanOutcome:
     wait: float = 0.0  # > 0: refused by a rate limit, retry after this many seconds
     result: ScanResult | None = None  # None (and wait 0): a bad token
     replayed: bool = False  # the remembered answer of an earlier scan, no slot claimed
+    new_scanner: str | None = None  # named for this answer (ScanAsk.new_scanner): its cookie
 
 
 @dataclass
@@ -119,6 +133,36 @@ class ScanResult:
     qr_sha: str | None = None
     binding_code: str | None = None
     redirect_url: str | None = None
+
+
+def clean_channels(channels: Any) -> dict[str, dict[str, Any]]:
+    """A device's per-channel health as stored: {name: {"ok": bool, "detail": str}}."""
+    if not isinstance(channels, dict) or len(channels) > MAX_CHANNELS:
+        raise ServiceError(f"channels must be an object of at most {MAX_CHANNELS} channels")
+    found: dict[str, dict[str, Any]] = {}
+    for name, health in channels.items():
+        if not isinstance(name, str) or not 0 < len(name) <= 40 or not isinstance(health, dict):
+            raise ServiceError("channels: each channel is a name (1-40 characters) and an"
+                               " object {ok, detail}")
+        found[name] = {"ok": bool(health.get("ok")),
+                       "detail": str(health.get("detail") or "")[:200]}
+    return found
+
+
+def _ids(store_id: int | list[int]) -> list[int]:
+    return list(store_id) if isinstance(store_id, list | tuple) else [store_id]
+
+
+def channel_label(name: str) -> str:
+    return CHANNEL_LABELS.get(name, name)
+
+
+def channels_down(device: dict) -> list[tuple[str, str]]:
+    """(channel, detail) of each channel a device reports down; ("", detail) once for a
+    device that reports a single flag for all its channels."""
+    if device["channels"] is None:
+        return [] if device["channel_ok"] else [("", device["channel_detail"])]
+    return [(name, c["detail"]) for name, c in sorted(device["channels"].items()) if not c["ok"]]
 
 
 def decode_qr_image(data: str) -> tuple[bytes, str]:
@@ -135,6 +179,30 @@ def decode_qr_image(data: str) -> tuple[bytes, str]:
         if raw.startswith(magic):
             return raw, mime
     raise ServiceError("wechat_qr must be base64 PNG or JPEG")
+
+
+# Routing, per QR target. A device reporting no per-channel health (an older app) counts as
+# its one `channel_ok` for every channel, as before.
+_WEB_USABLE = "(coalesce(web_ok, channel_ok) = 1 AND web_chat_url <> '')"
+_WECHAT_USABLE = "coalesce(wechat_ok, channel_ok) = 1"
+_ROUTE_SQL = {
+    target: (
+        f"SELECT id, wechat_name, qr_sha, web_chat_url, {redirect} AS redirect FROM devices"
+        " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
+        f" AND {usable}"
+        " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
+        "     < coalesce(daily_cap, :cap)"
+        " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
+        "     < coalesce(daily_cap, :cap)"
+        " ORDER BY open_chats, last_routed_seq, id LIMIT 1"
+    )
+    for target, usable, redirect in (
+        ("wechat", _WECHAT_USABLE, "0"),
+        ("web", _WEB_USABLE, "1"),
+        ("any", f"({_WEB_USABLE} OR {_WECHAT_USABLE})",
+         f"CASE WHEN {_WEB_USABLE} THEN 1 ELSE 0 END"),
+    )
+}
 
 
 class SyncService:
@@ -304,19 +372,40 @@ class SyncService:
 
     # -- stores ------------------------------------------------------------------------------
 
-    def add_store(self, name: str, fallback_contact: str = "", daily_cap: int = 100) -> dict:
-        name = name.strip()
+    def add_store(self, name: str, fallback_contact: str = "", daily_cap: int = 100,
+                  owner: str = "") -> dict:
+        """`owner`: a label grouping one owner's stores (their devices see each other's
+        alerts); "" for a store of its own."""
+        name, owner = name.strip(), owner.strip()
         if not name or len(name) > 100:
             raise ServiceError("store name must be 1-100 characters")
+        if len(owner) > 100:
+            raise ServiceError("owner must be at most 100 characters")
         if daily_cap < 0:
             raise ServiceError("daily cap must not be negative")
         with self._write() as c:
             new_id = c.execute(
-                "INSERT INTO stores (name, fallback_contact, daily_cap, created_at)"
-                " VALUES (?, ?, ?, ?) RETURNING id",
-                (name, fallback_contact.strip(), daily_cap, self.clock()),
+                "INSERT INTO stores (name, fallback_contact, daily_cap, created_at, owner)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (name, fallback_contact.strip(), daily_cap, self.clock(), owner),
             ).fetchone()[0]
         return self.get_store(new_id)
+
+    def set_owner(self, store_id: int, owner: str) -> None:
+        owner = owner.strip()
+        if len(owner) > 100:
+            raise ServiceError("owner must be at most 100 characters")
+        with self._write() as c:
+            if c.execute("UPDATE stores SET owner = ? WHERE id = ?",
+                         (owner, store_id)).rowcount == 0:
+                raise NotFound(f"no store {store_id}")
+
+    def owner_stores(self, store_id: int) -> list[int]:
+        """The ids of the stores of this store's owner (just this one when it has none)."""
+        rows = self.conn.execute(
+            "SELECT o.id FROM stores s JOIN stores o ON o.owner = s.owner AND s.owner <> ''"
+            " WHERE s.id = ? ORDER BY o.id", (store_id,)).fetchall()
+        return [r[0] for r in rows] or [store_id]
 
     def get_store(self, store_id: int) -> dict:
         row = self.conn.execute("SELECT * FROM stores WHERE id = ?", (store_id,)).fetchone()
@@ -400,6 +489,18 @@ class SyncService:
         sets: dict[str, Any] = {"last_seen": now}
         if status.get("channel_ok") is not None:
             sets["channel_ok"] = int(bool(status["channel_ok"]))
+        if status.get("channels") is not None:
+            channels = clean_channels(status["channels"])
+            sets["channels"] = json.dumps(channels, ensure_ascii=False, sort_keys=True)
+            sets["wechat_ok"] = int(any(channels.get(n, {}).get("ok") for n in WECHAT_CHANNELS))
+            sets["web_ok"] = int(any(channels.get(n, {}).get("ok") for n in WEB_CHANNELS))
+            if "channel_ok" not in sets:
+                sets["channel_ok"] = int(bool(channels) and all(
+                    c["ok"] for c in channels.values()))
+        elif "channel_ok" in sets:
+            # An app that reports one flag for all its channels (older than per-channel
+            # health): that flag is its health again, for every channel.
+            sets.update(channels=None, wechat_ok=None, web_ok=None)
         for name, limit in (("channel_detail", 200), ("version", 40), ("wechat_name", 64),
                             ("web_chat_url", 10_000)):
             if status.get(name) is not None:
@@ -445,24 +546,28 @@ class SyncService:
                             (device_id, str(alert["key"])[:80])).fetchone()
         return {"ok": True, "id": row[0]}
 
-    def reported_alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
-        """The alerts devices posted, newest first, with the device and store they came from."""
+    def reported_alerts(self, store_id: int | list[int] | None = None, limit: int = 100
+                        ) -> list[dict]:
+        """The alerts devices posted, newest first, with the device and store they came from;
+        of one store, of a list of stores, or of all."""
         sql = ("SELECT a.id, a.device_id, d.name AS device_name, a.store_id, s.name AS store_name,"
                " a.at, a.received_at, a.channel, a.detail FROM device_alerts a"
                " JOIN devices d ON d.id = a.device_id JOIN stores s ON s.id = a.store_id")
         params: list[Any] = []
         if store_id is not None:
-            sql += " WHERE a.store_id = ?"
-            params.append(store_id)
+            ids = _ids(store_id)
+            sql += f" WHERE a.store_id IN ({', '.join('?' * len(ids))})"
+            params.extend(ids)
         return [dict(r) for r in self.conn.execute(sql + " ORDER BY a.id DESC LIMIT ?",
                                                    (*params, max(1, min(limit, 1000))))]
 
-    def list_devices(self, store_id: int | None = None) -> list[dict]:
+    def list_devices(self, store_id: int | list[int] | None = None) -> list[dict]:
         now = self.clock()
         today = self.day(now)
         sql = (
             "SELECT d.id, d.store_id, s.name AS store_name, d.name, d.created_at, d.last_seen,"
-            " d.version, d.channel_ok, d.channel_detail, d.open_chats, d.wechat_name,"
+            " d.version, d.channel_ok, d.channel_detail, d.channels, d.wechat_ok, d.web_ok,"
+            " d.open_chats, d.wechat_name,"
             " d.web_chat_url, d.qr_sha IS NOT NULL AS has_qr_image,"
             " CASE WHEN d.friends_day = :today THEN d.friends_today ELSE 0 END AS friends_today,"
             " CASE WHEN d.routed_day = :today THEN d.routed_today ELSE 0 END AS routed_today,"
@@ -471,14 +576,21 @@ class SyncService:
         )
         params: dict[str, Any] = {"today": today}
         if store_id is not None:
-            sql += " AND d.store_id = :store"
-            params["store"] = store_id
+            ids = _ids(store_id)
+            sql += f" AND d.store_id IN ({', '.join(f':s{i}' for i in range(len(ids)))})"
+            params.update({f"s{i}": sid for i, sid in enumerate(ids)})
         rows = [dict(r) for r in self.conn.execute(sql + " ORDER BY d.store_id, d.id", params)]
         for r in rows:
             seen = r["last_seen"]
             r["online"] = seen is not None and now - seen <= self.config.online_window_s
             r["channel_ok"] = bool(r["channel_ok"])
             r["has_qr_image"] = bool(r["has_qr_image"])
+            # Per-channel health as reported; None: the device reports one flag (channel_ok).
+            r["channels"] = json.loads(r["channels"]) if r["channels"] else None
+            # What routing reads: can it take WeChat scans, web chat scans.
+            r["wechat_ok"] = r["channel_ok"] if r["wechat_ok"] is None else bool(r["wechat_ok"])
+            r["web_ok"] = (r["channel_ok"] if r["web_ok"] is None else bool(r["web_ok"])) \
+                and bool(r["web_chat_url"])
         return rows
 
     def set_device_cap(self, device_id: str, cap: int | None) -> None:
@@ -489,12 +601,18 @@ class SyncService:
     # -- QR tokens ---------------------------------------------------------------------------
 
     def mint(
-        self, store_id: int, channel: str, expires_in_s: float | None, created_by: str
+        self, store_id: int, channel: str, expires_in_s: float | None, created_by: str,
+        target: str = "any",
     ) -> dict:
+        """A signed store QR token. `channel` is the attribution label (where the code hangs);
+        `target` what its scans need: "wechat" (a device whose WeChat works), "web" (a device
+        whose web chat works and has a URL) or "any" (either; the web chat preferred)."""
         self.get_store(store_id)
         channel = channel.strip() or "default"
         if len(channel) > 40:
             raise ServiceError("channel label must be at most 40 characters")
+        if target not in TARGETS:
+            raise ServiceError(f"target must be one of {', '.join(TARGETS)}")
         if expires_in_s is not None and expires_in_s <= 0:
             raise ServiceError("expiry must be in the future")
         now = self.clock()
@@ -504,12 +622,12 @@ class SyncService:
         with self._write() as c:
             c.execute(
                 "INSERT INTO qr_tokens (jti, store_id, channel, kid, created_at, expires_at,"
-                " created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (jti, store_id, channel, keys.newest, now, expires, created_by),
+                " created_by, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (jti, store_id, channel, keys.newest, now, expires, created_by, target),
             )
         token = keys.sign(store_id, jti, expires)
         return {"token": token, "jti": jti, "store_id": store_id, "channel": channel,
-                "expires_at": int(expires) if expires is not None else None}
+                "target": target, "expires_at": int(expires) if expires is not None else None}
 
     def token_info(self, jti: str) -> dict:
         row = self.conn.execute("SELECT * FROM qr_tokens WHERE jti = ?", (jti,)).fetchone()
@@ -538,7 +656,8 @@ class SyncService:
             )
 
     def list_tokens(self, store_id: int | None = None) -> list[dict]:
-        sql = "SELECT jti, store_id, channel, kid, created_at, expires_at, revoked_at FROM qr_tokens"
+        sql = ("SELECT jti, store_id, channel, target, kid, created_at, expires_at, revoked_at"
+               " FROM qr_tokens")
         params: tuple = ()
         if store_id is not None:
             sql += " WHERE store_id = ?"
@@ -619,14 +738,19 @@ class SyncService:
                 outcomes.append(ScanOutcome(result=again, replayed=True))
                 continue
             result = self._route(c, ask.claims, now, token_row)
+            outcome = ScanOutcome(result=result)
             if result.kind != "fallback":  # a claimed slot: the same answer for repeats
                 answer = json.dumps(asdict(result), ensure_ascii=False)
-                for key, window in ask.remember:
+                remember = ask.remember
+                if ask.new_scanner is not None:
+                    outcome.new_scanner, key, window = ask.new_scanner()
+                    remember = [(key, window), *remember]
+                for key, window in remember:
                     c.execute("INSERT INTO scan_replays (key, until_at, answer) VALUES (?, ?, ?)"
                               " ON CONFLICT (key) DO UPDATE SET until_at = excluded.until_at,"
                               " answer = excluded.answer", (key, now + window, answer))
                     remembered[key] = result
-            outcomes.append(ScanOutcome(result=result))
+            outcomes.append(outcome)
         if changed:
             c.executemany(
                 "INSERT INTO rate_buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)"
@@ -704,7 +828,7 @@ class SyncService:
         """The token's row with its store, or BadToken (unknown, revoked, expired, other store)."""
         row = c.execute(
             "SELECT t.store_id, t.channel, t.expires_at, t.revoked_at, s.name,"
-            " s.fallback_contact, s.daily_cap"
+            " s.fallback_contact, s.daily_cap, t.target"
             " FROM qr_tokens t JOIN stores s ON s.id = t.store_id WHERE t.jti = ?",
             (claims.jti,),
         ).fetchone()
@@ -721,8 +845,9 @@ class SyncService:
         """Inside a write transaction: revocation check, device choice, slot claim, scan row.
 
         Raises BadToken before writing anything, so a batch can carry on past it. Only a
-        device that is online and whose channels report healthy is chosen: a PC whose WeChat
-        is logged out, or whose web chat is down, gets no new customers.
+        device that is online and whose channel for this QR is healthy is chosen: a WeChat QR
+        needs a working WeChat, a web QR a working web chat with a URL (a PC whose WeChat is
+        logged out still takes web chat customers); a QR for either prefers the web chat.
         """
         today = self.day(now)
         if row is None:
@@ -730,14 +855,7 @@ class SyncService:
         store_id, channel, store_name, fallback, store_cap = row[0], row[1], row[4], row[5], row[6]
         self.storage.lock_store(c, store_id)
         device = c.execute(
-            "SELECT id, wechat_name, qr_sha, web_chat_url FROM devices"
-            " WHERE store_id = :store AND revoked_at IS NULL AND last_seen >= :since"
-            " AND channel_ok = 1"
-            " AND (CASE WHEN routed_day = :today THEN routed_today ELSE 0 END)"
-            "     < coalesce(daily_cap, :cap)"
-            " AND (CASE WHEN friends_day = :today THEN friends_today ELSE 0 END)"
-            "     < coalesce(daily_cap, :cap)"
-            " ORDER BY open_chats, last_routed_seq, id LIMIT 1",
+            _ROUTE_SQL.get(row[7], _ROUTE_SQL["any"]),
             {"store": store_id, "since": now - self.config.online_window_s,
              "today": today, "cap": store_cap},
         ).fetchone()
@@ -760,14 +878,14 @@ class SyncService:
             {"today": today, "store": store_id, "id": device[0]},
         )
         code = new_binding_code()
-        kind = "redirect" if device[3] else "device"
+        kind = "redirect" if device[4] else "device"
         c.execute(
             "INSERT INTO scans (at, store_id, channel, jti, device_id, outcome, binding_code)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now, store_id, channel, claims.jti, device[0], kind, code),
         )
         redirect = None
-        if device[3]:
+        if device[4]:
             sep = "&" if "?" in device[3] else "?"
             redirect = f"{device[3]}{sep}bind={code}"
         return ScanResult(
@@ -806,6 +924,10 @@ class SyncService:
             params)]
         devices = self.list_devices(store_id)
         online = [d for d in devices if d["online"]]
+        down: dict[str, int] = {}
+        for d in online:
+            for name, _detail in channels_down(d):
+                down[name] = down.get(name, 0) + 1
         return {
             "since": since, "until": now,
             "scans": scans,
@@ -813,49 +935,90 @@ class SyncService:
             "devices": len(devices),
             "devices_online": len(online),
             "channels_down": len([d for d in online if not d["channel_ok"]]),
+            # Online devices by channel that is down ("" : a device reporting one flag).
+            "channels_down_by_channel": down,
+            "devices_taking_wechat": len([d for d in online if d["wechat_ok"]]),
+            "devices_taking_web": len([d for d in online if d["web_ok"]]),
             "device_health": [
                 {k: d[k] for k in ("id", "store_id", "name", "online", "last_seen", "channel_ok",
-                                   "channel_detail", "routed_today", "friends_today",
-                                   "daily_cap", "open_chats")} for d in devices],
+                                   "channel_detail", "channels", "wechat_ok", "web_ok",
+                                   "routed_today", "friends_today", "daily_cap", "open_chats")}
+                for d in devices],
         }
 
-    def alerts(self, store_id: int | None = None, limit: int = 100) -> list[dict]:
+    def alerts(self, store_id: int | list[int] | None = None, limit: int = 100) -> list[dict]:
         """What the owner should act on: the conditions of now (computed, nothing stored:
-        device_offline, channel_down, cap_reached, store_unavailable), then what the devices
+        device_offline, channel_down (per channel: `channel` "wechat", "web" …, or "" for a
+        device reporting one flag), cap_reached, store_unavailable, target_unavailable (the
+        store takes customers, but no device takes the scans of its live wechat or web
+        codes)), then what the devices
         reported themselves (kind device_alert: WeChat logged out, its UI changed, sends
-        failing ...), newest first, at most `limit` of those."""
+        failing ...), newest first, at most `limit` of those. Each has a short Chinese `title`
+        (设备离线, 微信掉线, 接待已满 …) and a `message`."""
         devices = self.list_devices(store_id)
         found: list[dict] = []
         for d in devices:
             who = d["name"] or d["id"]
             base = {"store_id": d["store_id"], "store_name": d["store_name"],
-                    "device_id": d["id"]}
+                    "device_id": d["id"], "device_name": d["name"]}
             if d["last_seen"] is not None and not d["online"]:
-                found.append({**base, "kind": "device_offline", "since": d["last_seen"],
+                found.append({**base, "kind": "device_offline", "title": "设备离线",
+                              "since": d["last_seen"],
                               "message": f"{d['store_name']} 的 {who} 已离线（超过"
                                          f" {int(self.config.online_window_s)} 秒没有心跳）"})
-            elif d["online"] and not d["channel_ok"]:
-                found.append({**base, "kind": "channel_down", "detail": d["channel_detail"],
-                              "message": f"{d['store_name']} 的 {who} 渠道异常（微信掉线？）："
-                                         f"{d['channel_detail'] or '无详情'}"})
+            elif d["online"]:
+                for name, detail in channels_down(d):
+                    if name:
+                        what = f"{channel_label(name)}掉线"
+                    else:  # one flag for all its channels: which one is not known
+                        what, detail = "渠道异常（微信掉线？）", d["channel_detail"]
+                    found.append({**base, "kind": "channel_down", "channel": name,
+                                  "title": what.partition("（")[0], "detail": detail,
+                                  "message": f"{d['store_name']} 的 {who} {what}："
+                                             f"{detail or '无详情'}"})
             cap = d["daily_cap"]
             if d["online"] and cap is not None and max(d["routed_today"], d["friends_today"]) >= cap:
-                found.append({**base, "kind": "cap_reached", "cap": cap,
+                found.append({**base, "kind": "cap_reached", "title": "接待已满", "cap": cap,
                               "message": f"{d['store_name']} 的 {who} 今天的新客上限 {cap} 已满"})
         stores = self.list_stores() if store_id is None else [
-            s for s in self.list_stores() if s["id"] == store_id]
+            s for s in self.list_stores() if s["id"] in _ids(store_id)]
+        targets = self._live_targets(self.clock(), [s["id"] for s in stores])
         for s in stores:
             mine = [d for d in devices if d["store_id"] == s["id"]]
-            usable = [d for d in mine if d["online"] and d["channel_ok"]
+            usable = [d for d in mine if d["online"] and (d["wechat_ok"] or d["web_ok"])
                       and max(d["routed_today"], d["friends_today"]) < (d["daily_cap"] or 0)]
             if mine and not usable:
                 found.append({"store_id": s["id"], "store_name": s["name"], "device_id": None,
-                              "kind": "store_unavailable",
+                              "kind": "store_unavailable", "title": "无设备可接待",
                               "message": f"{s['name']} 没有可接待新客的设备：扫码顾客只能看到备用联系方式"})
+                continue
+            # Some device takes customers, but not through the codes of one kind in use.
+            for target, label in (("wechat", "微信码"), ("web", "网页码")):
+                if mine and target in targets.get(s["id"], ()) and not any(
+                        d[f"{target}_ok"] for d in usable):
+                    found.append({
+                        "store_id": s["id"], "store_name": s["name"], "device_id": None,
+                        "kind": "target_unavailable", "target": target,
+                        "title": f"{label}无人接待",
+                        "message": f"{s['name']} 没有{channel_label(target)}可用的设备："
+                                   f"扫{label}的顾客只能看到备用联系方式"})
         for r in self.reported_alerts(store_id, limit):
             who = r["device_name"] or r["device_id"]
-            found.append({**r, "kind": "device_alert",
+            found.append({**r, "kind": "device_alert", "title": "设备报警",
                           "message": f"{r['store_name']} 的 {who}：{r['detail']}"})
+        return found
+
+    def _live_targets(self, now: float, store_ids: list[int]) -> dict[int, set[str]]:
+        """The targets of these stores' usable QR tokens (not revoked, not expired)."""
+        found: dict[int, set[str]] = {}
+        if not store_ids:
+            return found
+        marks = ", ".join("?" * len(store_ids))
+        for r in self.conn.execute(
+                "SELECT DISTINCT store_id, target FROM qr_tokens WHERE revoked_at IS NULL"
+                f" AND (expires_at IS NULL OR expires_at > ?) AND store_id IN ({marks})",
+                (now, *store_ids)):
+            found.setdefault(r[0], set()).add(r[1])
         return found
 
     def scan_stats(self, store_id: int | None = None) -> list[dict]:

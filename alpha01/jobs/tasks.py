@@ -357,13 +357,19 @@ def device_status(channels: list[Any], activity: Callable[[], tuple[int, int]]) 
     from .. import __version__
     from ..sync.client import DeviceStatus
 
-    status = DeviceStatus(version=__version__, web_chat_url="", wechat_name="")
+    status = DeviceStatus(version=__version__, web_chat_url="", wechat_name="", channels={})
     healths = []
     for ch in channels:
         h = ch.health()
         healths.append(h)
         status.web_chat_url = status.web_chat_url or getattr(ch, "chat_url", "") or ""
         status.wechat_name = status.wechat_name or (getattr(h, "account", "") or "")
+        # Per channel, by the channel's registry name ("wechat", "web" …): the server sends
+        # WeChat scans only to a working WeChat and web scans only to a working web chat.
+        name = str(getattr(ch, "name", "") or type(ch).__name__)[:40]
+        if len(status.channels) < 16 and name not in status.channels:
+            status.channels[name] = {"ok": bool(h.ok), "detail": (h.detail or "")[:200]}
+    # One flag as well, for servers that know only that: every channel healthy.
     status.channel_ok = bool(healths) and all(h.ok for h in healths)
     status.channel_detail = "; ".join(h.detail for h in healths if h.detail)[:200]
     status.open_chats, status.friends_today = activity()

@@ -13,6 +13,7 @@ import logging
 import random
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ log = logging.getLogger("alpha01.sync")
 
 # connect / read / write / pool, seconds. A heartbeat must never hang the loop.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Fetching the owner's alerts: a shorter deadline (the next poll tries again).
+ALERTS_TIMEOUT_S = 5.0
 
 
 class SyncError(Alpha01Error):
@@ -50,6 +53,7 @@ class MintedQR:
     url: str
     channel: str
     expires_at: int | None
+    target: str = "any"  # what its scans need: "wechat", "web" or "any"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class DeviceStatus:
 
     channel_ok: bool = False
     channel_detail: str = ""
+    # Health per channel, {"wechat": {"ok": True, "detail": ""}, "web": {...}}: the server routes
+    # a WeChat QR only to a device whose WeChat works and a web QR only to a working web chat.
+    # None: not sent (the server then goes by `channel_ok` for every channel).
+    channels: dict[str, dict[str, Any]] | None = None
     open_chats: int | None = None
     friends_today: int | None = None
     version: str = ""
@@ -220,14 +228,27 @@ class SyncClient:
     def me(self) -> dict[str, Any]:
         return self._request("GET", "/api/v1/me", headers=self._auth())
 
-    def mint(self, channel: str = "default", expires_in_days: float | None = None) -> MintedQR:
-        """A store QR code for this device's store. The URL is what the QR code encodes."""
+    def alerts(self, limit: int = 20, timeout: float = ALERTS_TIMEOUT_S) -> list[dict[str, Any]]:
+        """The alerts of this device's store as the server sees them (设备离线, 微信掉线,
+        接待已满 …, then what the store's devices posted), at most `limit` (1-50)."""
+        data = self._request("GET", "/api/v1/me/alerts", headers=self._auth(),
+                             params={"limit": max(1, min(int(limit), 50))}, timeout=timeout)
+        if not isinstance(data, list):
+            raise SyncError("sync server sent a malformed answer")
+        return [a for a in data if isinstance(a, dict)][:50]
+
+    def mint(self, channel: str = "default", expires_in_days: float | None = None,
+             target: str | None = None) -> MintedQR:
+        """A store QR code for this device's store. The URL is what the QR code encodes.
+        `target`: "wechat", "web" or "any" (the server's default) — what its scans need."""
         body: dict[str, Any] = {"channel": channel}
+        if target is not None:
+            body["target"] = target
         if expires_in_days is not None:
             body["expires_in_days"] = expires_in_days
         data = self._request("POST", "/api/v1/qr", headers=self._auth(), json=body)
         return MintedQR(data["token"], data["jti"], data["url"], data["channel"],
-                        data.get("expires_at"))
+                        data.get("expires_at"), str(data.get("target") or "any"))
 
     def revoke(self, jti: str) -> None:
         self._request("POST", f"/api/v1/qr/{jti}/revoke", headers=self._auth())
@@ -242,6 +263,41 @@ class SyncClient:
             raise
         return Binding(code, int(data["store_id"]), data["store_name"], data["channel"],
                        data.get("device_id"), float(data["at"]))
+
+
+class ServerAlerts:
+    """The owner's alerts as last fetched from the sync server, for the screens to show.
+
+    Written by the heartbeat thread, read by the UI: `current()` is a copy. `version` grows
+    whenever the list changes; `error` says why the last fetch failed ("" after a success)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._alerts: list[dict[str, Any]] = []
+        self.version = 0
+        self.fetched_at: float | None = None
+        self.error = ""
+
+    def current(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(a) for a in self._alerts]
+
+    def update(self, alerts: list[dict[str, Any]], at: float) -> None:
+        with self._lock:
+            if alerts != self._alerts:
+                self._alerts = [dict(a) for a in alerts]
+                self.version += 1
+            self.fetched_at = at
+            self.error = ""
+
+    def failed(self, error: str) -> None:
+        with self._lock:
+            self.error = error
+
+
+def alert_key(alert: dict[str, Any]) -> tuple:
+    """What makes two fetched alerts the same one (to tell a new alert from a repeated one)."""
+    return (alert.get("kind"), alert.get("device_id"), alert.get("channel"), alert.get("id"))
 
 
 class HeartbeatLoop:
@@ -259,8 +315,17 @@ class HeartbeatLoop:
         interval_s: float = 30.0,
         max_backoff_s: float = 300.0,
         on_result: Callable[[bool, str], None] | None = None,
+        alerts: ServerAlerts | None = None,
+        alerts_every_s: float = 60.0,
+        clock: Callable[[], float] | None = None,
     ):
         self.client = client
+        # After a beat the server took, the owner's alerts are fetched into `alerts` when the
+        # last fetch is `alerts_every_s` old (a server without the endpoint: once an hour).
+        self.alerts = alerts
+        self.alerts_every_s = max(1.0, alerts_every_s)
+        self.clock = clock or time.time
+        self._alerts_due = 0.0
         self.status = status
         self.interval_s = max(0.05, interval_s)
         self.max_backoff_s = max(self.interval_s, max_backoff_s)
@@ -312,12 +377,34 @@ class HeartbeatLoop:
             self.last_error = ""
             self.sent += 1
             ok = True
+            self.poll_alerts()
         if self.on_result is not None:
             try:
                 self.on_result(ok, self.last_error)
             except Exception:
                 log.exception("heartbeat on_result callback failed")
         return ok
+
+    def poll_alerts(self, force: bool = False) -> None:
+        """Fetch the owner's alerts if due (or `force`). Never raises."""
+        if self.alerts is None:
+            return
+        now = self.clock()
+        if not force and now < self._alerts_due:
+            return
+        self._alerts_due = now + self.alerts_every_s
+        try:
+            found = self.client.alerts()
+        except SyncError as exc:
+            if exc.status == 404:  # a server older than this endpoint
+                self._alerts_due = now + 3600
+            self.alerts.failed(str(exc))
+            log.info("fetching the server's alerts failed: %s", exc)
+        except Exception as exc:  # a bug must not end the heartbeat
+            self.alerts.failed(str(exc))
+            log.exception("fetching the server's alerts failed")
+        else:
+            self.alerts.update(found, now)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -70,6 +70,8 @@ class Alpha01App(App[None]):
         self.first_paint_at: float | None = None
         self._stop = threading.Event()
         self._dirty = False
+        self._alerts_version = 0  # of the server alerts last looked at
+        self._alerts_seen: set[tuple] = set()
         self.sub_title = ctx.settings.shop.name + ("（演示）" if demo else "")
 
     # -- startup ------------------------------------------------------------------------------
@@ -196,7 +198,29 @@ class Alpha01App(App[None]):
             self.refresh_screen()
 
     def _tick(self) -> None:
+        self._new_server_alerts()
         self.refresh_screen(status_only=not self._dirty)
+
+    @property
+    def server_alerts(self) -> Any:
+        """The owner's alerts fetched from the sync server (ServerAlerts), or None."""
+        return getattr(self.services, "server_alerts", None)
+
+    def _new_server_alerts(self) -> None:
+        """A toast for each alert the server did not report before (at most three at once)."""
+        held = self.server_alerts
+        if held is None or held.version == self._alerts_version:
+            return
+        from ..sync.client import alert_key
+
+        self._alerts_version = held.version
+        current = held.current()
+        new = [a for a in current if alert_key(a) not in self._alerts_seen]
+        self._alerts_seen = {alert_key(a) for a in current}
+        for alert in new[:3]:
+            self.notify(str(alert.get("message") or alert.get("title") or ""),
+                        title=f"服务器提醒：{alert.get('title') or ''}", severity="warning",
+                        timeout=10)
 
     def refresh_screen(self, status_only: bool = False) -> None:
         refresh = getattr(self.screen, "refresh_data", None)

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
-from .format import TIER_LABELS, today_start
+from .format import TIER_LABELS, clip, today_start
 
 
 class Counters(Static):
@@ -60,6 +60,32 @@ class StatusBar(Static):
         t.append(f" {risk * 100:.0f}%", style=style)
         t.append("  同步 ", style="dim")
         t.append(sync[0], style=sync[1])
+        self.update(t)
+
+
+class ServerAlertsBar(Static):
+    """The owner's alerts from the sync server (设备离线, 微信掉线, 接待已满 …), one line;
+    hidden while there are none."""
+
+    def show(self, alerts: list[dict[str, Any]], error: str = "") -> None:
+        self.display = bool(alerts)
+        if not alerts:
+            return
+        t = Text()
+        t.append(f" 服务器提醒（{len(alerts)}）", style="bold red")
+        for alert in alerts[:6]:
+            t.append("  ")
+            t.append(str(alert.get("title") or alert.get("kind") or "提醒"), style="bold yellow")
+            where = " ".join(str(x) for x in (alert.get("store_name"), alert.get("device_name")
+                                             or alert.get("device_id")) if x)
+            if alert.get("kind") == "device_alert":
+                where = str(alert.get("detail") or where)
+            if where:
+                t.append(" " + clip(where, 24), style="yellow")
+        if len(alerts) > 6:
+            t.append(f"  …另 {len(alerts) - 6} 条", style="dim")
+        if error:
+            t.append("  （上次更新失败）", style="dim")
         self.update(t)
 
 

@@ -33,7 +33,7 @@ def test_migrations_are_named_recorded_and_idempotent(new_db):
     SyncService(target).close()
     service = SyncService(target)
     assert service.storage.applied() == ["0001_initial", "0002_shared_limits",
-                                        "0003_device_alerts"]
+                                        "0003_device_alerts", "0004_channel_health"]
     service.close()
 
 
@@ -269,3 +269,28 @@ def test_openapi_docs_are_off_unless_configured(api, tmp_path):
 
 def test_health(api):
     assert api.get("/health").json()["ok"] is True
+
+
+
+def test_opening_the_database_again_in_one_process_keeps_the_first_connection_current(
+        tmp_path, live_server):
+    """A second service on the same file (the CLI, a test) must not drop the first one's SQLite
+    locks (closing any descriptor of the file does): the first would then go on reading a
+    stale snapshot while a server process writes."""
+    import httpx
+
+    db = tmp_path / "sync.db"
+    first = SyncService(db)
+    first.init_admin()
+    store = first.add_store("一号店")
+    code, _ = first.create_enrollment_code(store["id"])
+    device = first.enroll(code, "pc")
+    assert first.list_devices()[0]["last_seen"] is None
+    SyncService(db).close()
+    server = live_server(db)
+    r = httpx.post(server.url + "/api/v1/heartbeat", json={"channel_ok": True}, timeout=10,
+                   headers={"Authorization": f"Bearer {device['device_id']}."
+                                             f"{device['device_secret']}"})
+    assert r.status_code == 200
+    assert first.list_devices()[0]["online"]
+    first.close()

@@ -10,8 +10,15 @@ import time
 import httpx
 import pytest
 
-from alpha01.sync import DeviceStatus, HeartbeatLoop, SyncClient, SyncError, parse_binding_code
-from alpha01.sync.client import DEFAULT_TIMEOUT
+from alpha01.sync import (
+    DeviceStatus,
+    HeartbeatLoop,
+    ServerAlerts,
+    SyncClient,
+    SyncError,
+    parse_binding_code,
+)
+from alpha01.sync.client import ALERTS_TIMEOUT_S, DEFAULT_TIMEOUT
 
 
 @pytest.mark.parametrize("text, code", [
@@ -134,3 +141,63 @@ def test_a_status_field_left_none_is_not_sent():
     full = DeviceStatus(open_chats=0, friends_today=0, web_chat_url="", wechat_name="")
     assert {"open_chats", "friends_today", "web_chat_url", "wechat_name"} <= set(
         full.to_json(include_image=False))
+
+
+def test_alerts_are_fetched_after_a_beat_at_their_own_pace_with_a_deadline():
+    seen: list[httpx.Request] = []
+
+    def answer(request):
+        seen.append(request)
+        if request.url.path == "/api/v1/me/alerts":
+            return httpx.Response(200, json=[{"kind": "device_offline", "title": "设备离线"}])
+        return httpx.Response(200, json={"ok": True})
+
+    now = [1000.0]
+    client = SyncClient("https://sync.test", "dev_x", "dsk_y",
+                        transport=httpx.MockTransport(answer))
+    held = ServerAlerts()
+    loop = HeartbeatLoop(client, lambda: DeviceStatus(channel_ok=True), interval_s=1,
+                         alerts=held, alerts_every_s=60, clock=lambda: now[0])
+    assert loop.beat_once()
+    fetches = [r for r in seen if r.url.path == "/api/v1/me/alerts"]
+    assert len(fetches) == 1 and fetches[0].url.params["limit"] == "20"
+    assert fetches[0].extensions["timeout"]["read"] == ALERTS_TIMEOUT_S
+    assert [a["title"] for a in held.current()] == ["设备离线"] and held.version == 1
+    now[0] += 30
+    loop.beat_once()  # not due yet
+    assert len([r for r in seen if r.url.path == "/api/v1/me/alerts"]) == 1
+    now[0] += 31
+    loop.beat_once()  # due; the same alerts: the version stays
+    assert len([r for r in seen if r.url.path == "/api/v1/me/alerts"]) == 2
+    assert held.version == 1 and held.fetched_at == now[0]
+
+
+def test_a_server_without_the_alerts_endpoint_is_asked_again_only_hourly():
+    def answer(request):
+        if request.url.path == "/api/v1/me/alerts":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        return httpx.Response(200, json={"ok": True})
+
+    now = [1000.0]
+    asked = []
+    client = SyncClient("https://sync.test", "dev_x", "dsk_y",
+                        transport=httpx.MockTransport(lambda r: asked.append(r.url.path)
+                                                      or answer(r)))
+    held = ServerAlerts()
+    loop = HeartbeatLoop(client, lambda: DeviceStatus(), interval_s=1, alerts=held,
+                         alerts_every_s=60, clock=lambda: now[0])
+    assert loop.beat_once()  # the heartbeat itself is fine
+    assert "404" in held.error and held.current() == []
+    now[0] += 600
+    loop.beat_once()
+    assert asked.count("/api/v1/me/alerts") == 1
+    now[0] += 3600
+    loop.beat_once()
+    assert asked.count("/api/v1/me/alerts") == 2
+
+
+def test_per_channel_health_is_sent_beside_the_one_flag():
+    sent = DeviceStatus(channel_ok=False, channels={"wechat": {"ok": False, "detail": "x"},
+                                                    "web": {"ok": True, "detail": ""}})
+    body = sent.to_json(include_image=False)
+    assert body["channel_ok"] is False and body["channels"]["web"] == {"ok": True, "detail": ""}

@@ -62,10 +62,13 @@ def test_enroll_heartbeat_mint_scan_lands_on_this_device(tmp_path, new_db, live_
 
     # Mint through the alpha01 command, with a PNG file.
     png = tmp_path / "store.png"
-    minted = runner.invoke(qr, ["--png", str(png), "--channel", "门口海报", "--json"],
+    minted = runner.invoke(qr, ["--png", str(png), "--channel", "门口海报", "--target", "wechat",
+                                "--json"],
                            obj=AppContext(paths=Paths(home)),
                            catch_exceptions=False)
     url = json.loads(minted.output)["url"]
+    assert json.loads(minted.output)["target"] == "wechat"
+    assert admin.token_info(json.loads(minted.output)["jti"])["target"] == "wechat"
     assert png.read_bytes().startswith(b"\x89PNG")
     assert url.startswith(server.url + "/q/k1.")
 

@@ -130,9 +130,24 @@ def test_security_headers_on_every_response(new_db, api, service):
                           headers={"content-type": "application/json"})]
     _, with_docs = _app(new_db("d"), docs=True)
     responses += [with_docs.get("/docs"), with_docs.get("/openapi.json")]
+    # What `serve` runs: the front door answers /q itself, the same headers included.
+    from fastapi.testclient import TestClient
+
+    from sync_server.api import create_asgi
+
+    token = service.mint(device["store_id"], "x", None, "admin")["token"]
+    front = TestClient(create_asgi(service))
+    web = service.mint(device["store_id"], "y", None, "admin", target="web")["token"]
+    scans = [front.get("/q/bad"), front.get(f"/q/{token}"), front.get(f"/q/{token}"),
+             front.get(f"/q/{web}", follow_redirects=False)]
+    assert [r.status_code for r in scans] == [404, 200, 200, 200]  # no web chat: fallback
+    responses += scans
     for r in responses:
         missing = [h for h in SECURITY if h not in r.headers]
         assert not missing, (r.request.url, r.status_code, missing)
+    for r in scans:
+        assert r.headers["content-length"] == str(len(r.content))
+        assert len(r.headers.get_list("content-security-policy")) == 1
 
 
 def test_nul_characters_are_refused_with_a_reason_not_a_500(api, service):
@@ -144,3 +159,29 @@ def test_nul_characters_are_refused_with_a_reason_not_a_500(api, service):
     for r in (api.post("/api/v1/qr/ab%00cd/revoke", headers=api.admin),
               api.get("/api/v1/bindings/AB%00CD", headers=device["auth"])):
         assert r.status_code in (400, 404), (r.request.url, r.status_code, r.text)
+
+
+def test_the_scanner_cookie_comes_only_with_an_answer_that_claimed_a_slot(api, service):
+    store = service.add_store("一号店", "电话 010-1234", daily_cap=1)
+    enroll_device(service, store["id"])
+    token = service.mint(store["id"], "x", None, "admin")["token"]
+    first = api.get(f"/q/{token}")
+    assert first.status_code == 200 and "a01scan=" in first.headers.get("set-cookie", "")
+    cookie = first.cookies["a01scan"]
+    api.cookies.clear()
+    again = api.get(f"/q/{token}")  # the same address, no cookie: a replay, no new scanner
+    assert again.text == first.text and "set-cookie" not in again.headers
+    # The cookie names the scanner from anywhere: the same answer, no second cookie.
+    from fastapi.testclient import TestClient
+
+    from sync_server.api import create_app
+
+    elsewhere = TestClient(create_app(service), client=("192.0.2.9", 4000))
+    same = elsewhere.get(f"/q/{token}", cookies={"a01scan": cookie})
+    assert same.text == first.text and "set-cookie" not in same.headers
+    # The cap is used up: another scanner gets the fallback page, and no cookie with it.
+    other = TestClient(create_app(service), client=("192.0.2.10", 4000))
+    fallback = other.get(f"/q/{token}")
+    assert "电话 010-1234" in fallback.text and "set-cookie" not in fallback.headers
+    assert "set-cookie" not in other.get("/q/k1.bad.token").headers
+    assert service.list_devices()[0]["routed_today"] == 1

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
 from ..format import WHO_LABELS, clip, customer_state, hhmm, latency, tier_text
-from ..widgets import Counters, CustomerInput, StatusBar, counts_today
+from ..widgets import Counters, CustomerInput, ServerAlertsBar, StatusBar, counts_today
 
 
 class DashboardScreen(Screen[None]):
@@ -42,6 +42,7 @@ class DashboardScreen(Screen[None]):
         if self.app.customer_channel is not None:
             yield CustomerInput(placeholder="扮演顾客发消息（按 i 聚焦；可写 名字：内容），回车发送",
                                 id="customer-input")
+        yield ServerAlertsBar(id="server-alerts")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -108,6 +109,9 @@ class DashboardScreen(Screen[None]):
             channels=bridge.channel_health() if bridge else [],
             model=app.model_label, risk=bridge.risk() if bridge else 0.0, sync=sync,
             engine_ok=app.engine_running)
+        held = app.server_alerts
+        self.query_one(ServerAlertsBar).show(held.current() if held is not None else [],
+                                             held.error if held is not None else "")
 
     def selected_customer(self) -> int | None:
         table = self.query_one("#conversations", DataTable)
