@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..domain import Passage
-from ..intent import without_catalog_words
-from ..lexicon import Lexicon, resolve
+from ..intent import catalog_intent, without_catalog_words
+from ..lexicon import Lexicon, is_alias_header, resolve
 from ..textmatch import normalise_query
 
 Product = tuple[str, dict[str, str]]  # (name, columns)
@@ -58,10 +58,14 @@ def lookup(question: str, catalog: Sequence[Product], *,
            lexicon: Lexicon | None = None) -> Lookup:
     """The catalog rows `question` names. `doc_count(word)` says in how many of the shop's
     non-catalog passages a word occurs (None: not known, every piece counts)."""
-    topic = normalise_query(without_catalog_words(question))
-    topic = f"{topic} {resolve(lexicon).alias_names(topic)}"
+    own = normalise_query(without_catalog_words(question))
+    topic = f"{own} {resolve(lexicon).alias_names(own)}"
     names = [(p, normalise_query(p[0])) for p in catalog]
-    verdict = _models(topic, [n for _, n in names])
+    # the customer's own model words decide; an alias's only when they wrote none (the alias
+    # of the iPhone 14 also matches inside "iPhone 14 Plus")
+    verdict = _models(own, [n for _, n in names])
+    if verdict.allowed is None and not verdict.unlisted:
+        verdict = _models(topic, [n for _, n in names])
     if verdict.unlisted:
         return Lookup(unlisted=verdict.unlisted)
     scored: list[tuple[float, int, Product]] = []
@@ -80,8 +84,68 @@ def lookup(question: str, catalog: Sequence[Product], *,
             scored.append((score, -i, product))
     if not scored:
         return Lookup()
+    if verdict.exact:
+        # "小米14" where the iPhone 14 is listed too: the model words fit both, the Chinese
+        # brand word names one
+        branded = {i for i in verdict.exact
+                   if any(run in topic for run in _CJK_RUN.findall(names[i][1]))}
+        if branded:
+            scored = [t for t in scored if -t[1] not in verdict.exact or -t[1] in branded]
     scored.sort(key=lambda t: (-t[0], -t[1]))
-    return Lookup(rows=[p for _, _, p in scored[:MAX_ROWS]])
+    rows = [p for _, _, p in scored]
+    kept, asked = _facet_rows(topic, rows, catalog)
+    if asked and not kept:
+        # "Mate 60 换后盖" where the list has 换后盖 only for other models: no row answers it
+        return Lookup(unlisted=f"{rows[0][0]} {asked}")
+    return Lookup(rows=kept[:MAX_ROWS])
+
+
+def _facet_rows(topic: str, rows: list[Product], catalog: Sequence[Product]
+                ) -> tuple[list[Product], str]:
+    """`rows` narrowed to the service, size or kind the question asks for, when the catalog
+    lists its products once per such value (a repair list: one row per model and repair) and
+    the question names one of the values. Returns (rows, the value asked: "" when none)."""
+    for column in _facet_columns(catalog):
+        values = {_core(f.get(column, "")) for _, f in catalog} - {""}
+        asked = [v for v in values if v in topic]
+        if not asked:
+            continue
+        # the longest value named wins ("换屏" inside "换屏幕" and a "屏" value)
+        asked.sort(key=len, reverse=True)
+        wanted = {v for v in asked if not any(v != w and v in w for w in asked)}
+        return [r for r in rows if _core(r[1].get(column, "")) in wanted], asked[0]
+    return rows, ""
+
+
+def _facet_columns(catalog: Sequence[Product]) -> list[str]:
+    """Columns that tell rows of one product apart (the product's name repeats, the column's
+    value differs): 维修项目 in a repair list, 尺寸 in a cake list. Not prices, notes, stock
+    states or other names."""
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for name, fields in catalog:
+        by_name.setdefault(name, []).append(fields)
+    repeated = [rows for rows in by_name.values() if len(rows) > 1]
+    if not repeated:
+        return []
+    columns: list[str] = []
+    for column in repeated[0][0]:
+        low = column.lower()
+        if (is_alias_header(column) or any(k in low for k in _PRICE + _NOTE)
+                or column in columns):
+            continue
+        cores = [[_core(r.get(column, "")) for r in rows] for rows in repeated]
+        if all(len(set(c)) == len(c) and all(_FACET_VALUE.search(v) for v in c)
+               and not any(catalog_intent(v) for v in c) for c in cores):
+            columns.append(column)
+    return columns
+
+
+_FACET_VALUE = re.compile(r"[\u3400-\u9fff]{2}")
+
+
+def _core(value: str) -> str:
+    """A cell without its bracketed remark: "换屏（原装屏）" → "换屏"."""
+    return normalise_query(re.sub(r"[（(][^）)]*[）)]", "", str(value))).strip()
 
 
 def _cjk_score(name: str, topic: str, all_names: list[str],
@@ -214,7 +278,7 @@ def say_row(name: str, fields: dict[str, str]) -> str:
     notes: list[str] = []
     for header, value in fields.items():
         value = str(value).strip()
-        if not value or value == name or value.lower() in _SKIP:
+        if not value or value == name or value.lower() in _SKIP or is_alias_header(header):
             continue
         label, unit = _label(header)
         low = label.lower()

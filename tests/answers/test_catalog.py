@@ -114,3 +114,66 @@ def test_an_unlisted_model_is_handed_to_the_owner_by_the_pipeline():
     d = pipe.decide("13 Pro 换屏多少钱", sender="c", history=[], when=datetime(2026, 1, 5, 12))
     assert d.action == Action.RESPOND and d.reason == "catalog lookup"
     assert d.reply == "iPhone 13 Pro 屏幕 899元，保修90天。"
+
+
+MIXED = [(n, {"机型": n, "价格(元)": p}) for n, p in
+         [("iPhone 13", "500"), ("iPhone 14", "600"), ("iPhone 14 Plus", "650"), ("小米 14", "300")]]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("iphone14多少钱", ["iPhone 14"]),
+    ("苹果13多少钱", ["iPhone 13"]),
+    ("小米14多少钱", ["小米 14"]),
+    ("14 plus 多少钱", ["iPhone 14 Plus"]),
+])
+def test_brands_that_share_a_model_number_are_told_apart(question, expected):
+    # a brand word (iphone) is no variant word: the iPhone 14 and the 小米 14 differ in more
+    assert names(catalog.lookup(question, MIXED)) == expected
+
+
+def test_a_bare_number_where_only_its_variants_are_listed_is_unlisted():
+    rows = [(n, {"机型": n, "价格": "1"}) for n in ("Y13 mini", "Y13 pro", "Y14")]
+    found = catalog.lookup("y13多少钱", rows)
+    assert found.rows == [] and found.unlisted == "y 13"
+
+
+def test_an_alias_matching_inside_a_longer_model_name_does_not_widen_the_lookup():
+    from alpha01.lexicon import Lexicon
+
+    lexicon = Lexicon.general().merged(Lexicon(aliases=(("iphone 14", "苹果14"),)))
+    assert names(catalog.lookup("iPhone 14 Plus 多少钱", MIXED, lexicon=lexicon)) == [
+        "iPhone 14 Plus"]
+
+
+def _repair_list(rng: random.Random) -> list[catalog.Product]:
+    services = ["换屏", "换电池", "换后盖", "换尾插", "换摄像头"]
+    rows = []
+    for model in rng.sample(["A10", "A10 Pro", "B20", "B20 mini", "C30"], 4):
+        for service in rng.sample(services, rng.randint(1, 4)):
+            rows.append((model, {"机型": model, "维修项目": f"{service}（原厂配件）",
+                                 "价格(元)": str(rng.randint(50, 999)), "别名": model.replace(" ", "")}))
+    return rows
+
+
+def test_a_repair_list_answers_the_repair_asked_for_or_hands_off():
+    rng = random.Random(11)
+    for _ in range(25):
+        rows = _repair_list(rng)
+        listed = {(n, f["维修项目"].split("（")[0]) for n, f in rows}
+        offered = {s for _, s in listed}
+        for model in {n for n, _ in rows}:
+            for service in offered:
+                found = catalog.lookup(f"{model}{service}多少钱", rows)
+                if (model, service) in listed:
+                    assert [(n, f["维修项目"].split("（")[0]) for n, f in found.rows] == [
+                        (model, service)]
+                else:  # another model's price for this repair would be a confident wrong answer
+                    assert found.rows == [] and service in found.unlisted, (model, service)
+            asked = catalog.lookup(f"{model}修一下多少钱", rows)  # no repair named: its rows
+            assert asked.rows and {n for n, _ in asked.rows} == {model}
+
+
+def test_other_names_of_a_product_are_not_said_back():
+    said = catalog.say_row("iPhone 13", {"机型": "iPhone 13", "价格(元)": "1280", "别名": "苹果13",
+                                         "英文名": "iPhone13"})
+    assert said == "iPhone 13 1280元。"

@@ -404,3 +404,14 @@ def test_a_zone_comes_with_its_other_rules_that_speak_of_the_question():
     # nothing is added when the question asks nothing the other rules speak of
     d = _generate("3号区配送费16元。", [DELIVERY], "住9公里外算哪个区")
     assert "code_rules" not in d.trace
+
+
+def test_a_heading_after_a_bulleted_list_starts_its_own_section():
+    from alpha01.pipeline.evidence import split
+
+    text = ("门店信息\n- 地址：某路1号\n- 付款：微信、现金都可以\n售后服务\n七天内可以退换，需保留包装。\n"
+            "- 本店不能保\n证任何二手商品的成色。\n- 下一条")
+    said = [e.render() for e in split(Passage(text, "x.md", 1.0, "chunk"))]
+    assert said == ["【门店信息】地址：某路1号", "【门店信息】付款：微信、现金都可以",
+                    "【售后服务】七天内可以退换，需保留包装。",
+                    "【售后服务】本店不能保证任何二手商品的成色。", "【售后服务】下一条"]
