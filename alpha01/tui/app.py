@@ -119,7 +119,7 @@ class Alpha01App(App[None]):
 
                 self.jobs = start_for_host(self.ctx.settings, self.ctx.paths, self.engine)
         self.push_screen(DashboardScreen())
-        self.set_interval(0.2, self._flush)
+        self.set_interval(0.2, self._flush_dirty)
         self.set_interval(1.0, self._tick)
         self.call_after_refresh(self._painted)
 
@@ -192,7 +192,7 @@ class Alpha01App(App[None]):
         elif event.kind == "takeover":
             self.notify(f"已暂停 AI：{event.data.get('reason', '')}", timeout=4)
 
-    def _flush(self) -> None:
+    def _flush_dirty(self) -> None:  # (not _flush: textual's App has its own, with stderr=)
         if self._dirty:
             self._dirty = False
             self.refresh_screen()
@@ -223,6 +223,8 @@ class Alpha01App(App[None]):
                         timeout=10)
 
     def refresh_screen(self, status_only: bool = False) -> None:
+        if not self.screen_stack:  # shutting down: the screens are gone, a timer still fires
+            return
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None and self.bridge is not None and getattr(self.screen, "ready",
                                                                        False):
