@@ -35,6 +35,7 @@ class FakeChannel(Channel):
         self._fail: list[BaseException] = []
         self._lock = threading.Lock()
         self.unavailable: str | None = None
+        self.report: dict[str, object] = {}  # what health() adds about the channel (extra)
         self.polls = 0
 
     # -- scripting ----------------------------------------------------------------------------
@@ -96,7 +97,9 @@ class FakeChannel(Channel):
         return any(s.id == out.id for s in self.sent)
 
     def health(self) -> ChannelHealth:
-        return ChannelHealth(ok=self.unavailable is None, detail=self.unavailable or "")
+        # `report` is what a real channel would add about itself (the web chat its URL)
+        return ChannelHealth(ok=self.unavailable is None, detail=self.unavailable or "",
+                             extra=dict(self.report))
 
     # -- helpers for assertions ---------------------------------------------------------------
 

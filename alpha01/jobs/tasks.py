@@ -362,11 +362,12 @@ def device_status(channels: list[Any], activity: Callable[[], tuple[int, int]]) 
     for ch in channels:
         h = ch.health()
         healths.append(h)
-        status.web_chat_url = status.web_chat_url or getattr(ch, "chat_url", "") or ""
-        status.wechat_name = status.wechat_name or (getattr(h, "account", "") or "")
+        # what the channel reports of itself: the web chat its URL, WeChat its account
+        status.web_chat_url = status.web_chat_url or str(h.extra.get("url") or "")
+        status.wechat_name = status.wechat_name or (h.account or "")
         # Per channel, by the channel's registry name ("wechat", "web" …): the server sends
         # WeChat scans only to a working WeChat and web scans only to a working web chat.
-        name = str(getattr(ch, "name", "") or type(ch).__name__)[:40]
+        name = str(ch.name or type(ch).__name__)[:40]
         if len(status.channels) < 16 and name not in status.channels:
             status.channels[name] = {"ok": bool(h.ok), "detail": (h.detail or "")[:200]}
     # One flag as well, for servers that know only that: every channel healthy.

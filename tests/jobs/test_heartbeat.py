@@ -30,7 +30,7 @@ def test_the_heartbeat_job_sends_web_chat_url_open_chats_and_friends_today(shop,
     server = LiveServer(db)
     try:
         # Today: two customers wrote, one new friend was added; the shop runs its web chat.
-        channel.chat_url = "https://shop.example/chat"  # what WebChannel.chat_url advertises
+        channel.report["url"] = "https://shop.example/chat"  # what WebChannel.health() says
         say(engine, channel, clock, "顾客甲", "你好，在吗")
         say(engine, channel, clock, "顾客乙", "请问几点开门")
         engine.store.event("new-friend", clock.now())
@@ -66,7 +66,7 @@ def test_per_channel_health_from_the_channels_routes_each_qr_over_real_http(tmp_
         devices.append(admin.enroll(code, name))
     a_wechat, a_web, b_wechat = FakeChannel("wechat"), FakeChannel("web"), FakeChannel("wechat")
     a_wechat.unavailable = "微信未登录"
-    a_web.chat_url = "https://shop.example/chat"
+    a_web.report["url"] = "https://shop.example/chat"
     server = LiveServer(db)
     try:
         for device, channels in zip(devices, ([a_wechat, a_web], [b_wechat]), strict=True):
