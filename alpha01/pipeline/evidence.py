@@ -376,6 +376,17 @@ def bare(reply: str) -> bool:
     return 0 < len(words) <= 4 and not content_pairs(reply) and not figures(normalise(reply))
 
 
+_YES_NO = re.compile(r"^(?:可以|能|有|行|是|对|好的|不|没|别)")
+
+
+def echo(reply: str, question: str) -> bool:
+    """A yes or no that only repeats the customer's words ("可以刷卡。" to "可以刷卡吗"): as
+    bare as "可以", it says which way but none of the shop's terms."""
+    said = normalise(reply)
+    return (bool(_YES_NO.match(said)) and not figures(said) and bool(content_pairs(reply))
+            and not own_words(reply, question))
+
+
 def words_added(reply: str, line: Evidence, before: Sequence[Evidence], question: str) -> int:
     """How many word pairs of the reply, not the customer's own, `line` has and none of the
     lines `before` has."""

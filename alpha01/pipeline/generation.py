@@ -353,7 +353,7 @@ def clear_top(text: str, question: str, found: Found,
     of the model's own (an opinion, an invented answer) is the owner's to answer."""
     lines = found.lines
     unsure = bool(_UNSURE.search(text)) and not figures(normalise(text))
-    bare = evidence_mod.bare(text)
+    bare = evidence_mod.bare(text) or evidence_mod.echo(text, question)
     top = lines[0]
     runner_up = lines[1].score if len(lines) > 1 else 0.0
     lead = top.score - runner_up

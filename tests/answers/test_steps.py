@@ -154,3 +154,27 @@ def test_a_reply_that_repeats_the_question_and_adds_the_lines_words_restates_tha
     assert "每单都免费附赠两个茶包" in d.reply and "5元" not in d.reply
     # the customer's words alone tie a reply to no line
     assert evidence.own_share("茶包要另外收钱。", line, question) == 0.0
+
+
+PAYING = Passage(
+    text=("面馆介绍 > 门店信息\n- 地址：松针路7号\n- 付款：微信、支付宝、银行卡都可以\n"
+          "外卖说明\n满30元起送，配送费4元。"),
+    source="intro.md", score=0.5)
+
+
+def test_a_yes_that_only_repeats_the_question_gets_the_line_that_answers_it():
+    # "可以刷卡" says which way but not the shop's terms (银行卡): as bare as "可以"
+    assert evidence.echo("可以刷卡。", "可以刷卡吗") and not evidence.echo("可以用银行卡。", "可以刷卡吗")
+    assert not evidence.echo("可以，满30元起送。", "可以送吗")  # a figure of the shop's own
+    from alpha01.lexicon import Lexicon
+
+    lines = evidence.select("可以刷卡吗", [PAYING], max_chars=700, lexicon=Lexicon.general())
+    assert lines[0].text.startswith("付款")
+    d = _generate("可以刷卡。", [PAYING], "可以刷卡吗")
+    assert d.action == Action.RESPOND and d.trace["step"] == "clear_top"
+    assert d.reply == "付款：微信、支付宝、银行卡都可以。"
+
+
+def test_a_repeated_question_about_something_the_shop_never_mentions_is_handed_off():
+    d = _generate("可以带狗进店。", [PAYING], "可以带狗进店吗")
+    assert d.action == Action.HANDOFF
