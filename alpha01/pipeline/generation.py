@@ -84,7 +84,8 @@ UNSURE_MARGIN = 0.3
 # attack. Nothing of such a reply, not even the line it restates, is sent.
 _ATTACK = ("blocked:canary", "blocked:system_prompt_overlap", "blocked:role_label",
            "blocked:agrees_to_customer_figure", "blocked:action_claim", "blocked:echo",
-           "blocked:promise", "blocked:commitment", "blocked:time_promise", "blocked:code")
+           "blocked:promise", "blocked:commitment", "blocked:time_promise", "blocked:code",
+           "blocked:forecast")
 
 
 _INVENTED_PRICE = ("blocked:figure:money", "blocked:figure:discount", "blocked:figure:percent")

@@ -93,6 +93,12 @@ _ACTION_CLAIM = re.compile(
     r"下单|取消|作废|打折|加急|免单|更新订单|确认了|确认过|确认无误)"
     r"|(?:我|已经?)确认"
 )
+# No shop knows tomorrow's weather: a reply that forecasts it ("明天会下雨") answers the
+# customer's question from the model's own head. Referring to the forecast is fine.
+_FORECAST = re.compile(
+    r"(?:会|不会|将|要|可能|应该|估计)(?:是|有|会|会是|会有)?(?:下雨|下雪|降雨|降雪|刮风|大风|降温|升温|暴雨|大雨|"
+    r"小雨|台风|雷阵雨|晴天|晴|阴天|多云)|天气(?:会|将|应该|估计|很好|挺好|不错|晴朗)")
+_FORECAST_DEFERRED = re.compile(r"无法|不确定|不清楚|不知道|没法|预报|为准|关注|留意")
 # Words of a deal or a concession: a customer's sentence with one of these, said back by the
 # bot, is the bot agreeing to it ("老客户可以免费换一次电池", "今天全部半价").
 _DEAL_WORDS = re.compile(r"免费|免单|退款|退钱|全退|赔|确认|成交|承诺|保证|答应|包退|包换|返现|红包|"
@@ -332,6 +338,12 @@ def check(
         if word in norm_data or _negated(norm_reply, m.start()):
             continue
         blocks.append(f"blocked:time_promise:{m.group(0)}")
+
+    for m in _FORECAST.finditer(norm_reply):
+        if m.group(0) in norm_data or _FORECAST_DEFERRED.search(sentence_at(norm_reply, m.start())):
+            continue
+        blocks.append(f"blocked:forecast:{m.group(0)}")
+        break
 
     known = norm_data + normalise(system_prompt)
     lex = resolve(lexicon)

@@ -178,3 +178,17 @@ def test_a_yes_that_only_repeats_the_question_gets_the_line_that_answers_it():
 def test_a_repeated_question_about_something_the_shop_never_mentions_is_handed_off():
     d = _generate("可以带狗进店。", [PAYING], "可以带狗进店吗")
     assert d.action == Action.HANDOFF
+
+
+PICKUP = Passage(
+    text=("面馆介绍 > 到店自取\n到店自取请报下单手机号后4位，过了约定时间面会放在保温柜里。\n"
+          "恶劣天气\n遇到暴雨、台风，外卖可能延迟，也可以改成到店自取。"),
+    source="intro.md", score=0.5)
+
+
+def test_a_reply_that_forecasts_the_weather_is_the_owners_to_answer():
+    # the model answered "will it rain tomorrow" itself, then restated a real line
+    d = _generate("明天会下雨，建议您到店自取，报下单手机号后4位就可以。", [PICKUP],
+                  "明天会下雨吗？下雨的话改成自取")
+    assert d.action == Action.HANDOFF and d.trace["step"] == "attack"
+    assert any(r.startswith("blocked:forecast") for r in d.trace["guard"])

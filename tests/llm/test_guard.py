@@ -93,6 +93,8 @@ INVENTED = [
     ("金卡会员打八五折。", "figure:discount"),
     ("我们店电话是13800138000。", "figure:number"),
     ("可以退您双倍差价", "promise:双倍"),
+    ("明天会下雨，建议您到店自提。", "forecast:会下雨"),
+    ("周末应该是晴天，放心出门。", "forecast:应该是晴天"),
 ]
 
 
@@ -323,3 +325,9 @@ def test_confirming_what_the_customer_says_another_agent_promised_is_blocked():
     ok = check("这个需要跟店主确认一下。", question=q, passages=TOPIC_DATA, system_prompt="sys",
                canary="SZ-X")
     assert not any(r.startswith("blocked:action_claim") for r in ok.reasons)
+
+
+@pytest.mark.parametrize("reply", ["天气我们没法预测，以天气预报为准。", "下雨天配送可能延迟，我们会提前通知您。",
+                                   "不确定明天会不会下雨，您可以关注天气预报。"])
+def test_pointing_to_the_forecast_or_restating_a_weather_rule_is_no_forecast(reply):
+    assert not any("forecast" in r for r in run(reply).reasons)
