@@ -61,15 +61,15 @@ def lookup(question: str, catalog: Sequence[Product], *,
     own = normalise_query(without_catalog_words(question))
     topic = f"{own} {resolve(lexicon).alias_names(own)}"
     names = [(p, normalise_query(p[0])) for p in catalog]
+    all_names = [n for _, n in names]
     # the customer's own model words decide; an alias's only when they wrote none (the alias
     # of the iPhone 14 also matches inside "iPhone 14 Plus")
-    verdict = _models(own, [n for _, n in names])
+    verdict = _models(own, all_names)
     if verdict.allowed is None and not verdict.unlisted:
-        verdict = _models(topic, [n for _, n in names])
+        verdict = _models(topic, all_names)
     if verdict.unlisted:
         return Lookup(unlisted=verdict.unlisted)
     scored: list[tuple[float, int, Product]] = []
-    all_names = [n for _, n in names]
     telling: dict[str, bool] = {}  # piece → distinctive, once per question
     for i, (product, name) in enumerate(names):
         if verdict.allowed is not None and i not in verdict.allowed:
@@ -105,8 +105,7 @@ def _facet_rows(topic: str, rows: list[Product], catalog: Sequence[Product]
     """`rows` narrowed to the service, size or kind the question asks for, when the catalog
     lists its products once per such value (a repair list: one row per model and repair) and
     the question names one of the values. Returns (rows, the value asked: "" when none)."""
-    for column in _facet_columns(catalog):
-        values = {_core(f.get(column, "")) for _, f in catalog} - {""}
+    for column, values in _facets(catalog).items():
         asked = [v for v in values if v in topic]
         if not asked:
             continue
@@ -117,27 +116,26 @@ def _facet_rows(topic: str, rows: list[Product], catalog: Sequence[Product]
     return rows, ""
 
 
-def _facet_columns(catalog: Sequence[Product]) -> list[str]:
+def _facets(catalog: Sequence[Product]) -> dict[str, set[str]]:
     """Columns that tell rows of one product apart (the product's name repeats, the column's
-    value differs): 维修项目 in a repair list, 尺寸 in a cake list. Not prices, notes, stock
-    states or other names."""
+    value differs), with their values: 维修项目 in a repair list, 尺寸 in a cake list. Not
+    prices, notes, stock states or other names."""
     by_name: dict[str, list[dict[str, str]]] = {}
     for name, fields in catalog:
         by_name.setdefault(name, []).append(fields)
     repeated = [rows for rows in by_name.values() if len(rows) > 1]
     if not repeated:
-        return []
-    columns: list[str] = []
+        return {}
+    facets: dict[str, set[str]] = {}
     for column in repeated[0][0]:
         low = column.lower()
-        if (is_alias_header(column) or any(k in low for k in _PRICE + _NOTE)
-                or column in columns):
+        if is_alias_header(column) or any(k in low for k in _PRICE + _NOTE):
             continue
         cores = [[_core(r.get(column, "")) for r in rows] for rows in repeated]
         if all(len(set(c)) == len(c) and all(_FACET_VALUE.search(v) for v in c)
                and not any(catalog_intent(v) for v in c) for c in cores):
-            columns.append(column)
-    return columns
+            facets[column] = {_core(f.get(column, "")) for _, f in catalog} - {""}
+    return facets
 
 
 _FACET_VALUE = re.compile(r"[\u3400-\u9fff]{2}")
