@@ -191,19 +191,21 @@ def _run_script(db: sqlite_utils.Database, script: str) -> None:
             db.execute(statement)
 
 
-def connect(path: str | Path, autocheckpoint: bool = True) -> sqlite3.Connection:
+def connect(path: str | Path, autocheckpoint: bool = True,
+            busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A raw autocommit connection tuned for the server (WAL, short fsyncs, busy timeout).
 
     Autocommit means every multi-statement change opens its own `BEGIN IMMEDIATE`, so the
-    write lock is taken before anything is read that the change depends on.
+    write lock is taken before anything is read that the change depends on. With
+    `busy_timeout_ms=0` a statement that finds the lock taken fails at once (SQLITE_BUSY).
     """
     conn = sqlite3.connect(
-        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA journal_size_limit=67108864")  # shrink a WAL that grew past 64 MB
     if not autocheckpoint:

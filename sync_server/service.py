@@ -37,7 +37,7 @@ from .security import (
     normalize_enrollment_code,
     secret_matches,
 )
-from .storage import open_storage
+from .storage import Busy, open_storage
 
 MAX_QR_IMAGE_BYTES = 150_000
 # What a QR token's scans need (`target`): the WeChat landing page, the web chat, or either.
@@ -242,16 +242,22 @@ class SyncService:
             self.storage.autocheckpoint = False
             self._checkpointer = dbmod.Checkpointer(self.db_path, interval_s).start()
 
+    @property
+    def checkpointing(self) -> bool:
+        """Whether the background checkpointer copies the WAL back (SQLite serve mode)."""
+        return self._checkpointer is not None
+
     def start_writer(self) -> None:
-        """Serve mode: route scans through the batching writer thread (see writer.ScanWriter)."""
+        """Serve mode: route scans in batches, on the event loop (SQLite, lock free) or on the
+        writer thread (see writer.ScanWriter)."""
         if self._writer is None:
             from .writer import ScanWriter
 
             self._writer = ScanWriter(self).start()
 
     async def scan_async(self, ask: ScanAsk) -> ScanOutcome:
-        """One scan from the event loop: limits, replay memory and routing on the writer
-        thread (batched), or inline when no writer runs."""
+        """One scan from the event loop: limits, replay memory and routing in a batch (see
+        writer.ScanWriter), or alone when no writer runs."""
         if self._writer is None:
             return self.scan_batch([ask], self.clock())[0]
         return await self._writer.submit(ask)
@@ -678,25 +684,38 @@ class SyncService:
         with self._write() as c:
             return self._route(c, claims, now)
 
-    def scan_batch(self, asks: list[ScanAsk], now: float) -> list[ScanOutcome | Exception]:
+    def scan_batch(self, asks: list[ScanAsk], now: float, *, wait: bool = True
+                   ) -> list[ScanOutcome | Exception]:
         """Several scans in one transaction (one commit), in order: rate limits, then the
         replay memory, then routing. Everything here is shared by every server instance on
         the database. A database error fails the whole batch (each entry is that exception);
-        a deadlock between instances on PostgreSQL is retried."""
+        a deadlock between instances on PostgreSQL is retried.
+
+        `wait=False` (SQLite, from the event loop): the batch runs at once or raises
+        storage.Busy having written nothing, never waiting for a lock; expired rows are left
+        for `prune_due` to report."""
         for attempt in range(3):
             try:
-                with self._write() as c:
+                with (self._write() if wait else self.storage.write_nowait()) as c:
                     outcomes = self._scan_batch(c, asks, now)
                 break
+            except Busy:  # only write_nowait raises it: the caller queues the batch instead
+                raise
             except Exception as exc:
                 retry = getattr(self.storage, "retryable", None)
                 if attempt < 2 and retry is not None and retry(exc):
                     continue
                 return [exc] * len(asks)
-        if now - self._pruned_at > 60:
-            self._pruned_at = now
+        if wait and self.prune_due(now):
             self.prune(now)
         return outcomes
+
+    def prune_due(self, now: float) -> bool:
+        """True once a minute (and marks it done): time to forget expired scan state."""
+        if now - self._pruned_at <= 60:
+            return False
+        self._pruned_at = now
+        return True
 
     def _scan_batch(self, c: Any, asks: list[ScanAsk], now: float) -> list[ScanOutcome | Exception]:
         shapes = {k: (rate, burst) for a in asks for k, rate, burst in a.limits}

@@ -21,6 +21,7 @@ migration this code does not know is refused rather than written to.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -67,8 +68,14 @@ def _check_text(params: Any) -> None:
             raise InvalidText("text must not contain NUL (\\u0000) characters")
 
 
+class Busy(Exception):
+    """`write_nowait()` found the write lock held by another connection; nothing was written."""
+
+
 class Storage:
     kind = ""
+    # Whether `write_nowait()` exists: a write that fails at once rather than wait for a lock.
+    can_write_nowait = False
 
     @property
     def conn(self) -> Any:
@@ -76,6 +83,11 @@ class Storage:
 
     @contextmanager
     def write(self) -> Iterator[Any]:
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def write_nowait(self) -> Iterator[Any]:
         raise NotImplementedError
         yield
 
@@ -97,6 +109,7 @@ class SqliteStorage(Storage):
     so it holds the database's single write lock from its first read."""
 
     kind = "sqlite"
+    can_write_nowait = True
 
     def __init__(self, path: Path):
         self.path = path
@@ -123,14 +136,46 @@ class SqliteStorage(Storage):
         else:
             conn.execute("COMMIT")
 
+    @contextmanager
+    def write_nowait(self) -> Iterator[Any]:
+        """`write()` that never waits: Busy at once if another connection (a thread, a
+        process, another instance, a checkpoint restarting the log) holds the write lock.
+        This thread's second connection, without auto-checkpoints: its commits append to
+        the WAL and never copy it back (the background Checkpointer does), and with WAL's
+        `synchronous=NORMAL` a commit does not fsync. So the event loop can use it."""
+        conn = getattr(self._local, "nowait", None)
+        if conn is None:
+            conn = self._local.nowait = dbmod.connect(self.path, autocheckpoint=False,
+                                                      busy_timeout_ms=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+                raise Busy(str(exc)) from exc
+            raise
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+                raise Busy(str(exc)) from exc
+            raise
+
     def applied(self) -> list[str]:
         return dbmod.applied(self.path)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        for name in ("conn", "nowait"):
+            conn = getattr(self._local, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self._local, name, None)
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
