@@ -106,7 +106,7 @@ def test_a_taken_lock_hands_the_batch_to_the_thread_and_the_loop_stays_free(tmp_
     other.close()
     writer.stop()
     assert writer.handed_over == 1
-    assert max(b - a for a, b in zip(ticks, ticks[1:])) < 0.3
+    assert max(b - a for a, b in zip(ticks, ticks[1:], strict=False)) < 0.3
     # the cap still holds across the hand-over: five routed, three sent to the fallback
     assert [o.result.kind for o in outcomes] == ["device"] * 5 + ["fallback"] * 3
     assert service.conn.execute("SELECT count(*) FROM scans").fetchone()[0] == 8
