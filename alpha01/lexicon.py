@@ -282,3 +282,11 @@ def _general() -> Lexicon:
 def resolve(lexicon: Lexicon | None) -> Lexicon:
     """`lexicon`, or the general one when none is given."""
     return lexicon if lexicon is not None else _general()
+
+
+@functools.cache
+def exception_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(refusals, exclusions) of a shop rule (`[exceptions]` in data/lexicon.toml): the words
+    with which a rule leaves a case out ("不保修", "（偏远乡镇除外）")."""
+    data = tomllib.loads(DATA.read_text(encoding="utf-8")).get("exceptions", {})
+    return tuple(data.get("refusal", ())), tuple(data.get("exclusion", ()))

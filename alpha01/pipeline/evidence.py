@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ..domain import Passage
 from ..knowledge.chunking import pack, split_sentences
-from ..lexicon import Lexicon, resolve
+from ..lexicon import Lexicon, exception_words, resolve
 from ..textmatch import (
     FUNCTION_CHARS,
     coverage,
@@ -357,6 +357,31 @@ def content_pairs(text: str) -> set[str]:
     不可) say nothing about which line a reply restates."""
     return {g for g in query_bigrams(text) if len(g) == 2 and not g.isascii()
             and not (g[0] in FUNCTION_CHARS and g[1] in FUNCTION_CHARS)}
+
+
+_CLAUSE = re.compile(r"[，,。；;：:、（）()【】\n]")
+_EXCEPT_AROUND = re.compile(r"除(?:了)?([^，,。；;：:、（）()]{1,12}?)(?:以)?外")
+
+
+def excluded_cases(text: str) -> list[str]:
+    """The cases a rule leaves out, as written: "免费上门安装（偏远乡镇除外）" → 偏远乡镇, "除定制款
+    外七天无理由退换" → 定制款, "会员日全场9折，烟酒不在此列" → 烟酒."""
+    _, exclusions = exception_words()
+    cases = [m.group(1) for m in _EXCEPT_AROUND.finditer(text)]
+    for word in exclusions:
+        at = text.find(word)
+        while at > 0:
+            clause = _CLAUSE.split(text[:at])[-1].strip()
+            if clause and not clause.startswith("除"):
+                cases.append(clause[-16:])
+            at = text.find(word, at + len(word))
+    return cases
+
+
+def refuses(line: Evidence) -> bool:
+    """Whether the line refuses or leaves out a case ("人为损坏不保修", "开封后不退不换")."""
+    refusals, exclusions = exception_words()
+    return any(w in line.text for w in (*refusals, *exclusions))
 
 
 def line_pairs(line: Evidence) -> set[str]:

@@ -23,10 +23,13 @@ at all. The steps after it are named, each with its own tests (see `ground`):
 5. `weak_pick`: the restated line scores under half the best line's and shares no word of
    the question that the best line lacks (words of when and for whom do not count), while the
    best line shares one: the best line;
-6. `clear_top`: the reply restates nothing, but is a bare 可以 or says the data does not answer,
+6. `excepted`: the customer's case is one a shop rule leaves out ("偏远乡镇除外", "开封后的
+   食品不退不换") and the chosen lines state the rule for everyone else: the line of the
+   exception (see `excepted`);
+7. `clear_top`: the reply restates nothing, but is a bare 可以 or says the data does not answer,
    and one line is clearly the best for the question: that line;
-7. otherwise the shop's safe reply and a note for the owner;
-8. `defined`: a code the lines use (A区) comes with the line that defines it, and a code a
+8. otherwise the shop's safe reply and a note for the owner;
+9. `defined`: a code the lines use (A区) comes with the line that defines it, and a code a
    line defines with its other rules that speak of the question (`code_rules`: "二区订单满128元
    免配送费" beside "二区：4-8公里，配送费10元" for "买100要付运费吗").
 """
@@ -208,7 +211,8 @@ def ground(text: str, *, question: str, found: Found, guarded: list[str] = (),
     chosen = named_row(question, lines, chosen)
     chosen = named_term(question, lines, chosen, found)
     chosen = weak_pick(question, lines, chosen)
-    return _completed(chosen, question, found)
+    chosen = excepted(question, lines, chosen)
+    return chosen if isinstance(chosen, str) else _completed(chosen, question, found)
 
 
 def ranged(question: str, found: Found, text: str, guarded: list[str],
@@ -344,6 +348,49 @@ def weak_pick(question: str, lines: list[Evidence], chosen: Grounding) -> Ground
         return chosen
     return Grounding([top], "weak_pick", {**chosen.notes,
                                            "overruled": [e.render() for e in chosen.lines[:2]]})
+
+
+def excepted(question: str, lines: list[Evidence], chosen: Grounding) -> Grounding | str:
+    """The customer's case is one a shop rule leaves out, and the chosen lines state the rule
+    for everyone else: a small model answers "住乡镇能免费装吗" with "免费上门安装（偏远乡镇除外）",
+    and "开了封的饼干能退吗" with the seven-day return rule, not with the line that excludes
+    exactly that ("开封后的食品不退不换").
+
+    - A chosen line leaves out the very case the customer names (its "…除外", "除…外",
+      "…不在此列" shares a word with the question): the best line that speaks of that case
+      instead, or the owner when no line does.
+    - Another line refuses or leaves out something (`evidence.refuses`) and is the only line
+      with a word of the customer's that the chosen lines lack (开封): that line first,
+      then the chosen ones. The general rule stays beside its exception.
+    Words of when and for whom (今天, 我妈) say nothing of the case."""
+    asked = evidence_mod.content_pairs(CONTEXT_WORDS.sub(" ", question))
+    if not asked or not chosen.lines:
+        return chosen
+    for e in chosen.lines:
+        for case in evidence_mod.excluded_cases(e.text):
+            named = evidence_mod.content_pairs(case) & asked
+            if not named:
+                continue
+            about = [o for o in lines if o not in chosen.lines
+                     and named & evidence_mod.line_pairs(o)]
+            if not about:
+                return "the shop's line leaves out the customer's case and no line speaks of it"
+            return Grounding(about[:1], "excepted", {
+                **chosen.notes, "left_out": case,
+                "overruled": [c.render() for c in chosen.lines[:2]]})
+    if any(evidence_mod.refuses(e) for e in chosen.lines):
+        return chosen  # the chosen lines already say what is left out
+    said = set().union(*(evidence_mod.line_pairs(e) for e in chosen.lines))
+    for o in lines:
+        if o in chosen.lines or not evidence_mod.refuses(o):
+            continue
+        own = asked & evidence_mod.line_pairs(o) - said
+        only_here = {w for w in own
+                     if not any(w in evidence_mod.line_pairs(x) for x in lines if x is not o)}
+        if only_here:
+            return Grounding([o, *chosen.lines][:MAX_LINES], "excepted", {
+                **chosen.notes, "case": sorted(only_here)})
+    return chosen
 
 
 def clear_top(text: str, question: str, found: Found,
