@@ -5,8 +5,8 @@ hello-world measured in the same run (their ratio shows what the app itself cost
 This machine's speed drifts by a third within a minute, so the servers run side by side and
 are measured in alternation, hello-world then /q, round after round; each round gives a
 ratio and the median round is reported (one baseline taken at a quiet moment would skew it).
-Loopback only, bounded: ROUNDS rounds of 5 s per measurement (2 s with --quick) after a short
-warm-up.
+Loopback only, bounded: 5 rounds of 5 s per measurement (3 rounds of 2 s with --quick) after a
+short warm-up.
 Rate limits are raised for the run (one client address would otherwise be throttled); the
 limiter code still runs on every request (its buckets are in the database, as the replay
 memory is). One client address without cookies: after the first routed scan, wrk's requests
@@ -128,7 +128,7 @@ def _prepare(db: str) -> str:
     return token
 
 
-ROUNDS = 3
+ROUNDS, QUICK_ROUNDS = 5, 3
 
 
 def _serve(db: str) -> tuple[subprocess.Popen, str]:
@@ -140,11 +140,11 @@ def _serve(db: str) -> tuple[subprocess.Popen, str]:
     return server, f"http://127.0.0.1:{port}/q/{token}"
 
 
-def _alternate(wrk: str, hello_url: str, url: str, seconds: int) -> dict:
-    """ROUNDS rounds of hello-world then /q: the median round's ratio and the rounds."""
+def _alternate(wrk: str, hello_url: str, url: str, seconds: int, n: int) -> dict:
+    """`n` rounds of hello-world then /q: the median round's ratio and the rounds."""
     _measure(wrk, url, 2)  # warm-up
     rounds = []
-    for _ in range(ROUNDS):
+    for _ in range(n):
         h = _measure(wrk, hello_url, seconds)
         q = _measure(wrk, url, seconds)
         rounds.append((q["rps"] / h["rps"], h, q))
@@ -160,7 +160,8 @@ def run(opts) -> list[Row]:
     wrk = _wrk()
     if wrk is None:
         return [Row(SECTION, "wrk not installed (apt-get install wrk): skipped", float("nan"), "")]
-    seconds = 2 if getattr(opts, "quick", False) else 5
+    quick = getattr(opts, "quick", False)
+    seconds, n = (2, QUICK_ROUNDS) if quick else (5, ROUNDS)
     rows: list[Row] = []
     port = _free_port()
     hello = _start(["-m", "uvicorn", "bench.sec_sync:hello_app", "--port", str(port),
@@ -174,7 +175,7 @@ def run(opts) -> list[Row]:
         with tempfile.TemporaryDirectory() as tmp:
             server, url = _serve(str(Path(tmp) / "bench.db"))
             try:
-                results["SQLite"] = _alternate(wrk, hello_url, url, seconds)
+                results["SQLite"] = _alternate(wrk, hello_url, url, seconds, n)
             finally:
                 _stop(server)
         try:
@@ -188,7 +189,7 @@ def run(opts) -> list[Row]:
             try:
                 server, url = _serve(pg.fresh_url("bench"))
                 try:
-                    results["PostgreSQL"] = _alternate(wrk, hello_url, url, seconds)
+                    results["PostgreSQL"] = _alternate(wrk, hello_url, url, seconds, n)
                 finally:
                     _stop(server)
             finally:
@@ -209,7 +210,7 @@ def run(opts) -> list[Row]:
         rows.append(Row.check(SECTION, f"/q on {name} non-2xx responses", m["non2xx"], "count",
                               "<= 0"))
         spread = " / ".join(f"{r:.2f}" for r in m["ratios"])
-        rows.append(Row.check(SECTION, f"/q on {name} ÷ hello-world, median of {ROUNDS} rounds"
+        rows.append(Row.check(SECTION, f"/q on {name} ÷ hello-world, median of {n} rounds"
                               f" ({spread})", m["ratio"], "x",
                               ">= 0.5" if name == "SQLite" else ">= 0"))
     return rows

@@ -99,7 +99,7 @@ def _refill_s(tokens: float, rate: float, burst: float) -> float:
     return (burst - tokens) / rate if rate > 0 else 86_400.0
 
 
-@dataclass
+@dataclass(slots=True)
 class ScanAsk:
     """One scan request as the writer sees it (see `SyncService.scan_batch`)."""
 
@@ -114,7 +114,7 @@ class ScanAsk:
     new_scanner: Callable[[], tuple[str, str, float]] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ScanOutcome:
     wait: float = 0.0  # > 0: refused by a rate limit, retry after this many seconds
     result: ScanResult | None = None  # None (and wait 0): a bad token
@@ -122,7 +122,7 @@ class ScanOutcome:
     new_scanner: str | None = None  # named for this answer (ScanAsk.new_scanner): its cookie
 
 
-@dataclass
+@dataclass(slots=True)
 class ScanResult:
     kind: str  # "device" | "redirect" | "fallback"
     store_name: str

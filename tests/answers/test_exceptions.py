@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from alpha01.domain import Action, Passage
-from alpha01.pipeline import evidence, generation
+from alpha01.pipeline import evidence
 from tests.llm.test_evidence import _generate
 
 
