@@ -138,7 +138,9 @@ def _facets(catalog: Sequence[Product]) -> dict[str, set[str]]:
     return facets
 
 
-_FACET_VALUE = re.compile(r"[\u3400-\u9fff]{2}")
+# a facet value names a kind in words: two Chinese characters at least (改短, 大衣), or one
+# standing alone (裤, 裙); not a size or count with a unit (6寸, 2斤)
+_FACET_VALUE = re.compile(r"[\u3400-\u9fff]{2}|^[\u3400-\u9fff]$")
 
 
 def _core(value: str) -> str:

@@ -177,3 +177,28 @@ def test_other_names_of_a_product_are_not_said_back():
     said = catalog.say_row("iPhone 13", {"机型": "iPhone 13", "价格(元)": "1280", "别名": "苹果13",
                                          "英文名": "iPhone13"})
     assert said == "iPhone 13 1280元。"
+
+
+ALTERATIONS = [  # a tailor: one row per alteration and garment, garments of one character too
+    ("改短", {"项目": "改短", "衣物": "裤", "价格(元)": "15"}),
+    ("改短", {"项目": "改短", "衣物": "裙", "价格(元)": "18"}),
+    ("改短", {"项目": "改短", "衣物": "大衣（含里衬）", "价格(元)": "60"}),
+    ("换拉链", {"项目": "换拉链", "衣物": "裤", "价格(元)": "25"}),
+    ("换拉链", {"项目": "换拉链", "衣物": "大衣（含里衬）", "价格(元)": "45"}),
+]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("裤子改短多少钱", [("改短", "裤")]),
+    ("大衣换拉链多少钱", [("换拉链", "大衣（含里衬）")]),
+    ("裙子改短要多少", [("改短", "裙")]),
+])
+def test_a_garment_of_one_character_picks_its_rows(question, expected):
+    found = catalog.lookup(question, ALTERATIONS)
+    assert [(n, f["衣物"]) for n, f in found.rows] == expected
+
+
+def test_a_kind_the_catalog_lists_only_for_other_products_is_unlisted():
+    # 裙 is a value of the garment column, but 换拉链 has no 裙 row: not the trousers' price
+    found = catalog.lookup("裙子换拉链多少钱", ALTERATIONS)
+    assert found.rows == [] and "裙" in found.unlisted
