@@ -419,7 +419,8 @@ def clear_top(text: str, question: str, found: Found,
 
 def named_day(question: str, found: Found) -> tuple[list[Evidence], list[Evidence]]:
     """The customer names a day ("礼拜六几点打烊", "初五开门吗", "平时几点关") and asks about one
-    of the shop's topics (营业时间, 配送…): the lines that speak of that topic in the shop's
+    of the shop's topics (营业时间, 配送…), or about none ("初五能过去吗": whether the shop is
+    open then): the lines that speak of that topic in the shop's
     words and whose day span holds the asked days, fewest lines first (the 周一至周四 row and
     the 周五、周六 row for 平时; for 礼拜六 the row of 周五、周六, not the Friday and Saturday
     evening offer that names those days too). Returns (the lines that answer, every line that speaks of the topic and a day
@@ -429,9 +430,12 @@ def named_day(question: str, found: Found) -> tuple[list[Evidence], list[Evidenc
         return [], []
     # general vocabulary only: the shop's own paraphrases tie a word to a whole answer (晚上 →
     # the evening discount), not to a topic
-    terms = {t for _, ts in Lexicon.general().synonyms(question) for t in ts if not days(t)}
+    general = Lexicon.general()
+    terms = {t for _, ts in general.synonyms(question) for t in ts if not days(t)}
     if not terms:
-        return [], []
+        # a day named and nothing else asked of it ("初一能过去吗", "周五晚上还能来吗"): whether
+        # the shop is open then
+        terms = {t for w, ts in general.synonyms(_OPENING) for t in (w, *ts)}
     pool = []
     for i, e in enumerate(found.all_lines):
         text = evidence_mod.normalise_query(f"{e.heading} {e.text}")
@@ -450,6 +454,10 @@ def named_day(question: str, found: Found) -> tuple[list[Evidence], list[Evidenc
         cover.append(best[0])
         left -= best[1]
     return cover, [c[0] for c in pool]
+
+
+# the topic a named day asks about when the question names no other (general vocabulary)
+_OPENING = "营业时间"
 
 
 _CHEAPEST = re.compile(r"最(?:便宜|实惠|低价|低的|少钱|划算)|价格?最低|最低价|起步价|最少要?多少钱")

@@ -69,6 +69,18 @@ def test_a_new_year_day_finds_the_closure_line_even_when_the_model_only_echoes()
     assert d.reply == "法定节假日，营业时间11:00-18:00。"
 
 
+@pytest.mark.parametrize("question, reply, expected", [
+    ("初三能过去喝茶吗", "可以过来喝茶，欢迎。", "初八起照常营业"),
+    ("周四傍晚六点半还能来吗", "可以的，欢迎过来。", "10:00-19:00"),
+    ("礼拜天能带朋友来坐坐不", "可以带朋友来。", "店休"),
+])
+def test_a_day_named_with_nothing_else_asked_is_a_question_about_opening(
+        question, reply, expected):
+    d = _generate(reply, [HOURS, HAPPY], question)
+    assert d.action == Action.RESPOND and d.trace["step"] == "named_day"
+    assert expected in d.reply
+
+
 def test_the_models_choice_of_a_line_that_holds_the_day_is_kept():
     d = _generate("周五、周六10:00-22:00。", [HOURS, HAPPY], "周六几点关门")
     assert d.trace["step"] == "restated" and d.reply == "周五、周六，营业时间10:00-22:00。"
