@@ -365,7 +365,7 @@ _EXCEPT_AROUND = re.compile(r"除(?:了)?([^，,。；;：:、（）()]{1,12}?)(
 
 def excluded_cases(text: str) -> list[str]:
     """The cases a rule leaves out, as written: "免费上门安装（偏远乡镇除外）" → 偏远乡镇, "除定制款
-    外七天无理由退换" → 定制款, "会员日全场9折，烟酒不在此列" → 烟酒."""
+    外七天无理由退换" → 定制款, "店庆周全场8.8折，烟酒不在此列" → 烟酒."""
     _, exclusions = exception_words()
     cases = [m.group(1) for m in _EXCEPT_AROUND.finditer(text)]
     for word in exclusions:
