@@ -126,15 +126,8 @@ class SqliteStorage(Storage):
 
     @contextmanager
     def write(self) -> Iterator[Any]:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(self.conn) as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
 
     @contextmanager
     def write_nowait(self) -> Iterator[Any]:
@@ -148,21 +141,9 @@ class SqliteStorage(Storage):
             conn = self._local.nowait = dbmod.connect(self.path, autocheckpoint=False,
                                                       busy_timeout_ms=0)
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            with _transaction(conn) as c:
+                yield c
         except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
-                raise Busy(str(exc)) from exc
-            raise
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
                 raise Busy(str(exc)) from exc
             raise
@@ -176,6 +157,24 @@ class SqliteStorage(Storage):
             if conn is not None:
                 conn.close()
                 setattr(self._local, name, None)
+
+
+@contextmanager
+def _transaction(conn: Any) -> Iterator[Any]:
+    """One `BEGIN IMMEDIATE` transaction on a SQLite connection: rolled back when the body
+    fails or the commit does (a failed COMMIT would otherwise leave it open, holding the lock)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
