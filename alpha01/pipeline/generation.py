@@ -366,13 +366,14 @@ def excepted(question: str, lines: list[Evidence], chosen: Grounding) -> Groundi
     asked = evidence_mod.content_pairs(CONTEXT_WORDS.sub(" ", question))
     if not asked or not chosen.lines:
         return chosen
+    pairs = [evidence_mod.line_pairs(o) for o in lines]
     for e in chosen.lines:
         for case in evidence_mod.excluded_cases(e.text):
             named = evidence_mod.content_pairs(case) & asked
             if not named:
                 continue
-            about = [o for o in lines if o not in chosen.lines
-                     and named & evidence_mod.line_pairs(o)]
+            about = [o for o, p in zip(lines, pairs, strict=True)
+                     if o not in chosen.lines and named & p]
             if not about:
                 return "the shop's line leaves out the customer's case and no line speaks of it"
             return Grounding(about[:1], "excepted", {
@@ -381,12 +382,11 @@ def excepted(question: str, lines: list[Evidence], chosen: Grounding) -> Groundi
     if any(evidence_mod.refuses(e) for e in chosen.lines):
         return chosen  # the chosen lines already say what is left out
     said = set().union(*(evidence_mod.line_pairs(e) for e in chosen.lines))
-    for o in lines:
+    for i, o in enumerate(lines):
         if o in chosen.lines or not evidence_mod.refuses(o):
             continue
-        own = asked & evidence_mod.line_pairs(o) - said
-        only_here = {w for w in own
-                     if not any(w in evidence_mod.line_pairs(x) for x in lines if x is not o)}
+        own = asked & pairs[i] - said
+        only_here = {w for w in own if not any(w in p for j, p in enumerate(pairs) if j != i)}
         if only_here:
             return Grounding([o, *chosen.lines][:MAX_LINES], "excepted", {
                 **chosen.notes, "case": sorted(only_here)})
